@@ -1,0 +1,8 @@
+from django.contrib import admin
+from django.urls import include, path
+
+# Media is never served raw: SVG, PNG and exports go through views that set safe headers.
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("core.urls")),
+]

@@ -1,0 +1,33 @@
+"""Test-wide fixtures: real files under tmp dirs, the in-process Dramatiq broker for actors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dramatiq
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.WORK_DIR = tmp_path / "work"
+
+
+@pytest.fixture
+def stub_broker() -> Iterator[StubBroker]:
+    broker = dramatiq.get_broker()
+    assert isinstance(broker, StubBroker), "unit tests run on the stub broker (unset REDIS_URL)"
+    broker.flush_all()
+    yield broker
+    broker.flush_all()
+
+
+@pytest.fixture
+def stub_worker(stub_broker: StubBroker) -> Iterator[dramatiq.Worker]:
+    worker = dramatiq.Worker(stub_broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Accounts and audit"
+
+    def ready(self) -> None:
+        from core import audit
+
+        audit.register_models()

@@ -1,0 +1,77 @@
+"""Shared base models: UUID keys, timestamps, soft delete; and the user."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+from core.context import current_request_meta
+
+
+class BaseModel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+
+    def get_additional_data(self) -> dict[str, Any] | None:
+        # django-auditlog stores this on each log entry: the request's user agent.
+        meta = current_request_meta()
+        return {"user_agent": meta.user_agent} if meta and meta.user_agent else None
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self) -> SoftDeleteQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def dead(self) -> SoftDeleteQuerySet:
+        return self.filter(deleted_at__isnull=False)
+
+
+class AliveManager(models.Manager.from_queryset(SoftDeleteQuerySet)):  # type: ignore[misc]
+    """The default manager: soft-deleted rows are hidden."""
+
+    def get_queryset(self) -> SoftDeleteQuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class AllManager(models.Manager.from_queryset(SoftDeleteQuerySet)):  # type: ignore[misc]
+    pass
+
+
+class SoftDeleteModel(BaseModel):
+    """User-generated content: deleting sets deleted_at (see core.services.soft_delete)."""
+
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+
+    objects = AliveManager()
+    all_objects = AllManager()
+
+    class Meta(BaseModel.Meta):
+        abstract = True
+        # Related-object access (a design's prompt, say) must still reach a soft-deleted row.
+        base_manager_name = "all_objects"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class User(AbstractUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", unique=True)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.username

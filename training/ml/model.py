@@ -1,0 +1,93 @@
+"""A tiny causal LM built from a transformers config (GPT-2 or Llama style), from scratch or from a directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+
+@dataclass
+class ModelConfig:
+    """Defaults give a ~0.9M-parameter GPT-2: big enough for the synthetic grammar, fast on 2 CPU cores."""
+
+    arch: str = "gpt2"  # "gpt2" or "llama"
+    n_layer: int = 4
+    n_embd: int = 128
+    n_head: int = 4
+    n_positions: int = 320  # longest [bos] prompt [sep] svg [eos] sequence the model can see
+    dropout: float = 0.0  # the synthetic corpus is effectively infinite: regularisation only slows learning
+    mlp_ratio: int = 4
+
+
+def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+    """A freshly initialised model whose vocabulary and special ids match the tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    ids = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    vocab = len(tokenizer)
+    if config.arch == "gpt2":
+        cfg = GPT2Config(
+            vocab_size=vocab,
+            n_positions=config.n_positions,
+            n_embd=config.n_embd,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            n_inner=config.mlp_ratio * config.n_embd,
+            resid_pdrop=config.dropout,
+            embd_pdrop=config.dropout,
+            attn_pdrop=config.dropout,
+            tie_word_embeddings=True,
+            **ids,
+        )
+        return GPT2LMHeadModel(cfg)
+    if config.arch == "llama":
+        cfg = LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=config.n_embd,
+            intermediate_size=config.mlp_ratio * config.n_embd,
+            num_hidden_layers=config.n_layer,
+            num_attention_heads=config.n_head,
+            num_key_value_heads=config.n_head,
+            max_position_embeddings=config.n_positions,
+            attention_dropout=config.dropout,
+            tie_word_embeddings=True,
+            **ids,
+        )
+        return LlamaForCausalLM(cfg)
+    raise ValueError(f"unknown arch {config.arch!r} (expected 'gpt2' or 'llama')")
+
+
+def load_model(path: str | Path, device: str | None = None) -> PreTrainedModel:
+    """A model saved with save_pretrained (a final dir or a checkpoint dir)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(path))
+    if device:
+        model.to(device)
+    return model
+
+
+def max_positions(model: PreTrainedModel) -> int:
+    cfg = model.config
+    return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 1024))
+
+
+def count_parameters(model: PreTrainedModel) -> int:
+    """Unique parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def pick_device(requested: str | None = None) -> str:
+    import torch
+
+    if requested:
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"

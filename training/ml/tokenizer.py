@@ -1,0 +1,136 @@
+"""An SVG-syntax-aware tokenizer, trained offline with `tokenizers`, saved/loaded through transformers.
+
+Pre-tokenisation isolates the units of SVG and of the prompt grammar so that each becomes ONE token:
+tag openings (`<circle`), attribute openings including the previous closing quote (`" cx="`),
+numbers with their separator (` 12`, `,40`), hex colours, words with their leading space, `"/>`.
+BPE then merges every frequent piece into a single token while rare text still decomposes into
+characters, and the `Fuse` decoder concatenates tokens, so detokenisation is lossless.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+BOS = "<|bos|>"
+EOS = "<|eos|>"
+PAD = "<|pad|>"
+SEP = "<|sep|>"
+UNK = "<|unk|>"
+SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS, SEP, UNK)
+
+# Order matters: earlier alternatives win at the same position.
+PRETOKEN_PATTERN = "|".join(
+    [
+        r"https?://[^\"\s<>]*",  # namespace URLs as one piece
+        r"\"?\s*[A-Za-z_:][-\w:.]*=\"",  # `" cx="`: previous value's quote + attribute name + `="`
+        r"</?[A-Za-z][-\w:.]*>?",  # `<circle`, `</svg>`, `<g>`
+        r"\"?\s*/?>",  # `"/>`, `">`, `>`
+        r"#[0-9A-Fa-f]{3,8}(?![0-9A-Za-z])",  # hex colours
+        r"[ ,]?-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?",  # numbers with their separator
+        r" ?[A-Za-z]+",  # words and path commands, GPT-2 style leading space
+        r"\s+",
+        r".",
+    ]
+)
+# Fallback alphabet: any printable ASCII text stays encodable (as characters) even if never seen.
+ALPHABET: list[str] = sorted(set(string.printable))
+
+
+def _build_backend() -> object:
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE(unk_token=UNK))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKEN_PATTERN), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return tok
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2
+) -> PreTrainedTokenizerFast:
+    """Train on prompts and SVGs; pieces seen at least `min_frequency` times become single tokens."""
+    from tokenizers import trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = _build_backend()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=ALPHABET,
+        show_progress=False,
+    )
+    backend.train_from_iterator(texts, trainer=trainer)  # type: ignore[attr-defined]
+    return wrap_backend(backend)
+
+
+def wrap_backend(backend: object) -> PreTrainedTokenizerFast:
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        sep_token=SEP,
+        padding_side="left",  # generation pads on the left; training collates its own batches
+        clean_up_tokenization_spaces=False,  # spaces are tokens: never "clean" them
+        model_max_length=1_000_000,
+    )
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerFast, path: str | Path) -> None:
+    tokenizer.save_pretrained(str(path))
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast.from_pretrained(str(path))
+    tok.padding_side = "left"
+    tok.clean_up_tokenization_spaces = False
+    return tok
+
+
+def _backend(tokenizer: PreTrainedTokenizerFast) -> object:
+    return tokenizer.backend_tokenizer
+
+
+def encode_texts(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> list[list[int]]:
+    """Raw ids, no special tokens; batched in Rust (much faster than the Python wrapper)."""
+    encs = _backend(tokenizer).encode_batch(list(texts), add_special_tokens=False)  # type: ignore[attr-defined]
+    return [e.ids for e in encs]
+
+
+def prefix_text(prompt: str, context: str | None = None) -> str:
+    """The conditioning text before [sep]: optional context on its own line, then the prompt."""
+    return f"{context}\n{prompt}" if context else prompt
+
+
+def special_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
+    ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in zip(
+        ("pad", "bos", "eos", "sep", "unk"), SPECIAL_TOKENS, strict=True
+    )}
+    return ids  # type: ignore[return-value]
+
+
+def build_prefix_ids(
+    tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str], contexts: Sequence[str | None] | None = None
+) -> list[list[int]]:
+    """[bos] context/prompt [sep] for each prompt: what generation starts from."""
+    ids = special_ids(tokenizer)
+    ctx = contexts if contexts is not None else [None] * len(prompts)
+    texts = [prefix_text(p, c) for p, c in zip(prompts, ctx, strict=True)]
+    return [[ids["bos"], *e, ids["sep"]] for e in encode_texts(tokenizer, texts)]
+
+
+def decode(tokenizer: PreTrainedTokenizerFast, ids: Sequence[int]) -> str:
+    """Lossless detokenisation (special tokens dropped)."""
+    return tokenizer.decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)

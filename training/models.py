@@ -1,0 +1,393 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.models import BaseModel, SoftDeleteModel
+
+USER = settings.AUTH_USER_MODEL
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class ImportBatch(BaseModel):
+    """One import run: the log a curator reads (counts, status, per-row errors)."""
+
+    class Format(models.TextChoices):
+        JSONL = "jsonl", "JSON Lines"
+        CSV = "csv", "CSV"
+        ZIP = "zip", "ZIP of SVG files"
+        SVG_FOLDER = "svg_folder", "Folder of SVG files"
+        ICON_SET = "icon_set", "Icon set (SVG + JSON sidecars)"
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
+        SKIP_INVALID = "skip_invalid", "Skip invalid rows"
+
+    source_name = models.CharField(max_length=500)
+    source_path = models.CharField(max_length=1000, blank=True, editable=False)
+    format = models.CharField(max_length=20, choices=Format.choices)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
+    default_status = models.CharField(max_length=20, default="draft")
+    style_guide = models.ForeignKey("catalog.StyleGuide", null=True, blank=True, on_delete=models.SET_NULL)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_valid = models.PositiveIntegerField(default=0)
+    rows_invalid = models.PositiveIntegerField(default=0)
+    rows_duplicate = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    progress = models.FloatField(default=0.0)
+    report = models.JSONField(default=dict, blank=True)
+    error_log = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        verbose_name_plural = "import batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
+                name="importbatch_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="importbatch_progress_range"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_name} ({self.get_status_display()})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class TrainingExample(SoftDeleteModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    class SourceType(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        JSONL = "jsonl", "JSONL import"
+        CSV = "csv", "CSV import"
+        SVG_FILES = "svg_files", "SVG files import"
+        ICON_SET = "icon_set", "Icon set import"
+        PATTERN = "pattern", "Design pattern expansion"
+        SYNTHETIC = "synthetic", "Synthetic corpus"
+        FEEDBACK = "feedback", "Promoted from feedback"
+
+    prompt = models.TextField()
+    svg_content = models.TextField(help_text="Sanitised, normalised SVG.")
+    svg_file = models.CharField(max_length=1000, blank=True, help_text="Path of the source file, if any.")
+    source_type = models.CharField(max_length=20, choices=SourceType.choices, default=SourceType.MANUAL)
+    source_url = models.URLField(max_length=1000, blank=True)
+    source_line = models.PositiveIntegerField(null=True, blank=True)
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
+    )
+    external_id = models.CharField(max_length=255, blank=True)
+    data_category = models.CharField(max_length=100, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    style_guide = models.ForeignKey(
+        "catalog.StyleGuide", null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
+    )
+    design_pattern = models.ForeignKey(
+        "catalog.DesignPattern", null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    quality_score = models.FloatField(null=True, blank=True, help_text="0 to 1.")
+    content_hash = models.CharField(max_length=64, editable=False, help_text="sha256 of the normalised SVG.")
+    reviewed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(SoftDeleteModel.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "approved", "rejected"]), name="example_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(quality_score__isnull=True) | (Q(quality_score__gte=0) & Q(quality_score__lte=1)),
+                name="example_quality_range",
+            ),
+            # Dedup: one live example per normalised design and prompt; upsert key: external_id.
+            models.UniqueConstraint(
+                fields=["content_hash", "prompt"], condition=Q(deleted_at__isnull=True), name="example_unique_content"
+            ),
+            models.UniqueConstraint(
+                fields=["source_type", "external_id"],
+                condition=Q(deleted_at__isnull=True) & ~Q(external_id=""),
+                name="example_unique_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["content_hash"]),
+            models.Index(fields=["source_type", "data_category"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.prompt[:80]
+
+
+class Dataset(BaseModel):
+    """An immutable snapshot of examples: frozen membership, seeded split, content hash."""
+
+    class Status(models.TextChoices):
+        UPLOADING = "uploading", "Uploading"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        ERROR = "error", "Error"
+
+    name = models.SlugField(max_length=120)
+    version = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROCESSING)
+    record_count = models.PositiveIntegerField(default=0)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True)
+    storage_path = models.CharField(max_length=1000, blank=True, help_text="JSONL export in the configured storage.")
+    export_md5 = models.CharField(max_length=32, blank=True)
+    split = models.JSONField(default=dict, blank=True, help_text="Seed, ratios and counts of train/validation/test.")
+    selection = models.JSONField(default=dict, blank=True, help_text="How the examples were chosen.")
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="dataset_name_version_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=["uploading", "processing", "ready", "error"]), name="dataset_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class DatasetItem(models.Model):
+    """A frozen copy of one example in one snapshot: later edits to the example do not change it."""
+
+    class Split(models.TextChoices):
+        TRAIN = "train", "Train"
+        VALIDATION = "validation", "Validation"
+        TEST = "test", "Test"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    example = models.ForeignKey(
+        TrainingExample, null=True, blank=True, on_delete=models.SET_NULL, related_name="dataset_items"
+    )
+    split = models.CharField(max_length=12, choices=Split.choices)
+    prompt = models.TextField()
+    svg_content = models.TextField()
+    context = models.TextField(blank=True, help_text="Conditioning text (style guide rules).")
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "example"], name="dataset_item_unique"),
+            models.CheckConstraint(condition=Q(split__in=["train", "validation", "test"]), name="dataset_item_split_valid"),
+        ]
+        indexes = [models.Index(fields=["dataset", "split"])]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} · {self.prompt[:40]}"
+
+
+class SLMModel(BaseModel):
+    """One trained model version in the registry."""
+
+    class Strategy(models.TextChoices):
+        FROM_SCRATCH = "from_scratch", "From scratch"
+        FINE_TUNE = "fine_tune", "Fine-tune"
+
+    model_name = models.SlugField(max_length=120, default="atelier-slm")
+    version = models.PositiveIntegerField()
+    architecture = models.CharField(max_length=60, default="gpt2")
+    model_config = models.JSONField(default=dict, blank=True)
+    storage_path = models.CharField(max_length=1000, blank=True, help_text="Artifacts in the configured storage.")
+    trained_at = models.DateTimeField(null=True, blank=True)
+    last_fine_tuned = models.DateTimeField(null=True, blank=True)
+    base_model = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fine_tuned_versions"
+    )
+    training_strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.FROM_SCRATCH)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="models")
+    metrics = models.JSONField(default=dict, blank=True)
+    parameter_count = models.PositiveBigIntegerField(default=0)
+    notes = models.TextField(blank=True)
+
+    class Meta(BaseModel.Meta):
+        verbose_name = "model version"
+        constraints = [
+            models.UniqueConstraint(fields=["model_name", "version"], name="slmmodel_name_version_unique"),
+            models.CheckConstraint(
+                condition=Q(training_strategy__in=["from_scratch", "fine_tune"]), name="slmmodel_strategy_valid"
+            ),
+        ]
+        permissions = [("move_production_alias", "Can move the production alias")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} v{self.version}"
+
+
+class ModelAlias(BaseModel):
+    name = models.SlugField(max_length=60, unique=True)
+    model_version = models.ForeignKey(SLMModel, on_delete=models.PROTECT, related_name="aliases")
+    updated_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        verbose_name_plural = "model aliases"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.model_version}"
+
+
+class ModelAliasEvent(BaseModel):
+    """Every move of an alias: which version was live when, and who moved it."""
+
+    alias = models.ForeignKey(ModelAlias, on_delete=models.CASCADE, related_name="events")
+    from_version = models.ForeignKey(SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to_version = models.ForeignKey(SLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
+    moved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta(BaseModel.Meta):
+        indexes = [models.Index(fields=["alias", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.alias.name}: {self.from_version} → {self.to_version}"
+
+
+class TrainingRun(BaseModel):
+    class TrainingType(models.TextChoices):
+        FROM_SCRATCH = "from_scratch", "From scratch"
+        FINE_TUNE = "fine_tune", "Fine-tune"
+
+    model_name = models.SlugField(max_length=120, default="atelier-slm")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
+    base_model = models.ForeignKey(SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    result_model = models.OneToOneField(
+        SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_run"
+    )
+    training_type = models.CharField(max_length=20, choices=TrainingType.choices, default=TrainingType.FROM_SCRATCH)
+    training_params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
+    progress = models.FloatField(default=0.0)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    worker_id = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    promote_to = models.SlugField(max_length=60, blank=True, help_text="Alias to point at the result when done.")
+    requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
+                name="trainingrun_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="trainingrun_progress_range"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Run {str(self.pk)[:8]} on {self.dataset}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class TrainingRunEvent(models.Model):
+    class Level(models.TextChoices):
+        DEBUG = "debug", "Debug"
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level__in=["debug", "info", "warning", "error"]), name="runevent_level_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.level}] {self.message[:60]}"
+
+
+class TrainingMetric(models.Model):
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    name = models.CharField(max_length=60)
+    value = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "name", "step"]
+        constraints = [models.UniqueConstraint(fields=["run", "name", "step"], name="metric_unique_point")]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.step}={self.value:.4g}"
+
+
+class ModelEvaluation(BaseModel):
+    model_version = models.ForeignKey(SLMModel, on_delete=models.CASCADE, related_name="evaluations")
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
+    metrics = models.JSONField(default=dict, blank=True)
+    gallery = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
+                name="evaluation_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Evaluation of {self.model_version} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL

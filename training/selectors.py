@@ -1,0 +1,71 @@
+"""Reads of training data, snapshots, models and runs, shared by the admin and the API."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, QuerySet
+
+from training.models import (
+    Dataset,
+    DatasetItem,
+    ImportBatch,
+    ModelAlias,
+    ModelAliasEvent,
+    ModelEvaluation,
+    SLMModel,
+    TrainingExample,
+    TrainingMetric,
+    TrainingRun,
+    TrainingRunEvent,
+)
+
+
+def training_example_list(*, include_deleted: bool = False) -> QuerySet[TrainingExample]:
+    qs = TrainingExample.all_objects.all() if include_deleted else TrainingExample.objects.all()
+    return qs.select_related("style_guide", "design_pattern", "import_batch", "reviewed_by")
+
+
+def import_batch_list() -> QuerySet[ImportBatch]:
+    return ImportBatch.objects.select_related("created_by", "style_guide")
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    return Dataset.objects.select_related("created_by")
+
+
+def dataset_item_list() -> QuerySet[DatasetItem]:
+    return DatasetItem.objects.select_related("dataset", "example")
+
+
+def model_version_list() -> QuerySet[SLMModel]:
+    return SLMModel.objects.select_related("base_model", "dataset").prefetch_related(
+        Prefetch("aliases", queryset=ModelAlias.objects.only("id", "name", "model_version_id"))
+    )
+
+
+def model_alias_list() -> QuerySet[ModelAlias]:
+    return ModelAlias.objects.select_related("model_version", "updated_by")
+
+
+def model_alias_event_list() -> QuerySet[ModelAliasEvent]:
+    return ModelAliasEvent.objects.select_related("alias__model_version", "from_version", "to_version", "moved_by")
+
+
+def training_run_list() -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.select_related("dataset", "base_model", "result_model", "requested_by")
+
+
+def training_run_event_list() -> QuerySet[TrainingRunEvent]:
+    return TrainingRunEvent.objects.select_related("run", "run__dataset")
+
+
+def training_metric_list() -> QuerySet[TrainingMetric]:
+    return TrainingMetric.objects.select_related("run", "run__dataset")
+
+
+def model_evaluation_list() -> QuerySet[ModelEvaluation]:
+    return ModelEvaluation.objects.select_related("model_version", "dataset", "requested_by")
+
+
+def dataset_split_counts(*, dataset: Dataset) -> dict[str, int]:
+    rows = dataset.items.values("split").annotate(n=Count("id"))
+    return {r["split"]: r["n"] for r in rows}
