@@ -31,3 +31,13 @@ def stub_worker(stub_broker: StubBroker) -> Iterator[dramatiq.Worker]:
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def roles(db) -> None:
+    """The role groups (a transactional test before this one may have flushed the migration's rows)."""
+    from django.apps import apps
+
+    from core.roles import sync_roles
+
+    sync_roles(apps)

@@ -5,13 +5,27 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from catalog import selectors
-from catalog.models import DesignPattern, PromptTemplate, PromptTemplateLabel, PromptTemplateVersion, StyleGuide
+from catalog.models import (
+    DesignPattern,
+    PromptTemplate,
+    PromptTemplateLabel,
+    PromptTemplateVersion,
+    StyleGuide,
+)
 from core.admin import BaseAdmin, SoftDeleteAdmin
 
 
 @admin.register(StyleGuide)
 class StyleGuideAdmin(SoftDeleteAdmin):
-    list_display = ("guide_name", "category", "is_published", "source", "example_count", "collected_at", "updated_at")
+    list_display = (
+        "guide_name",
+        "category",
+        "is_published",
+        "source",
+        "example_count",
+        "collected_at",
+        "updated_at",
+    )
     list_filter = ("category", "is_published")
     search_fields = ("guide_name", "source", "description")
     date_hierarchy = "created_at"
@@ -50,7 +64,15 @@ class PromptTemplateVersionInline(admin.TabularInline):
 
 @admin.register(PromptTemplate)
 class PromptTemplateAdmin(SoftDeleteAdmin):
-    list_display = ("name", "category", "is_public", "latest_version", "total_usage", "created_by", "updated_at")
+    list_display = (
+        "name",
+        "category",
+        "is_public",
+        "latest_version",
+        "total_usage",
+        "created_by",
+        "updated_at",
+    )
     list_filter = ("category", "is_public")
     search_fields = ("name", "description")
     autocomplete_fields = ("created_by",)
@@ -81,11 +103,15 @@ class PromptTemplateVersionAdmin(BaseAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.prompt_template_version_list()
 
-    def get_readonly_fields(self, request: HttpRequest, obj: PromptTemplateVersion | None = None) -> tuple[str, ...]:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: PromptTemplateVersion | None = None
+    ) -> tuple[str, ...]:
         base = super().get_readonly_fields(request, obj)
         return (*base, "template", "content", "change_note") if obj else base
 
-    def save_model(self, request: HttpRequest, obj: PromptTemplateVersion, form: object, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: PromptTemplateVersion, form: object, change: bool
+    ) -> None:
         from catalog.services import prompt_template_version_create
 
         if change:

@@ -22,17 +22,23 @@ class StyleGuide(SoftDeleteModel):
         OTHER = "other", "Other"
 
     guide_name = models.CharField(max_length=200)
-    source = models.CharField(max_length=500, blank=True, help_text="Where the guide comes from (URL or team).")
+    source = models.CharField(
+        max_length=500, blank=True, help_text="Where the guide comes from (URL or team)."
+    )
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
     description = models.TextField(blank=True)
     collected_at = models.DateTimeField(null=True, blank=True)
-    style_rules = models.JSONField(default=dict, blank=True, help_text="See catalog/schemas.py: STYLE_RULES_SCHEMA.")
+    style_rules = models.JSONField(
+        default=dict, blank=True, help_text="See catalog/schemas.py: STYLE_RULES_SCHEMA."
+    )
     is_published = models.BooleanField(default=False, help_text="Published guides are listed in the API.")
 
     class Meta(SoftDeleteModel.Meta):
         constraints = [
             models.UniqueConstraint(
-                fields=["guide_name"], condition=Q(deleted_at__isnull=True), name="styleguide_unique_live_name"
+                fields=["guide_name"],
+                condition=Q(deleted_at__isnull=True),
+                name="styleguide_unique_live_name",
             ),
             models.CheckConstraint(
                 condition=Q(category__in=["icon", "illustration", "brand", "ui", "other"]),
@@ -117,7 +123,9 @@ class PromptTemplate(SoftDeleteModel):
 
     class Meta(SoftDeleteModel.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["name"], condition=Q(deleted_at__isnull=True), name="template_unique_live_name"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(deleted_at__isnull=True), name="template_unique_live_name"
+            ),
             models.CheckConstraint(
                 condition=Q(category__in=["icon", "logo", "illustration", "pattern", "other"]),
                 name="template_category_valid",
@@ -134,7 +142,9 @@ class PromptTemplateVersion(BaseModel):
 
     template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
-    content = models.TextField(help_text="Text with named variables, e.g. 'a {{ subject }} icon in {{ colour }}'.")
+    content = models.TextField(
+        help_text="Text with named variables, e.g. 'a {{ subject }} icon in {{ colour }}'."
+    )
     variables = models.JSONField(default=list, blank=True, editable=False)
     change_note = models.CharField(max_length=500, blank=True)
     usage_count = models.PositiveIntegerField(default=0, editable=False)

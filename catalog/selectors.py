@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from catalog.models import DesignPattern, PromptTemplate, PromptTemplateLabel, PromptTemplateVersion, StyleGuide
+from catalog.models import (
+    DesignPattern,
+    PromptTemplate,
+    PromptTemplateLabel,
+    PromptTemplateVersion,
+    StyleGuide,
+)
 
 
 def style_guide_list(*, include_deleted: bool = False, published_only: bool = False) -> QuerySet[StyleGuide]:
@@ -14,14 +20,18 @@ def style_guide_list(*, include_deleted: bool = False, published_only: bool = Fa
     return qs.annotate(example_count=Count("examples", filter=Q(examples__deleted_at__isnull=True)))
 
 
-def design_pattern_list(*, include_deleted: bool = False, published_only: bool = False) -> QuerySet[DesignPattern]:
+def design_pattern_list(
+    *, include_deleted: bool = False, published_only: bool = False
+) -> QuerySet[DesignPattern]:
     qs = DesignPattern.all_objects.all() if include_deleted else DesignPattern.objects.all()
     if published_only:
         qs = qs.filter(is_published=True)
     return qs.select_related("style_guide")
 
 
-def prompt_template_list(*, include_deleted: bool = False, public_only: bool = False) -> QuerySet[PromptTemplate]:
+def prompt_template_list(
+    *, include_deleted: bool = False, public_only: bool = False
+) -> QuerySet[PromptTemplate]:
     qs = PromptTemplate.all_objects.all() if include_deleted else PromptTemplate.objects.all()
     if public_only:
         qs = qs.filter(is_public=True)

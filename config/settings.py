@@ -164,7 +164,11 @@ if REDIS_URL:
         "MIDDLEWARE": _dramatiq_middleware,
     }
 else:
-    DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _dramatiq_middleware}
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": _dramatiq_middleware,
+    }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 EMBEDDED_BROKER = not REDIS_URL
 # Threads of the embedded worker; with Redis each `rundramatiq` sets its own.

@@ -71,12 +71,18 @@ class SoftDeleteAdmin(BaseAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The DeletedFilter decides what shows; the admin must be able to reach deleted rows.
-        return self.selector_queryset(request) if hasattr(self, "selector_queryset") else super().get_queryset(request)
+        return (
+            self.selector_queryset(request)
+            if hasattr(self, "selector_queryset")
+            else super().get_queryset(request)
+        )
 
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
         return [*super().get_list_filter(request), DeletedFilter]
 
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[str], dict[str, int], set, list]:
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set, list]:
         # A soft delete cascades nothing: only the selected rows are hidden, related rows stay.
         objs = list(objs)
         return [str(o) for o in objs], {str(self.model._meta.verbose_name_plural): len(objs)}, set(), []
@@ -96,7 +102,9 @@ class SoftDeleteAdmin(BaseAdmin):
         for err in errors:
             self.message_user(request, f"Could not restore {err}", messages.ERROR)
         if not restored and not errors:
-            self.message_user(request, "Nothing to restore: none of the selected rows is deleted.", messages.WARNING)
+            self.message_user(
+                request, "Nothing to restore: none of the selected rows is deleted.", messages.WARNING
+            )
 
 
 class ReadOnlyAdmin(BaseAdmin):

@@ -1,6 +1,6 @@
 """The one JSON error shape for the API, from one exception handler.
 
-    {"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]}}}
+{"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]}}}
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 def _fields(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
-        return {k: _fields(v) if isinstance(v, dict) else [str(x) for x in (v if isinstance(v, list) else [v])]
-                for k, v in detail.items()}
+        return {
+            k: _fields(v) if isinstance(v, dict) else [str(x) for x in (v if isinstance(v, list) else [v])]
+            for k, v in detail.items()
+        }
     return {"non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
 
 
@@ -43,7 +45,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if isinstance(exc, exceptions.ValidationError):
-        body = {"code": "validation_error", "message": "The request has invalid fields.", "fields": _fields(exc.detail)}
+        body = {
+            "code": "validation_error",
+            "message": "The request has invalid fields.",
+            "fields": _fields(exc.detail),
+        }
     else:
         detail = getattr(exc, "detail", "")
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

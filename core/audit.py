@@ -28,7 +28,13 @@ AUDITED_MODELS: tuple[str, ...] = (
 # Fields that change every few seconds while a job runs; their history lives in events/metrics.
 NOISY_FIELDS: dict[str, list[str]] = {
     "training.TrainingRun": [
-        "progress", "step", "loss", "tokens_per_second", "eta_seconds", "heartbeat_at", "updated_at",
+        "progress",
+        "step",
+        "loss",
+        "tokens_per_second",
+        "eta_seconds",
+        "heartbeat_at",
+        "updated_at",
     ],
     "training.ImportBatch": ["rows_read", "progress", "heartbeat_at", "updated_at"],
 }

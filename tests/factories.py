@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import factory
-from rest_framework.authtoken.models import Token
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
-from catalog.models import DesignPattern, PromptTemplate, PromptTemplateLabel, PromptTemplateVersion, StyleGuide
+from catalog.models import (
+    DesignPattern,
+    PromptTemplate,
+    PromptTemplateLabel,
+    PromptTemplateVersion,
+    StyleGuide,
+)
 from feedback.models import Feedback, Promotion
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 from training.models import (
@@ -46,7 +52,9 @@ class StyleGuideFactory(factory.django.DjangoModelFactory):
 
     guide_name = factory.Sequence(lambda n: f"Guide {n}")
     category = "icon"
-    style_rules = factory.LazyFunction(lambda: {"palette": ["#e53935"], "stroke_width": 2, "fill_mode": "any"})
+    style_rules = factory.LazyFunction(
+        lambda: {"palette": ["#e53935"], "stroke_width": 2, "fill_mode": "any"}
+    )
 
 
 class DesignPatternFactory(factory.django.DjangoModelFactory):
@@ -82,33 +90,63 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
     guide = StyleGuideFactory()
     pattern = DesignPatternFactory(style_guide=guide)
     template = PromptTemplateFactory(created_by=user)
-    version = PromptTemplateVersion.objects.create(template=template, version=1, content="a {{ shape }}",
-                                                   variables=["shape"], created_by=user)
+    version = PromptTemplateVersion.objects.create(
+        template=template, version=1, content="a {{ shape }}", variables=["shape"], created_by=user
+    )
     PromptTemplateLabel.objects.create(template=template, name="production", version=version, updated_by=user)
-    batch = ImportBatch.objects.create(source_name=f"batch{i}.jsonl", format="jsonl", created_by=user, style_guide=guide)
+    batch = ImportBatch.objects.create(
+        source_name=f"batch{i}.jsonl", format="jsonl", created_by=user, style_guide=guide
+    )
     example = TrainingExampleFactory(style_guide=guide, design_pattern=pattern, import_batch=batch)
     dataset = Dataset.objects.create(name=f"ds-{i}", version=1, status="ready", created_by=user)
-    DatasetItem.objects.create(dataset=dataset, example=example, split="train", prompt=example.prompt,
-                               svg_content=example.svg_content, content_hash=example.content_hash)
+    DatasetItem.objects.create(
+        dataset=dataset,
+        example=example,
+        split="train",
+        prompt=example.prompt,
+        svg_content=example.svg_content,
+        content_hash=example.content_hash,
+    )
     model = SLMModel.objects.create(model_name=f"m{i}", version=1, dataset=dataset, trained_at=timezone.now())
     model2 = SLMModel.objects.create(model_name=f"m{i}", version=2, dataset=dataset, base_model=model)
     alias = ModelAlias.objects.create(name=f"alias-{i}", model_version=model2, updated_by=user)
     ModelAliasEvent.objects.create(alias=alias, from_version=model, to_version=model2, moved_by=user)
-    run = TrainingRun.objects.create(dataset=dataset, result_model=model2, base_model=model, requested_by=user)
+    run = TrainingRun.objects.create(
+        dataset=dataset, result_model=model2, base_model=model, requested_by=user
+    )
     TrainingRunEvent.objects.create(run=run, message="started")
     TrainingMetric.objects.create(run=run, step=1, name="loss", value=1.5)
     ModelEvaluation.objects.create(model_version=model2, dataset=dataset, requested_by=user)
     conv = Conversation.objects.create(user=user, title=f"conv {i}")
-    prompt = Prompt.objects.create(user=user, text_content=f"a red circle {i}", template_version=version,
-                                   style_guide=guide, conversation=conv)
-    InputImage.objects.create(prompt=prompt, file=ContentFile(b"png", name="x.png"), file_type="png", file_size=3)
+    prompt = Prompt.objects.create(
+        user=user,
+        text_content=f"a red circle {i}",
+        template_version=version,
+        style_guide=guide,
+        conversation=conv,
+    )
+    InputImage.objects.create(
+        prompt=prompt, file=ContentFile(b"png", name="x.png"), file_type="png", file_size=3
+    )
     output = DesignOutput.objects.create(prompt=prompt, model_version=model2, status="completed")
-    OutputImage.objects.create(output=output, file=ContentFile(SVG.format(r=5).encode(), name="x.svg"),
-                               file_type="svg", sequence_order=0)
-    ApiRequest.objects.create(user=user, prompt=prompt, endpoint="/api/v1/generations/", method="POST",
-                              request_time=timezone.now(), status_code=202)
+    OutputImage.objects.create(
+        output=output,
+        file=ContentFile(SVG.format(r=5).encode(), name="x.svg"),
+        file_type="svg",
+        sequence_order=0,
+    )
+    ApiRequest.objects.create(
+        user=user,
+        prompt=prompt,
+        endpoint="/api/v1/generations/",
+        method="POST",
+        request_time=timezone.now(),
+        status_code=202,
+    )
     fb = Feedback.objects.create(output=output, user=user, rating=4, comments="nice")
     promoted = TrainingExampleFactory(source_type="feedback")
-    Promotion.objects.create(example=promoted, output=output, feedback=fb, model_version=model2, promoted_by=user)
+    Promotion.objects.create(
+        example=promoted, output=output, feedback=fb, model_version=model2, promoted_by=user
+    )
     Token.objects.get_or_create(user=user)
     return {"user": user, "prompt": prompt, "output": output, "example": example, "dataset": dataset}

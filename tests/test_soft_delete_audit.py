@@ -42,7 +42,9 @@ def test_admin_delete_soft_deletes_and_restore_brings_back_with_audit(client, st
     assert Prompt.objects.get(pk=prompt.pk).deleted_at is None
 
     entries = list(LogEntry.objects.get_for_object(prompt).order_by("timestamp"))
-    updates = [e for e in entries if e.action == LogEntry.Action.UPDATE and "deleted_at" in (e.changes_dict or {})]
+    updates = [
+        e for e in entries if e.action == LogEntry.Action.UPDATE and "deleted_at" in (e.changes_dict or {})
+    ]
     assert len(updates) == 2
     deleted, restored = updates
     old, new = deleted.changes_dict["deleted_at"]
@@ -59,7 +61,10 @@ def test_audit_rows_cannot_be_changed_or_deleted_in_admin(client, staff):
     entry = LogEntry.objects.first()
     assert entry is not None
     assert client.get(reverse("admin:auditlog_logentry_change", args=[entry.pk])).status_code == 200
-    assert client.post(reverse("admin:auditlog_logentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:auditlog_logentry_delete", args=[entry.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert LogEntry.objects.filter(pk=entry.pk).exists()
 
 
@@ -72,7 +77,9 @@ def test_restore_that_clashes_with_a_live_name_says_so(client, staff):
     StyleGuide.objects.create(guide_name="Same")
     changelist = reverse("admin:catalog_styleguide_changelist")
     response = client.post(
-        changelist + "?deleted=yes", {"action": "restore_selected", "_selected_action": [str(old.pk)]}, follow=True
+        changelist + "?deleted=yes",
+        {"action": "restore_selected", "_selected_action": [str(old.pk)]},
+        follow=True,
     )
     assert response.status_code == 200
     assert "Could not restore" in response.content.decode()

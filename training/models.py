@@ -63,7 +63,9 @@ class ImportBatch(BaseModel):
                 condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
                 name="importbatch_status_valid",
             ),
-            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="importbatch_progress_range"),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="importbatch_progress_range"
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
 
@@ -126,9 +128,9 @@ class TrainingExample(SoftDeleteModel):
                 condition=Q(quality_score__isnull=True) | (Q(quality_score__gte=0) & Q(quality_score__lte=1)),
                 name="example_quality_range",
             ),
-            # Dedup: one live example per normalised design and prompt; upsert key: external_id.
+            # Dedup: one live example per normalised design; upsert key: (source_type, external_id).
             models.UniqueConstraint(
-                fields=["content_hash", "prompt"], condition=Q(deleted_at__isnull=True), name="example_unique_content"
+                fields=["content_hash"], condition=Q(deleted_at__isnull=True), name="example_unique_content"
             ),
             models.UniqueConstraint(
                 fields=["source_type", "external_id"],
@@ -138,7 +140,6 @@ class TrainingExample(SoftDeleteModel):
         ]
         indexes = [
             models.Index(fields=["status", "created_at"]),
-            models.Index(fields=["content_hash"]),
             models.Index(fields=["source_type", "data_category"]),
         ]
 
@@ -162,9 +163,13 @@ class Dataset(BaseModel):
     record_count = models.PositiveIntegerField(default=0)
     size_bytes = models.PositiveBigIntegerField(default=0)
     content_hash = models.CharField(max_length=64, blank=True)
-    storage_path = models.CharField(max_length=1000, blank=True, help_text="JSONL export in the configured storage.")
+    storage_path = models.CharField(
+        max_length=1000, blank=True, help_text="JSONL export in the configured storage."
+    )
     export_md5 = models.CharField(max_length=32, blank=True)
-    split = models.JSONField(default=dict, blank=True, help_text="Seed, ratios and counts of train/validation/test.")
+    split = models.JSONField(
+        default=dict, blank=True, help_text="Seed, ratios and counts of train/validation/test."
+    )
     selection = models.JSONField(default=dict, blank=True, help_text="How the examples were chosen.")
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -173,7 +178,8 @@ class Dataset(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="dataset_name_version_unique"),
             models.CheckConstraint(
-                condition=Q(status__in=["uploading", "processing", "ready", "error"]), name="dataset_status_valid"
+                condition=Q(status__in=["uploading", "processing", "ready", "error"]),
+                name="dataset_status_valid",
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
@@ -203,7 +209,9 @@ class DatasetItem(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["dataset", "example"], name="dataset_item_unique"),
-            models.CheckConstraint(condition=Q(split__in=["train", "validation", "test"]), name="dataset_item_split_valid"),
+            models.CheckConstraint(
+                condition=Q(split__in=["train", "validation", "test"]), name="dataset_item_split_valid"
+            ),
         ]
         indexes = [models.Index(fields=["dataset", "split"])]
 
@@ -222,14 +230,20 @@ class SLMModel(BaseModel):
     version = models.PositiveIntegerField()
     architecture = models.CharField(max_length=60, default="gpt2")
     model_config = models.JSONField(default=dict, blank=True)
-    storage_path = models.CharField(max_length=1000, blank=True, help_text="Artifacts in the configured storage.")
+    storage_path = models.CharField(
+        max_length=1000, blank=True, help_text="Artifacts in the configured storage."
+    )
     trained_at = models.DateTimeField(null=True, blank=True)
     last_fine_tuned = models.DateTimeField(null=True, blank=True)
     base_model = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fine_tuned_versions"
     )
-    training_strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.FROM_SCRATCH)
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="models")
+    training_strategy = models.CharField(
+        max_length=20, choices=Strategy.choices, default=Strategy.FROM_SCRATCH
+    )
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="models"
+    )
     metrics = models.JSONField(default=dict, blank=True)
     parameter_count = models.PositiveBigIntegerField(default=0)
     notes = models.TextField(blank=True)
@@ -239,7 +253,8 @@ class SLMModel(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["model_name", "version"], name="slmmodel_name_version_unique"),
             models.CheckConstraint(
-                condition=Q(training_strategy__in=["from_scratch", "fine_tune"]), name="slmmodel_strategy_valid"
+                condition=Q(training_strategy__in=["from_scratch", "fine_tune"]),
+                name="slmmodel_strategy_valid",
             ),
         ]
         permissions = [("move_production_alias", "Can move the production alias")]
@@ -265,7 +280,9 @@ class ModelAliasEvent(BaseModel):
     """Every move of an alias: which version was live when, and who moved it."""
 
     alias = models.ForeignKey(ModelAlias, on_delete=models.CASCADE, related_name="events")
-    from_version = models.ForeignKey(SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    from_version = models.ForeignKey(
+        SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     to_version = models.ForeignKey(SLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
     moved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=500, blank=True)
@@ -284,11 +301,15 @@ class TrainingRun(BaseModel):
 
     model_name = models.SlugField(max_length=120, default="atelier-slm")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
-    base_model = models.ForeignKey(SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    base_model = models.ForeignKey(
+        SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     result_model = models.OneToOneField(
         SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_run"
     )
-    training_type = models.CharField(max_length=20, choices=TrainingType.choices, default=TrainingType.FROM_SCRATCH)
+    training_type = models.CharField(
+        max_length=20, choices=TrainingType.choices, default=TrainingType.FROM_SCRATCH
+    )
     training_params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.FloatField(default=0.0)
@@ -304,7 +325,9 @@ class TrainingRun(BaseModel):
     worker_id = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    promote_to = models.SlugField(max_length=60, blank=True, help_text="Alias to point at the result when done.")
+    promote_to = models.SlugField(
+        max_length=60, blank=True, help_text="Alias to point at the result when done."
+    )
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta(BaseModel.Meta):
@@ -313,7 +336,9 @@ class TrainingRun(BaseModel):
                 condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
                 name="trainingrun_status_valid",
             ),
-            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="trainingrun_progress_range"),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="trainingrun_progress_range"
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
 

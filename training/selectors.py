@@ -47,7 +47,9 @@ def model_alias_list() -> QuerySet[ModelAlias]:
 
 
 def model_alias_event_list() -> QuerySet[ModelAliasEvent]:
-    return ModelAliasEvent.objects.select_related("alias__model_version", "from_version", "to_version", "moved_by")
+    return ModelAliasEvent.objects.select_related(
+        "alias__model_version", "from_version", "to_version", "moved_by"
+    )
 
 
 def training_run_list() -> QuerySet[TrainingRun]:
@@ -69,3 +71,29 @@ def model_evaluation_list() -> QuerySet[ModelEvaluation]:
 def dataset_split_counts(*, dataset: Dataset) -> dict[str, int]:
     rows = dataset.items.values("split").annotate(n=Count("id"))
     return {r["split"]: r["n"] for r in rows}
+
+
+def model_version_resolve(*, ref: str) -> SLMModel:
+    """An alias name (`production`), `model_name:version`, or a version's UUID → that version.
+
+    Raises SLMModel.DoesNotExist with a message naming the reference.
+    """
+    import uuid
+
+    ref = (ref or "").strip()
+    alias = ModelAlias.objects.select_related("model_version").filter(name=ref).first()
+    if alias is not None:
+        return alias.model_version
+    if ":" in ref:
+        name, _, version = ref.rpartition(":")
+        if version.isdigit():
+            found = SLMModel.objects.filter(model_name=name, version=int(version)).first()
+            if found is not None:
+                return found
+    try:
+        found = SLMModel.objects.filter(pk=uuid.UUID(ref)).first()
+    except ValueError:
+        found = None
+    if found is None:
+        raise SLMModel.DoesNotExist(f"No model version or alias named {ref!r}.")
+    return found

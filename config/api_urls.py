@@ -1,0 +1,46 @@
+"""Everything under /api/: v1 routes, the OpenAPI schema and offline docs, and a JSON 404 for the rest."""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from generation import api
+from generation.api_log import ApiLogMixin
+
+app_name = "api"
+
+
+class SchemaView(ApiLogMixin, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(ApiLogMixin, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(ApiLogMixin, SpectacularRedocView):
+    pass
+
+
+v1 = [
+    path("generations/", api.GenerationListCreateApi.as_view(), name="generation-list"),
+    path("generations/<uuid:pk>/", api.GenerationDetailApi.as_view(), name="generation-detail"),
+    path("generations/<uuid:pk>/designs/<int:seq>/svg/", api.DesignSvgApi.as_view(), name="design-svg"),
+    path("generations/<uuid:pk>/designs/<int:seq>/png/", api.DesignPngApi.as_view(), name="design-png"),
+    path("generations/<uuid:pk>/inputs/<uuid:image_id>/", api.InputImageApi.as_view(), name="input-image"),
+    path("conversations/", api.ConversationListCreateApi.as_view(), name="conversation-list"),
+    path("conversations/<uuid:pk>/", api.ConversationDetailApi.as_view(), name="conversation-detail"),
+    path("style-guides/", api.StyleGuideListApi.as_view(), name="style-guide-list"),
+    path("patterns/", api.PatternListApi.as_view(), name="pattern-list"),
+    path("templates/", api.TemplateListApi.as_view(), name="template-list"),
+    path("models/", api.ModelVersionListApi.as_view(), name="model-list"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^.*$", api.ApiNotFound.as_view(), name="not-found"),
+]

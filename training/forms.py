@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+
+from catalog.models import StyleGuide
+from training.models import ImportBatch, TrainingExample
+
+UPLOAD_MAX_BYTES = 512 * 1024 * 1024
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSONL (one example per line: prompt, svg, tags, category, source, external_id, "
+        "metadata), CSV with the same columns, or a ZIP of SVG files (JSON sidecars optional)."
+    )
+    dry_run = forms.BooleanField(
+        required=False, initial=True, help_text="Check and report only; store nothing."
+    )
+    mode = forms.ChoiceField(choices=ImportBatch.Mode.choices, initial=ImportBatch.Mode.ALL_OR_NOTHING)
+    default_status = forms.ChoiceField(
+        choices=TrainingExample.Status.choices, initial=TrainingExample.Status.DRAFT
+    )
+    style_guide = forms.ModelChoiceField(queryset=StyleGuide.objects.all(), required=False)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        suffix = Path(upload.name).suffix.lower()
+        if suffix not in (".jsonl", ".ndjson", ".csv", ".zip"):
+            raise forms.ValidationError("Upload a .jsonl, .csv or .zip file.")
+        if upload.size > UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {UPLOAD_MAX_BYTES // (1024 * 1024)} MB.")
+        return upload
+
+
+class SnapshotForm(forms.Form):
+    name = forms.SlugField(
+        max_length=120, help_text="Snapshots with the same name get the next version number."
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    seed = forms.IntegerField(initial=0, min_value=0, help_text="Fixes the train/validation/test split.")
+    validation = forms.FloatField(initial=0.05, min_value=0, max_value=0.5)
+    test = forms.FloatField(initial=0.05, min_value=0, max_value=0.5)
+    approved_only = forms.BooleanField(
+        required=False, initial=True, help_text="Leave out drafts and rejected examples."
+    )
+
+    def ratios(self) -> dict[str, float]:
+        val, test = self.cleaned_data["validation"], self.cleaned_data["test"]
+        return {"train": round(1 - val - test, 6), "validation": val, "test": test}
+
+
+class PatternExpandForm(forms.Form):
+    status = forms.ChoiceField(choices=TrainingExample.Status.choices, initial=TrainingExample.Status.DRAFT)
+
+    def __init__(self, *args, slots: dict[str, list], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slot_names = sorted(slots)
+        for name in self.slot_names:
+            choices = [(str(v), str(v)) for v in slots[name]]
+            self.fields[f"slot_{name}"] = forms.MultipleChoiceField(
+                choices=choices,
+                initial=[c[0] for c in choices],
+                widget=forms.CheckboxSelectMultiple,
+                label=f"Values of {name}",
+            )
+
+    def chosen(self, slots: dict[str, list]) -> dict[str, list]:
+        out = {}
+        for name in self.slot_names:
+            picked = set(self.cleaned_data[f"slot_{name}"])
+            out[name] = [v for v in slots[name] if str(v) in picked]
+        return out
