@@ -16,7 +16,9 @@ MAX_SVG_BYTES = 1_000_000
 MAX_DEPTH = 100
 
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_VIEWBOX_RE = re.compile(rf"^\s*({_NUM})(?:\s*,\s*|\s+)({_NUM})(?:\s*,\s*|\s+)({_NUM})(?:\s*,\s*|\s+)({_NUM})\s*$")
+_VIEWBOX_RE = re.compile(
+    rf"^\s*({_NUM})(?:\s*,\s*|\s+)({_NUM})(?:\s*,\s*|\s+)({_NUM})(?:\s*,\s*|\s+)({_NUM})\s*$"
+)
 
 
 class SvgError(ValueError):
@@ -54,7 +56,9 @@ def _check_depth(root: ET.Element, max_depth: int) -> None:
         stack.extend((child, depth + 1) for child in el)
 
 
-def parse_svg(text: str | bytes, *, max_bytes: int = MAX_SVG_BYTES, require_viewbox: bool = True) -> ET.Element:
+def parse_svg(
+    text: str | bytes, *, max_bytes: int = MAX_SVG_BYTES, require_viewbox: bool = True
+) -> ET.Element:
     """Parse untrusted SVG text into an ElementTree element, refusing anything unsafe or malformed.
 
     Comments and processing instructions (e.g. <?xml-stylesheet?>) are dropped by the parser itself.

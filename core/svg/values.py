@@ -29,9 +29,7 @@ _PAINT_RE = re.compile(rf"^(?:{_COLOR}|{_URL}(?:\s+{_COLOR})?)$")
 _URL_REF_RE = re.compile(rf"^(?:none|inherit|{_URL})$")
 _URL_ID_RE = re.compile(_URL)
 _TRANSFORM_FN = r"(?:matrix|translate|scale|rotate|skewX|skewY)"
-_TRANSFORM_RE = re.compile(
-    rf"^\s*(?:{_TRANSFORM_FN}\s*\(\s*{NUM}(?:(?:\s*,\s*|\s+){NUM})*\s*\)\s*,?\s*)*$"
-)
+_TRANSFORM_RE = re.compile(rf"^\s*(?:{_TRANSFORM_FN}\s*\(\s*{NUM}(?:(?:\s*,\s*|\s+){NUM})*\s*\)\s*,?\s*)*$")
 _TRANSFORM_ITEM_RE = re.compile(rf"({_TRANSFORM_FN})\s*\(([^)]*)\)")
 _PATH_CHARS_RE = re.compile(r"^[MmZzLlHhVvCcSsQqTtAa0-9eE.,+\-\s]*$")
 _POINTS_RE = re.compile(rf"^\s*(?:{NUM}(?:(?:\s*,\s*|\s+){NUM})*)?\s*$")
@@ -39,7 +37,17 @@ _HEX_RE = re.compile(r"#[0-9a-fA-F]{3,8}\b")
 
 # Defence in depth: even a value that passed its grammar must not contain these once whitespace,
 # control characters and backslashes (CSS escapes) are removed.
-_DANGEROUS = ("javascript:", "vbscript:", "data:", "expression(", "@import", "behavior", "-moz-binding", "<", ">")
+_DANGEROUS = (
+    "javascript:",
+    "vbscript:",
+    "data:",
+    "expression(",
+    "@import",
+    "behavior",
+    "-moz-binding",
+    "<",
+    ">",
+)
 
 
 class Kind(Enum):

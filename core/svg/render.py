@@ -1,0 +1,260 @@
+"""Rasterise sanitised SVG to PNG with resvg (resvg-py), with size, pixel, time and memory caps.
+
+Choices, and why:
+- resvg-py: pure Rust, renders from a string with no network access; we never pass `resources_dir`
+  and the sanitiser removes <image>, so it reads no files either.
+- Every render re-sanitises and validates its input (cheap), so nothing unsanitised reaches resvg even
+  if a caller passes raw text.
+- Size: the caller asks for a square box of `size` px (1..MAX_RENDER_SIDE); resvg fits the drawing inside
+  it keeping the aspect ratio. The SVG's own width/height never decide the canvas, so width="100000"
+  cannot allocate a huge pixmap. MAX_RENDER_PIXELS bounds the canvas (2048 x 2048, ~16 MB RGBA).
+- Time and memory: resvg cannot be interrupted and aborts the process when an allocation fails, so it
+  runs in a small pool of long-lived worker processes (core/svg/_render_worker.py) with an address-space
+  limit. A render past `timeout_s` gets its worker killed and replaced, and raises SvgError.
+- Blank output: an invalid path or a missing font renders as an empty canvas without any error, so every
+  render is checked with is_blank_png().
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from core.svg.parse import SvgError, parse_svg
+from core.svg.sanitise import sanitise_tree
+from core.svg.serialise import serialise
+from core.svg.validate import validate_tree
+
+DEFAULT_RENDER_SIZE = 512
+MAX_RENDER_SIDE = 2048
+MAX_RENDER_PIXELS = MAX_RENDER_SIDE * MAX_RENDER_SIDE
+DEFAULT_RENDER_TIMEOUT_S = 10.0
+RENDER_MEMORY_LIMIT_BYTES = 1 << 30  # per worker process (address space)
+RENDER_WORKERS = 2  # processes; concurrent renders beyond this wait for a free worker
+# resvg maps generic families to Times/Arial by default; point them at fonts a Debian box has.
+RENDER_FONTS: dict[str, str] = {
+    "default": "DejaVu Sans",
+    "serif": "DejaVu Serif",
+    "sans_serif": "DejaVu Sans",
+    "monospace": "DejaVu Sans Mono",
+}
+_WORKER_SCRIPT = Path(__file__).with_name("_render_worker.py")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class _WorkerFailed(Exception):
+    """The worker process crashed or broke the protocol; it must be discarded."""
+
+
+class _WorkerTimeout(_WorkerFailed):
+    """The worker did not answer in time; it must be killed."""
+
+
+class _Worker:
+    def __init__(self, memory_limit: int) -> None:
+        # -I: isolated mode, so the environment and the script's folder cannot change what it imports.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(_WORKER_SCRIPT), str(memory_limit)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        while len(buf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise _WorkerTimeout("timeout")
+            chunk = os.read(fd, n - len(buf))
+            if not chunk:
+                raise _WorkerFailed("worker exited")
+            buf += chunk
+        return bytes(buf)
+
+    def render(self, request: dict[str, Any], timeout_s: float) -> tuple[int, bytes]:
+        deadline = time.monotonic() + timeout_s
+        body = json.dumps(request).encode("utf-8")
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(struct.pack(">I", len(body)) + body)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise _WorkerFailed("worker exited") from exc
+        status, length = struct.unpack(">BI", self._read_exact(5, deadline))
+        if status not in (0, 1) or length > 4 * MAX_RENDER_PIXELS + 1_000_000:
+            raise _WorkerFailed("protocol error")
+        return status, self._read_exact(length, deadline)
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+class _RenderPool:
+    def __init__(
+        self, max_workers: int = RENDER_WORKERS, memory_limit: int = RENDER_MEMORY_LIMIT_BYTES
+    ) -> None:
+        self.max_workers = max_workers
+        self.memory_limit = memory_limit
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_workers)
+        self._idle: list[_Worker] = []
+
+    def render(self, request: dict[str, Any], timeout_s: float) -> tuple[int, bytes]:
+        if os.getpid() != self._pid:
+            self._reset()  # forked: the inherited workers belong to the parent
+        if not self._slots.acquire(timeout=timeout_s):
+            raise SvgError("The renderer is busy; try again shortly.")
+        try:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+            for attempt in range(2):
+                if worker is None or worker.proc.poll() is not None:
+                    worker = _Worker(self.memory_limit)
+                try:
+                    result = worker.render(request, timeout_s)
+                except _WorkerFailed as exc:
+                    worker.kill()
+                    worker = None
+                    if isinstance(exc, _WorkerTimeout):
+                        raise SvgError(
+                            f"Rendering took longer than {timeout_s:g} s and was stopped."
+                        ) from exc
+                    if attempt == 1:
+                        raise SvgError(
+                            "The renderer crashed on this SVG (it is probably too large)."
+                        ) from exc
+                    continue  # a stale worker may have died while idle: retry once with a fresh one
+                with self._lock:
+                    self._idle.append(worker)
+                return result
+            raise AssertionError("unreachable")
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_pool = _RenderPool()
+atexit.register(_pool.close)
+
+
+def _render_in_worker(
+    svg: str,
+    width: int,
+    height: int,
+    *,
+    background: str | None = None,
+    skip_fonts: bool = False,
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+) -> bytes:
+    """Render already-sanitised SVG text in a worker. Raises SvgError on resvg errors, crash or timeout."""
+    request = {
+        "svg": svg,
+        "width": width,
+        "height": height,
+        "background": background,
+        "skip_fonts": skip_fonts,
+        "fonts": RENDER_FONTS,
+    }
+    status, payload = _pool.render(request, timeout_s)
+    if status != 0:
+        raise SvgError(f"The SVG could not be rendered: {payload.decode('utf-8', 'replace')[:300]}")
+    return payload
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    if len(png) < 24 or not png.startswith(_PNG_SIGNATURE):
+        raise SvgError("Not a PNG image.")
+    return struct.unpack(">II", png[16:24])
+
+
+def is_blank_png(png_bytes: bytes) -> bool:
+    """True if the image carries no design: fully transparent, or every pixel the same colour."""
+    width, height = _png_size(png_bytes)
+    if width * height > MAX_RENDER_PIXELS:
+        raise SvgError("PNG is too large to check.")
+    try:
+        with Image.open(io.BytesIO(png_bytes)) as im:
+            rgba = im.convert("RGBA")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise SvgError("Not a valid PNG image.") from exc
+    extrema = rgba.getextrema()
+    if extrema[3][1] == 0:
+        return True
+    return all(lo == hi for lo, hi in extrema)
+
+
+def render_png(
+    svg_text: str | bytes,
+    size: int = DEFAULT_RENDER_SIZE,
+    *,
+    background: str | None = None,
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+) -> bytes:
+    """Render SVG to PNG fitting a `size` x `size` box (aspect ratio kept; transparent unless `background`).
+
+    The input is sanitised and validated again here, so raw text is safe too. Raises SvgError for bad
+    input, a size over the caps, a render error, a timeout, or a blank result.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_RENDER_SIDE:
+        raise SvgError(f"Render size must be between 1 and {MAX_RENDER_SIDE} pixels.")
+    if size * size > MAX_RENDER_PIXELS:
+        raise SvgError(f"Render size is over the limit of {MAX_RENDER_PIXELS:,} pixels.")
+    if background is not None and not _is_simple_colour(background):
+        raise SvgError("Background must be a colour like #ffffff.")
+    root = parse_svg(svg_text)
+    removals = sanitise_tree(root)
+    report = validate_tree(root, removals)
+    if not report.ok:
+        raise SvgError(" ".join(report.errors))
+    skip_fonts = not (report.element_counts.get("text") or report.element_counts.get("tspan"))
+    png = _render_in_worker(
+        serialise(root), size, size, background=background, skip_fonts=skip_fonts, timeout_s=timeout_s
+    )
+    width, height = _png_size(png)
+    if width > MAX_RENDER_SIDE or height > MAX_RENDER_SIDE:
+        raise SvgError("The rendered image is over the size limit.")
+    if is_blank_png(png):
+        raise SvgError("The SVG rendered as a blank image (nothing visible was drawn).")
+    return png
+
+
+def _is_simple_colour(value: str) -> bool:
+    v = value.strip()
+    return (
+        v.startswith("#") and len(v) in (4, 5, 7, 9) and all(c in "0123456789abcdefABCDEF" for c in v[1:])
+    ) or (v.isalpha() and len(v) <= 30)

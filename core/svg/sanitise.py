@@ -1,0 +1,293 @@
+"""Allow-list sanitiser: only known-safe elements, attributes and values survive.
+
+Everything not listed is removed and reported; nothing is "fixed up" except `<a>`/`<switch>` (turned
+into `<g>` so their drawing survives) and `xlink:href` (rewritten as plain `href`, which resvg and
+browsers read the same way).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from core.svg.css import sanitise_declarations, sanitise_stylesheet
+from core.svg.parse import SVG_NS, XLINK_NS, XML_NS, parse_svg, split_tag
+from core.svg.serialise import serialise
+from core.svg.values import Kind, valid_value
+
+# Presentation attributes: allowed on every element, and the only properties allowed in CSS.
+PRESENTATION: dict[str, Kind] = {
+    "fill": Kind.PAINT,
+    "fill-opacity": Kind.LENGTH,
+    "fill-rule": Kind.KEYWORD,
+    "stroke": Kind.PAINT,
+    "stroke-width": Kind.LENGTH,
+    "stroke-linecap": Kind.KEYWORD,
+    "stroke-linejoin": Kind.KEYWORD,
+    "stroke-miterlimit": Kind.LENGTH,
+    "stroke-dasharray": Kind.LENGTHS,
+    "stroke-dashoffset": Kind.LENGTH,
+    "stroke-opacity": Kind.LENGTH,
+    "opacity": Kind.LENGTH,
+    "color": Kind.PAINT,
+    "clip-path": Kind.URL_REF,
+    "clip-rule": Kind.KEYWORD,
+    "mask": Kind.URL_REF,
+    "display": Kind.KEYWORD,
+    "visibility": Kind.KEYWORD,
+    "overflow": Kind.KEYWORD,
+    "font": Kind.FONT,
+    "font-family": Kind.FONT,
+    "font-size": Kind.LENGTH,
+    "font-style": Kind.KEYWORD,
+    "font-weight": Kind.KEYWORD,
+    "font-variant": Kind.KEYWORD,
+    "font-stretch": Kind.KEYWORD,
+    "text-anchor": Kind.KEYWORD,
+    "text-decoration": Kind.KEYWORD,
+    "dominant-baseline": Kind.KEYWORD,
+    "alignment-baseline": Kind.KEYWORD,
+    "baseline-shift": Kind.LENGTH,
+    "letter-spacing": Kind.LENGTH,
+    "word-spacing": Kind.LENGTH,
+    "writing-mode": Kind.KEYWORD,
+    "stop-color": Kind.PAINT,
+    "stop-opacity": Kind.LENGTH,
+    "paint-order": Kind.KEYWORD,
+    "vector-effect": Kind.KEYWORD,
+    "shape-rendering": Kind.KEYWORD,
+    "text-rendering": Kind.KEYWORD,
+    "color-interpolation": Kind.KEYWORD,
+    "mix-blend-mode": Kind.KEYWORD,
+    "isolation": Kind.KEYWORD,
+}
+CSS_PROPERTIES: dict[str, Kind] = dict(PRESENTATION)
+
+_CORE: dict[str, Kind] = {
+    "id": Kind.ID,
+    "class": Kind.CLASS,
+    "transform": Kind.TRANSFORM,
+    "xml:space": Kind.SPACE,
+    "xml:lang": Kind.KEYWORD,
+    "lang": Kind.KEYWORD,
+}
+_XY = {"x": Kind.LENGTH, "y": Kind.LENGTH}
+_WH = {"width": Kind.LENGTH, "height": Kind.LENGTH}
+_TEXT_POS = {
+    "x": Kind.LENGTHS,
+    "y": Kind.LENGTHS,
+    "dx": Kind.LENGTHS,
+    "dy": Kind.LENGTHS,
+    "rotate": Kind.LENGTHS,
+    "textLength": Kind.LENGTH,
+    "lengthAdjust": Kind.KEYWORD,
+}
+_GRADIENT = {
+    "gradientUnits": Kind.KEYWORD,
+    "gradientTransform": Kind.TRANSFORM,
+    "spreadMethod": Kind.KEYWORD,
+    "href": Kind.HREF,
+}
+
+# Element -> its own attributes (on top of presentation + core). "style" is handled separately.
+ELEMENTS: dict[str, dict[str, Kind]] = {
+    "svg": {
+        **_XY,
+        **_WH,
+        "viewBox": Kind.VIEWBOX,
+        "preserveAspectRatio": Kind.KEYWORD,
+        "version": Kind.KEYWORD,
+        "baseProfile": Kind.KEYWORD,
+    },
+    "g": {},
+    "defs": {},
+    "symbol": {**_XY, **_WH, "viewBox": Kind.VIEWBOX, "preserveAspectRatio": Kind.KEYWORD},
+    "use": {**_XY, **_WH, "href": Kind.HREF},
+    "rect": {**_XY, **_WH, "rx": Kind.LENGTH, "ry": Kind.LENGTH, "pathLength": Kind.LENGTH},
+    "circle": {"cx": Kind.LENGTH, "cy": Kind.LENGTH, "r": Kind.LENGTH, "pathLength": Kind.LENGTH},
+    "ellipse": {"cx": Kind.LENGTH, "cy": Kind.LENGTH, "rx": Kind.LENGTH, "ry": Kind.LENGTH},
+    "line": {"x1": Kind.LENGTH, "y1": Kind.LENGTH, "x2": Kind.LENGTH, "y2": Kind.LENGTH},
+    "polyline": {"points": Kind.POINTS},
+    "polygon": {"points": Kind.POINTS},
+    "path": {"d": Kind.PATH, "pathLength": Kind.LENGTH},
+    "text": dict(_TEXT_POS),
+    "tspan": dict(_TEXT_POS),
+    "title": {},
+    "desc": {},
+    "style": {"type": Kind.CSS_TYPE},
+    "linearGradient": {
+        "x1": Kind.LENGTH,
+        "y1": Kind.LENGTH,
+        "x2": Kind.LENGTH,
+        "y2": Kind.LENGTH,
+        **_GRADIENT,
+    },
+    "radialGradient": {
+        "cx": Kind.LENGTH,
+        "cy": Kind.LENGTH,
+        "r": Kind.LENGTH,
+        "fx": Kind.LENGTH,
+        "fy": Kind.LENGTH,
+        "fr": Kind.LENGTH,
+        **_GRADIENT,
+    },
+    "stop": {"offset": Kind.LENGTH},
+    "clipPath": {"clipPathUnits": Kind.KEYWORD},
+    "mask": {**_XY, **_WH, "maskUnits": Kind.KEYWORD, "maskContentUnits": Kind.KEYWORD},
+}
+# Containers whose text content means something; elsewhere text is dropped.
+TEXT_ELEMENTS = frozenset({"text", "tspan", "title", "desc", "style"})
+# Turned into <g>: their children are legitimate drawing, only their own behaviour is not.
+UNWRAP_AS_G = frozenset({"a", "switch"})
+MAX_REMOVALS_LISTED = 200
+
+
+def attribute_kind(element: str, name: str) -> Kind | None:
+    own = ELEMENTS.get(element, {})
+    return own.get(name) or _CORE.get(name) or PRESENTATION.get(name)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe_tag(tag: str) -> str:
+    ns, local = split_tag(tag)
+    if ns in (None, SVG_NS):
+        return f"<{_short(local)}>"
+    return f"<{_short(local)}> (namespace {_short(ns or '', 60)})"
+
+
+def _attr_name(key: str) -> str | None:
+    """Our name for an attribute key, or None for attributes in foreign namespaces."""
+    ns, local = split_tag(key)
+    if ns is None:
+        return local
+    if ns == XLINK_NS and local == "href":
+        return "href"
+    if ns == XML_NS and local in ("space", "lang"):
+        return f"xml:{local}"
+    return None
+
+
+def _display_name(key: str) -> str:
+    ns, local = split_tag(key)
+    prefix = {None: "", XLINK_NS: "xlink:", XML_NS: "xml:"}.get(ns, f"{{{_short(ns or '', 60)}}}")
+    return prefix + _short(local)
+
+
+def _drop_text(el: ET.Element, removals: list[str], where: str) -> None:
+    if el.text and el.text.strip():
+        removals.append(f"removed text content in {where}")
+        el.text = None
+
+
+def _sanitise_attributes(el: ET.Element, local: str, removals: list[str]) -> None:
+    where = f"<{local}>"
+    old = dict(el.attrib)
+    el.attrib.clear()
+    new: dict[str, str] = {}
+    # Plain href wins over xlink:href (SVG 2), so process plain names first.
+    for key in sorted(old, key=lambda k: k.startswith("{")):
+        value = old[key]
+        name = _attr_name(key)
+        shown = _display_name(key)
+        if name is None:
+            removals.append(f"removed attribute {shown} on {where}")
+            continue
+        if name in new:
+            removals.append(f"removed attribute {shown} on {where}: duplicate of {name}")
+            continue
+        if name == "style":
+            clean = sanitise_declarations(value, CSS_PROPERTIES, f"style on {where}", removals)
+            if clean:
+                new["style"] = clean
+            elif value.strip():
+                removals.append(f"removed attribute style on {where}: nothing allowed left")
+            continue
+        kind = attribute_kind(local, name)
+        if kind is None:
+            removals.append(f"removed attribute {shown} on {where}")
+            continue
+        clean_value = valid_value(kind, value)
+        if clean_value is None:
+            removals.append(f"removed attribute {shown} on {where}: value not allowed")
+            continue
+        new[name] = clean_value
+    for name, value in new.items():
+        el.set(name if not name.startswith("xml:") else f"{{{XML_NS}}}{name[4:]}", value)
+
+
+def sanitise_tree(root: ET.Element) -> list[str]:
+    """Sanitise in place; return human-readable removals. The root is known to be <svg> (parse_svg)."""
+    removals: list[str] = []
+    root.tag = "svg"
+    _sanitise_element(root, "svg", removals)
+    return removals
+
+
+def _sanitise_element(el: ET.Element, local: str, removals: list[str]) -> None:
+    _sanitise_attributes(el, local, removals)
+    where = f"<{local}>"
+    if local == "style":
+        for child in list(el):
+            removals.append(f"removed element {_describe_tag(child.tag)} inside <style>")
+            el.remove(child)
+        if el.text is not None:
+            el.text = sanitise_stylesheet(el.text, CSS_PROPERTIES, "<style>", removals) or None
+        return
+    is_text = local in TEXT_ELEMENTS
+    if not is_text:
+        _drop_text(el, removals, where)
+    for child in list(el):
+        ns, child_local = split_tag(child.tag)
+        if ns in (None, SVG_NS) and child_local in UNWRAP_AS_G:
+            removals.append(f"replaced element <{child_local}> with <g>")
+            child_local = "g"
+        if ns not in (None, SVG_NS) or child_local not in ELEMENTS:
+            removals.append(f"removed element {_describe_tag(child.tag)}")
+            _remove_keeping_tail(el, child, keep_tail=is_text)
+            continue
+        child.tag = child_local
+        _sanitise_element(child, child_local, removals)
+        if not is_text and child.tail and child.tail.strip():
+            removals.append(f"removed text content in {where}")
+            child.tail = None
+
+
+def _remove_keeping_tail(parent: ET.Element, child: ET.Element, *, keep_tail: bool) -> None:
+    """Remove `child`; inside text its tail is real text, so it moves to the previous node."""
+    tail = child.tail if keep_tail else None
+    idx = list(parent).index(child)
+    parent.remove(child)
+    if tail:
+        if idx > 0:
+            prev = parent[idx - 1]
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+
+
+def cap_removals(removals: list[str]) -> tuple[str, ...]:
+    if len(removals) <= MAX_REMOVALS_LISTED:
+        return tuple(removals)
+    extra = len(removals) - MAX_REMOVALS_LISTED
+    return (*removals[:MAX_REMOVALS_LISTED], f"… and {extra} more removals")
+
+
+@dataclass(frozen=True)
+class SanitiseResult:
+    svg: str  # clean SVG text (canonical serialisation, numbers untouched)
+    removals: tuple[str, ...]  # what was removed and why, for the user
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removals)
+
+
+def sanitise(text: str | bytes) -> SanitiseResult:
+    """Parse (refusing DTDs etc. with SvgError) and strip everything not allow-listed."""
+    root = parse_svg(text)
+    removals = sanitise_tree(root)
+    return SanitiseResult(svg=serialise(root), removals=cap_removals(removals))
