@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from catalog import selectors
 from catalog.models import (
@@ -12,7 +13,12 @@ from catalog.models import (
     PromptTemplateVersion,
     StyleGuide,
 )
+from catalog.services import design_pattern_expand
+from catalog.style import check_compliance, conditioning_text
 from core.admin import BaseAdmin, SoftDeleteAdmin
+from core.admin_pages import form_page, report_page
+
+COMPLIANCE_SAMPLE = 2000  # examples checked per guide in one report
 
 
 @admin.register(StyleGuide)
@@ -29,9 +35,40 @@ class StyleGuideAdmin(SoftDeleteAdmin):
     list_filter = ("category", "is_published")
     search_fields = ("guide_name", "source", "description")
     date_hierarchy = "created_at"
+    readonly_fields = ("conditioning",)
+    actions = ["compliance_report", "restore_selected"]
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.style_guide_list(include_deleted=True)
+
+    @admin.display(description="conditioning text (what the model reads)")
+    def conditioning(self, obj: StyleGuide) -> str:
+        return conditioning_text(obj) if obj.pk else "-"
+
+    @admin.action(description="Check its training examples against the rules")
+    def compliance_report(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        sections = []
+        for guide in queryset:
+            examples = list(
+                guide.examples.order_by("created_at").only("id", "prompt", "svg_content")[:COMPLIANCE_SAMPLE]
+            )
+            failing = []
+            for ex in examples:
+                result = check_compliance(ex.svg_content, guide.style_rules or {})
+                if not result.ok:
+                    failing.append((ex.prompt[:60], "; ".join(result.violations)))
+            ok = len(examples) - len(failing)
+            sections.append(
+                {
+                    "title": guide.guide_name,
+                    "summary": f"{ok} of {len(examples)} example(s) comply"
+                    + (f" ({ok / len(examples):.0%})." if examples else ".")
+                    + (" No examples are linked to this guide." if not examples else ""),
+                    "headers": ["example", "violations"],
+                    "rows": failing[:200],
+                }
+            )
+        return report_page(request, self, title="Style guide compliance", sections=sections)
 
     @admin.display(description="examples", ordering="example_count")
     def example_count(self, obj: StyleGuide) -> int:
@@ -45,9 +82,57 @@ class DesignPatternAdmin(SoftDeleteAdmin):
     search_fields = ("pattern_name", "description")
     autocomplete_fields = ("style_guide",)
     list_select_related = ("style_guide",)
+    actions = ["expand", "restore_selected"]
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.design_pattern_list(include_deleted=True)
+
+    @admin.action(description="Expand into training examples")
+    def expand(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        from training.forms import PatternExpandForm
+
+        if not request.user.has_perm("training.add_trainingexample"):
+            self.message_user(request, "You may not create training examples.", messages.ERROR)
+            return None
+        if queryset.count() != 1:
+            self.message_user(request, "Expand one pattern at a time.", messages.WARNING)
+            return None
+        pattern = queryset.get()
+        slots = (pattern.pattern_config or {}).get("slots") or {}
+        if not slots:
+            self.message_user(request, f"{pattern} has no slots to expand.", messages.ERROR)
+            return None
+        form = PatternExpandForm(request.POST if request.POST.get("confirm") else None, slots=slots)
+        if form.is_bound and form.is_valid():
+            try:
+                result = design_pattern_expand(
+                    pattern=pattern,
+                    values=form.chosen(slots),
+                    status=form.cleaned_data["status"],
+                    created_by=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                level = messages.SUCCESS if not result["invalid"] else messages.WARNING
+                self.message_user(
+                    request,
+                    f"{pattern}: {result['created']} example(s) created, {result['duplicates']} already present, "
+                    f"{len(result['invalid'])} invalid."
+                    + (f" First: {result['invalid'][0]}" if result["invalid"] else ""),
+                    level,
+                )
+                return None
+        return form_page(
+            request,
+            self,
+            title=f"Expand {pattern}",
+            form=form,
+            action="expand",
+            selected=[str(pattern.pk)],
+            submit_label="Create examples",
+            intro="Every combination of the chosen values becomes one training example linked to this pattern.",
+        )
 
 
 class PromptTemplateVersionInline(admin.TabularInline):
