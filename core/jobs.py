@@ -32,11 +32,16 @@ def worker_id() -> str:
 
 @dataclass(frozen=True)
 class RecoverableJob:
-    """A kind of job that can lose its message. `stale_ids` lists rows to re-send."""
+    """A kind of job that can lose its message or its worker.
+
+    `stale_ids(older_than)` lists non-terminal rows (all of them when older_than is None, else those
+    whose heartbeat is older); `resend` sends the message again (the actor's claim makes it idempotent).
+    """
 
     name: str
     stale_ids: Callable[[timedelta | None], Iterable[Any]]
     resend: Callable[[Any], None]
+    stale_after: timedelta = timedelta(minutes=10)
 
 
 _REGISTRY: dict[str, RecoverableJob] = {}
@@ -46,13 +51,13 @@ def register_recoverable(job: RecoverableJob) -> None:
     _REGISTRY[job.name] = job
 
 
-def resend_lost_jobs(*, older_than: timedelta | None) -> dict[str, int]:
-    """Re-send messages for non-terminal rows. `older_than=None`: every such row (the in-process
-    broker lost all messages on restart); otherwise only rows whose heartbeat is that old."""
+def resend_lost_jobs(*, everything: bool) -> dict[str, int]:
+    """Re-send messages for non-terminal rows: every such row when `everything` (the in-process broker
+    lost all its messages on restart), else only rows whose heartbeat is older than the job's limit."""
     counts: dict[str, int] = {}
     for job in _REGISTRY.values():
         n = 0
-        for pk in job.stale_ids(older_than):
+        for pk in job.stale_ids(None if everything else job.stale_after):
             job.resend(pk)
             n += 1
         counts[job.name] = n
@@ -61,25 +66,37 @@ def resend_lost_jobs(*, older_than: timedelta | None) -> dict[str, int]:
     return counts
 
 
-HEARTBEAT_STALE_AFTER = timedelta(minutes=10)
+REAPER_INTERVAL_S = 30.0
 
 
 class RecoverLostJobsMiddleware(dramatiq.Middleware):
-    """On worker boot: re-send what the broker lost, so no row waits forever."""
+    """On worker boot, re-send what the broker lost; then, every REAPER_INTERVAL_S, re-send jobs whose
+    worker died (stale heartbeat). Several workers may do this at once: the actors' claims make it safe."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from django.conf import settings
 
-        older_than = None if settings.EMBEDDED_BROKER else HEARTBEAT_STALE_AFTER
+        stop = threading.Event()
+        self._stop = stop
+        embedded = settings.EMBEDDED_BROKER
 
         def run() -> None:
-            try:
-                resend_lost_jobs(older_than=older_than)
-            except Exception:  # a recovery failure must not stop the worker
-                log.exception("job recovery failed")
-            finally:
-                from django.db import connection
+            from django.db import connection
 
-                connection.close()
+            first = True
+            while not stop.is_set():
+                try:
+                    resend_lost_jobs(everything=first and embedded)
+                except Exception:  # a recovery failure must not stop the worker
+                    log.exception("job recovery failed")
+                finally:
+                    connection.close()
+                first = False
+                stop.wait(REAPER_INTERVAL_S)
 
-        threading.Thread(target=run, name="atelier-recover", daemon=True).start()
+        threading.Thread(target=run, name="atelier-reaper", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()

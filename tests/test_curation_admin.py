@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from core.roles import CURATORS
+from tests.factories import TrainingExampleFactory, UserFactory
 from training.models import Dataset, ImportBatch, TrainingExample
 from training.services import dataset_snapshot_create
-from tests.factories import TrainingExampleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -43,7 +43,9 @@ def test_upload_dry_run_then_commit_through_the_worker(client, curator, stub_bro
     page = client.get(reverse("admin:training_importbatch_change", args=[dry.pk])).content.decode()
     assert "would create" in page and "Commit this import" in page
 
-    response = client.post(reverse("admin:training_importbatch_commit", args=[dry.pk]), {"mode": "skip_invalid"})
+    response = client.post(
+        reverse("admin:training_importbatch_commit", args=[dry.pk]), {"mode": "skip_invalid"}
+    )
     assert response.status_code == 302
     stub_broker.join("imports")
     stub_worker.join()
@@ -77,15 +79,25 @@ def test_bulk_approve_and_reject_are_audited(client, curator):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_snapshot_action_freezes_membership_and_export_is_downloadable(client, curator, stub_broker, stub_worker):
+def test_snapshot_action_freezes_membership_and_export_is_downloadable(
+    client, curator, stub_broker, stub_worker
+):
     examples = TrainingExampleFactory.create_batch(20, status="approved")
     TrainingExampleFactory(status="draft")
     url = reverse("admin:training_trainingexample_changelist")
     ids = [str(e.pk) for e in TrainingExample.objects.all()]
     response = client.post(
         url,
-        {"action": "snapshot", "_selected_action": ids, "confirm": "yes", "name": "icons", "seed": "7",
-         "validation": "0.1", "test": "0.1", "approved_only": "on"},
+        {
+            "action": "snapshot",
+            "_selected_action": ids,
+            "confirm": "yes",
+            "name": "icons",
+            "seed": "7",
+            "validation": "0.1",
+            "test": "0.1",
+            "approved_only": "on",
+        },
     )
     assert response.status_code == 302
     stub_broker.join("imports")

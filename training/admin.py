@@ -13,9 +13,9 @@ from django.utils.safestring import mark_safe as mark_safe_html
 from django.views.decorators.cache import cache_control
 
 from core.admin import BaseAdmin, ReadOnlyAdmin, SoftDeleteAdmin
-from core.admin_pages import form_page, thumbnail_response
+from core.admin_pages import form_page, report_page, thumbnail_response
 from training import selectors, services
-from training.forms import ImportUploadForm, SnapshotForm
+from training.forms import AliasForm, ImportUploadForm, SnapshotForm, TrainForm
 from training.models import (
     Dataset,
     DatasetItem,
@@ -372,6 +372,45 @@ class DatasetAdmin(BaseAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Dataset | None = None) -> bool:
         return False  # snapshots are immutable
 
+    actions = ["train"]
+
+    @admin.action(description="Train a model on this snapshot")
+    def train(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if not request.user.has_perm("training.add_trainingrun"):
+            self.message_user(request, "Only ML staff may start training.", messages.ERROR)
+            return None
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one snapshot to train on.", messages.WARNING)
+            return None
+        dataset = queryset.get()
+        form = TrainForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            try:
+                run = services.training_run_create(
+                    dataset=dataset,
+                    params=form.params(),
+                    base_model=form.cleaned_data["base_model"],
+                    model_name=form.cleaned_data["model_name"],
+                    promote_to=form.cleaned_data["promote_to"] or "",
+                    requested_by=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                self.message_user(request, f"Training run {str(run.pk)[:8]} queued.", messages.SUCCESS)
+                return redirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
+        return form_page(
+            request,
+            self,
+            title=f"Train a model on {dataset}",
+            form=form,
+            action="train",
+            selected=[str(dataset.pk)],
+            submit_label="Start training",
+            intro=f"{dataset.record_count} examples ({dataset.split.get('counts', {})}).",
+        )
+
     def get_urls(self):
         return [
             path(
@@ -456,6 +495,82 @@ class SLMModelAdmin(BaseAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions come from finished training runs
 
+    actions = ["evaluate", "compare", "point_alias"]
+
+    @admin.action(description="Evaluate on its snapshot's test split")
+    def evaluate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if not request.user.has_perm("training.add_modelevaluation"):
+            self.message_user(request, "Only ML staff may run evaluations.", messages.ERROR)
+            return
+        for model in queryset:
+            try:
+                services.model_evaluation_create(model_version=model, requested_by=request.user)
+                self.message_user(request, f"Evaluation of {model} queued.", messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, f"{model}: {'; '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description="Compare metrics side by side")
+    def compare(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        models = list(queryset.order_by("model_name", "version"))
+        latest_eval = {}
+        for ev in ModelEvaluation.objects.filter(model_version__in=models, status="completed").order_by(
+            "created_at"
+        ):
+            latest_eval[ev.model_version_id] = ev.metrics
+        merged = {
+            m.pk: {**m.metrics, **{f"eval {k}": v for k, v in latest_eval.get(m.pk, {}).items()}}
+            for m in models
+        }
+        names = sorted({k for d in merged.values() for k in d})
+
+        def fmt(v: object) -> str:
+            return f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+        rows = [[name, *[fmt(merged[m.pk].get(name)) for m in models]] for name in names]
+        rows.insert(0, ["aliases", *[", ".join(a.name for a in m.aliases.all()) or "-" for m in models]])
+        rows.insert(1, ["parameters", *[f"{m.parameter_count:,}" for m in models]])
+        rows.insert(2, ["dataset", *[str(m.dataset or "-") for m in models]])
+        return report_page(
+            request,
+            self,
+            title="Model versions side by side",
+            sections=[{"title": "Metrics", "headers": ["metric", *[str(m) for m in models]], "rows": rows}],
+        )
+
+    @admin.action(description="Point an alias (staging, production, …) at this version")
+    def point_alias(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one version.", messages.WARNING)
+            return None
+        model = queryset.get()
+        form = AliasForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            try:
+                services.model_alias_move(
+                    name=form.cleaned_data["alias"],
+                    model_version=model,
+                    moved_by=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except PermissionDeniedAdmin as exc:
+                form.add_error("alias", str(exc))
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                self.message_user(
+                    request, f"{form.cleaned_data['alias']} now points at {model}.", messages.SUCCESS
+                )
+                return None
+        return form_page(
+            request,
+            self,
+            title=f"Point an alias at {model}",
+            form=form,
+            action="point_alias",
+            selected=[str(model.pk)],
+            submit_label="Move alias",
+        )
+
     @admin.display(description="aliases")
     def alias_names(self, obj: SLMModel) -> str:
         return ", ".join(a.name for a in obj.aliases.all())
@@ -476,11 +591,30 @@ class ModelAliasAdmin(BaseAdmin):
     list_display = ("name", "model_version", "updated_by", "updated_at")
     search_fields = ("name",)
     autocomplete_fields = ("model_version",)
-    readonly_fields = ("updated_by",)
+    readonly_fields = ("name", "model_version", "updated_by")
     inlines = [ModelAliasEventInline]
+    actions = ["rollback"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.model_alias_list()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # aliases move through the model versions' action, which keeps the history
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelAlias | None = None) -> bool:
+        return False
+
+    @admin.action(description="Roll back to the previous version", permissions=["view"])
+    def rollback(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for alias in queryset:
+            try:
+                moved = services.model_alias_rollback(alias=alias, moved_by=request.user)
+                self.message_user(
+                    request, f"{moved.name} rolled back to {moved.model_version}.", messages.SUCCESS
+                )
+            except (ValidationError, PermissionDeniedAdmin) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{alias.name}: {text}", messages.ERROR)
 
 
 @admin.register(ModelAliasEvent)
@@ -496,6 +630,8 @@ class ModelAliasEventAdmin(ReadOnlyAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(BaseAdmin):
+    change_form_template = "admin/training/trainingrun/change_form.html"
+
     list_display = (
         "__str__",
         "status",
@@ -532,6 +668,47 @@ class TrainingRunAdmin(BaseAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.training_run_list()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs start from a snapshot's "Train a model" action
+
+    def get_readonly_fields(self, request: HttpRequest, obj: TrainingRun | None = None) -> tuple[str, ...]:
+        return tuple(f.name for f in self.model._meta.fields)
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:pk>/progress.json",
+                self.admin_site.admin_view(self.progress_view),
+                name="training_trainingrun_progress",
+            ),
+            path(
+                "<uuid:pk>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="training_trainingrun_cancel",
+            ),
+        ] + super().get_urls()
+
+    def progress_view(self, request: HttpRequest, pk: str) -> HttpResponse:
+        from django.http import JsonResponse
+
+        run = get_object_or_404(TrainingRun, pk=pk)
+        if not self.has_view_permission(request, run):
+            raise PermissionDeniedAdmin
+        return JsonResponse(selectors.training_run_progress(run=run))
+
+    def cancel_view(self, request: HttpRequest, pk: str) -> HttpResponse:
+        run = get_object_or_404(TrainingRun, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, run):
+            raise PermissionDeniedAdmin
+        try:
+            services.training_run_cancel(run=run, cancelled_by=request.user)
+            self.message_user(
+                request, "Cancel requested; the run stops after its current step.", messages.WARNING
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        return redirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
 
     @admin.display(description="progress", ordering="progress")
     def progress_pct(self, obj: TrainingRun) -> str:

@@ -72,3 +72,56 @@ class PatternExpandForm(forms.Form):
             picked = set(self.cleaned_data[f"slot_{name}"])
             out[name] = [v for v in slots[name] if str(v) in picked]
         return out
+
+
+class TrainForm(forms.Form):
+    """Hyperparameters with good defaults (training.params.TrainingParams), an optional base model."""
+
+    model_name = forms.SlugField(initial="atelier-slm", max_length=120)
+    base_model = forms.ModelChoiceField(
+        queryset=None, required=False, help_text="Fine-tune from this version (its tokenizer is kept)."
+    )
+    promote_to = forms.SlugField(
+        required=False,
+        max_length=60,
+        help_text="Point this alias (e.g. staging, production) at the result when done.",
+    )
+    budget_seconds = forms.IntegerField(initial=300, min_value=0, help_text="Wall-clock training time.")
+    max_steps = forms.IntegerField(initial=0, min_value=0, help_text="0: bounded by the time budget only.")
+    batch_size = forms.IntegerField(initial=32, min_value=1, max_value=1024)
+    learning_rate = forms.FloatField(initial=3e-3, min_value=1e-6, max_value=1.0)
+    warmup_steps = forms.IntegerField(initial=30, min_value=0)
+    seed = forms.IntegerField(initial=0, min_value=0)
+    checkpoint_every = forms.IntegerField(initial=250, min_value=1)
+    arch = forms.ChoiceField(choices=[("gpt2", "GPT-2"), ("llama", "Llama")], initial="gpt2")
+    n_layer = forms.IntegerField(initial=4, min_value=1, max_value=48)
+    n_embd = forms.IntegerField(initial=128, min_value=16, max_value=4096)
+    n_head = forms.IntegerField(initial=4, min_value=1, max_value=64)
+
+    PARAM_FIELDS = (
+        "budget_seconds",
+        "max_steps",
+        "batch_size",
+        "learning_rate",
+        "warmup_steps",
+        "seed",
+        "checkpoint_every",
+        "arch",
+        "n_layer",
+        "n_embd",
+        "n_head",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from training.models import SLMModel
+
+        super().__init__(*args, **kwargs)
+        self.fields["base_model"].queryset = SLMModel.objects.all()
+
+    def params(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.PARAM_FIELDS}
+
+
+class AliasForm(forms.Form):
+    alias = forms.SlugField(max_length=60, initial="staging", help_text="production, staging, or any name.")
+    note = forms.CharField(required=False, max_length=500)

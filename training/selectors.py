@@ -97,3 +97,28 @@ def model_version_resolve(*, ref: str) -> SLMModel:
     if found is None:
         raise SLMModel.DoesNotExist(f"No model version or alias named {ref!r}.")
     return found
+
+
+def training_run_progress(*, run: TrainingRun, max_points: int = 400) -> dict:
+    """What the live run page polls: the row's progress, a thinned loss curve and the newest events."""
+    points = list(run.metrics.filter(name="loss").order_by("step").values_list("step", "value"))
+    if len(points) > max_points:
+        stride = len(points) / max_points
+        points = [points[int(i * stride)] for i in range(max_points)] + [points[-1]]
+    events = list(run.events.order_by("-created_at", "-id")[:50].values("created_at", "level", "message"))
+    return {
+        "status": run.status,
+        "progress": run.progress,
+        "step": run.step,
+        "total_steps": run.total_steps,
+        "loss": run.loss,
+        "tokens_per_second": run.tokens_per_second,
+        "eta_seconds": run.eta_seconds,
+        "error": run.error_message,
+        "result_model": str(run.result_model) if run.result_model_id else None,
+        "loss_curve": points,
+        "events": [
+            {"at": e["created_at"].strftime("%H:%M:%S"), "level": e["level"], "message": e["message"]}
+            for e in reversed(events)
+        ],
+    }

@@ -488,3 +488,36 @@ def dataset_export(*, dataset_id: Any) -> Dataset:
         dataset.error_message = f"Export failed: {type(exc).__name__}: {exc}"[:2000]
     dataset.save()
     return dataset
+
+
+# ---------------------------------------------------------------- runs, registry, aliases (training/runs.py)
+
+from training.runs import (  # noqa: E402
+    model_alias_move,
+    model_alias_rollback,
+    model_evaluation_create,
+    model_evaluation_execute,
+    model_version_register,
+    training_run_cancel,
+    training_run_claim,
+    training_run_create,
+    training_run_execute,
+)
+
+__all__ = [
+    "dataset_export",
+    "dataset_snapshot_create",
+    "import_batch_create",
+    "import_batch_run",
+    "import_upload_store",
+    "model_alias_move",
+    "model_alias_rollback",
+    "model_evaluation_create",
+    "model_evaluation_execute",
+    "model_version_register",
+    "training_example_set_status",
+    "training_run_cancel",
+    "training_run_claim",
+    "training_run_create",
+    "training_run_execute",
+]

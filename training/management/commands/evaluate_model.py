@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from training.models import Dataset, JobStatus, ModelEvaluation, SLMModel
+from training.selectors import model_version_resolve
+from training.services import model_evaluation_execute
+
+
+class Command(BaseCommand):
+    help = "Evaluate a model version (or alias) on a snapshot's test split and print the metrics."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("version_or_alias", help="production, atelier-slm:3, or a version's UUID")
+        parser.add_argument("--dataset", default="", help="name:version of the snapshot (default: its own)")
+
+    def handle(self, *args: Any, version_or_alias: str, dataset: str, **options: Any) -> None:
+        try:
+            model = model_version_resolve(ref=version_or_alias)
+        except SLMModel.DoesNotExist as exc:
+            raise CommandError(str(exc)) from exc
+        snapshot = model.dataset
+        if dataset:
+            name, _, version = dataset.rpartition(":")
+            snapshot = Dataset.objects.filter(
+                name=name or dataset, version=int(version) if version.isdigit() else 1
+            ).first()
+            if snapshot is None:
+                raise CommandError(f"No snapshot {dataset!r}.")
+        if snapshot is None:
+            raise CommandError(f"{model} has no snapshot; pass --dataset NAME:VERSION.")
+        evaluation = ModelEvaluation.objects.create(model_version=model, dataset=snapshot)
+        evaluation = model_evaluation_execute(evaluation_id=evaluation.pk)
+        if evaluation.status != JobStatus.COMPLETED:
+            raise CommandError(f"Evaluation failed: {evaluation.error_message}")
+        self.stdout.write(f"model={model} dataset={snapshot}")
+        self.stdout.write(json.dumps(evaluation.metrics, indent=2, sort_keys=True))
+        self.stdout.write(
+            " ".join(
+                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in sorted(evaluation.metrics.items())
+            )
+        )
