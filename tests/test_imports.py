@@ -20,7 +20,9 @@ LUCIDE = Path(__file__).resolve().parents[2] / "shared" / "data" / "lucide" / "i
 
 
 def _run(path: Path, fmt: str, **kwargs) -> ImportBatch:
-    batch = import_batch_create(source_name=path.name, source_path=str(path), format=fmt, enqueue=False, **kwargs)
+    batch = import_batch_create(
+        source_name=path.name, source_path=str(path), format=fmt, enqueue=False, **kwargs
+    )
     return import_batch_run(batch_id=batch.pk)
 
 
@@ -62,7 +64,12 @@ def test_dry_run_stores_nothing_and_reports_what_would_happen():
     batch = _run(FIXTURES / "clean.csv", "csv", dry_run=True)
     assert batch.status == "completed"
     assert batch.report["counts"] == {
-        "read": 2, "valid": 2, "invalid": 0, "duplicates": 0, "created": 2, "updated": 0,
+        "read": 2,
+        "valid": 2,
+        "invalid": 0,
+        "duplicates": 0,
+        "created": 2,
+        "updated": 0,
     }
     assert TrainingExample.objects.count() == 0
 
@@ -74,7 +81,9 @@ def test_csv_import_twice_adds_nothing_and_upserts_changed_rows(tmp_path):
     again = _run(FIXTURES / "clean.csv", "csv")
     assert again.rows_created == 0 and again.rows_duplicate == 2
     changed = tmp_path / "changed.csv"
-    changed.write_text((FIXTURES / "clean.csv").read_text().replace("a green triangle", "a big green triangle"))
+    changed.write_text(
+        (FIXTURES / "clean.csv").read_text().replace("a green triangle", "a big green triangle")
+    )
     third = _run(changed, "csv")
     assert third.rows_updated == 1 and third.rows_created == 0
     assert TrainingExample.objects.get(external_id="t1").prompt == "a big green triangle"
@@ -84,10 +93,16 @@ def test_csv_import_twice_adds_nothing_and_upserts_changed_rows(tmp_path):
 def test_zip_of_svgs_with_oversized_and_hostile_members(tmp_path):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("icons/star.svg", '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M1 1L9 9"/></svg>')
+        zf.writestr(
+            "icons/star.svg",
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M1 1L9 9"/></svg>',
+        )
         zf.writestr("icons/star.json", json.dumps({"tags": ["sky"], "categories": ["shapes"]}))
         zf.writestr("big.svg", "<svg>" + " " * 1_100_000 + "</svg>")
-        zf.writestr("evil.svg", '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><foreignObject><iframe src="javascript:alert(1)"/></foreignObject><rect width="5" height="5"/></svg>')
+        zf.writestr(
+            "evil.svg",
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><foreignObject><iframe src="javascript:alert(1)"/></foreignObject><rect width="5" height="5"/></svg>',
+        )
         zf.writestr("notes.txt", "ignored")
     path = tmp_path / "set.zip"
     path.write_bytes(buf.getvalue())
