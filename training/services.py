@@ -327,7 +327,8 @@ def training_example_set_status(*, examples: QuerySet[TrainingExample], status: 
     now = timezone.now()
     changed = 0
     # Row by row (not .update()) so each change lands in the audit trail with its old value.
-    for example in examples.select_for_update():
+    # Lock our own rows only: the caller's queryset may carry outer joins PostgreSQL cannot lock.
+    for example in TrainingExample.objects.filter(pk__in=examples.values("pk")).select_for_update():
         if example.status == status:
             continue
         example.status = status

@@ -1,0 +1,46 @@
+"""Production mode: refuses to start without its variables, and passes check --deploy when given them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS")
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_without_its_variables_names_every_missing_one(tmp_path):
+    result = _manage("check", env={"ATELIER_ENV": "production", "ATELIER_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    for name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"):
+        assert name in result.stderr
+
+
+def test_production_passes_check_deploy_at_warning_level(tmp_path):
+    env = {
+        "ATELIER_ENV": "production",
+        "ATELIER_VAR_DIR": str(tmp_path),
+        "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-0123456789",
+        "ALLOWED_HOSTS": "atelier.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stderr + result.stdout
