@@ -31,6 +31,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("generation", "conversation"): ("view",),
         ("feedback", "feedback"): ("view", "change"),
         ("feedback", "promotion"): ("add", "view"),
+        ("feedback", "promotioncandidate"): ("view",),
     },
     ML_STAFF: {
         ("training", "trainingexample"): ("view",),

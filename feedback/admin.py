@@ -1,12 +1,35 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Avg, Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from core.admin import ReadOnlyAdmin, SoftDeleteAdmin
-from feedback import selectors
-from feedback.models import Feedback, Promotion
+from core.admin_pages import report_page
+from feedback import selectors, services
+from feedback.models import Feedback, Promotion, PromotionCandidate
+
+
+def _promote(model_admin: admin.ModelAdmin, request: HttpRequest, outputs: list, status: str) -> None:
+    if not request.user.has_perm("feedback.add_promotion"):
+        model_admin.message_user(request, "You may not add designs to the training data.", messages.ERROR)
+        return
+    done = 0
+    for output, feedback in outputs:
+        try:
+            done += len(
+                services.output_promote(
+                    output=output, promoted_by=request.user, status=status, feedback=feedback
+                )
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            model_admin.message_user(request, f"{output}: {text}", messages.ERROR)
+    if done:
+        model_admin.message_user(
+            request, f"{done} design(s) added to the training data as {status}.", messages.SUCCESS
+        )
 
 
 @admin.register(Feedback)
@@ -17,6 +40,13 @@ class FeedbackAdmin(SoftDeleteAdmin):
     autocomplete_fields = ("output", "user")
     date_hierarchy = "created_at"
     list_select_related = ("output", "user")
+    actions = [
+        "promote_draft",
+        "promote_approved",
+        "export_preference_pairs",
+        "aggregates",
+        "restore_selected",
+    ]
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.feedback_list(include_deleted=True)
@@ -24,6 +54,46 @@ class FeedbackAdmin(SoftDeleteAdmin):
     @admin.display(description="comment")
     def short_comment(self, obj: Feedback) -> str:
         return obj.comments[:60]
+
+    @admin.action(description="Add the rated designs to training data (draft)")
+    def promote_draft(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _promote(self, request, [(f.output, f) for f in queryset.select_related("output__prompt")], "draft")
+
+    @admin.action(description="Add the rated designs to training data (approved)")
+    def promote_approved(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _promote(
+            self, request, [(f.output, f) for f in queryset.select_related("output__prompt")], "approved"
+        )
+
+    @admin.action(description="Export preference pairs (JSONL)")
+    def export_preference_pairs(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        response = StreamingHttpResponse(
+            services.preference_pairs_jsonl(), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="preference-pairs.jsonl"'
+        return response
+
+    @admin.action(description="Rating summary by model, template and style guide")
+    def aggregates(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        sections = []
+        for by, title in (
+            ("model_version", "Per model version"),
+            ("template_version", "Per template version"),
+            ("style_guide", "Per style guide"),
+        ):
+            rows = [
+                [r["label"], r["count"], r["mean"], *r["distribution"].values()]
+                for r in selectors.feedback_aggregates(by=by)
+            ]
+            sections.append(
+                {
+                    "title": title,
+                    "headers": ["", "ratings", "mean", "1★", "2★", "3★", "4★", "5★"],
+                    "rows": rows,
+                    "summary": "" if rows else "No ratings yet.",
+                }
+            )
+        return report_page(request, self, title="Ratings", sections=sections)
 
 
 @admin.register(Promotion)
@@ -33,3 +103,52 @@ class PromotionAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.promotion_list()
+
+
+@admin.register(PromotionCandidate)
+class PromotionCandidateAdmin(ReadOnlyAdmin):
+    """The curation rule's proposals: mean rating ≥ 4 from ≥ 2 raters, not yet promoted."""
+
+    list_display = ("__str__", "prompt", "model_version", "mean_rating", "raters", "generated_at")
+    search_fields = ("prompt__text_content",)
+    actions = ["promote_draft", "promote_approved"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        rule = services.CurationRule()
+        live = Q(feedback__deleted_at__isnull=True)
+        return (
+            PromotionCandidate.objects.filter(status="completed", promotions__isnull=True)
+            .annotate(
+                mean=Avg("feedback__rating", filter=live),
+                raters=Count("feedback", filter=live, distinct=True),
+            )
+            .filter(mean__gte=rule.min_mean_rating, raters__gte=rule.min_raters)
+            .select_related("prompt", "model_version")
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="mean rating", ordering="mean")
+    def mean_rating(self, obj: PromotionCandidate) -> str:
+        return f"{obj.mean:.2f}"
+
+    @admin.display(description="raters", ordering="raters")
+    def raters(self, obj: PromotionCandidate) -> int:
+        return obj.raters
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        # ReadOnlyAdmin hides delete; promotion actions need only the add_promotion permission.
+        return {
+            name: (func, name, desc)
+            for name, (func, _n, desc) in super().get_actions(request).items()
+            if name in ("promote_draft", "promote_approved")
+        }
+
+    @admin.action(description="Add to training data (draft)")
+    def promote_draft(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _promote(self, request, [(o, None) for o in queryset], "draft")
+
+    @admin.action(description="Add to training data (approved)")
+    def promote_approved(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _promote(self, request, [(o, None) for o in queryset], "approved")

@@ -474,6 +474,7 @@ class SLMModelAdmin(BaseAdmin):
     list_filter = ("architecture", "training_strategy", "model_name")
     search_fields = ("model_name", "notes")
     readonly_fields = (
+        "lineage",
         "model_name",
         "version",
         "architecture",
@@ -496,6 +497,16 @@ class SLMModelAdmin(BaseAdmin):
         return False  # versions come from finished training runs
 
     actions = ["evaluate", "compare", "point_alias"]
+
+    @admin.display(description="lineage")
+    def lineage(self, obj: SLMModel) -> str:
+        from django.template.loader import render_to_string
+
+        if not obj.pk:
+            return "-"
+        return mark_safe_html(
+            render_to_string("admin/training/lineage.html", selectors.model_lineage(model=obj))
+        )
 
     @admin.action(description="Evaluate on its snapshot's test split")
     def evaluate(self, request: HttpRequest, queryset: QuerySet) -> None:

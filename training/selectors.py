@@ -122,3 +122,64 @@ def training_run_progress(*, run: TrainingRun, max_points: int = 400) -> dict:
             for e in reversed(events)
         ],
     }
+
+
+def model_lineage(*, model: SLMModel) -> dict:
+    """From a model version back: its run, snapshot, the examples' sources, promoted feedback, alias history."""
+    from django.db.models import Count
+
+    from feedback.models import Promotion
+
+    chain = []
+    cursor: SLMModel | None = model
+    while cursor is not None and len(chain) < 20:  # base-model chain, guarded against cycles
+        chain.append(cursor)
+        cursor = cursor.base_model
+    run = TrainingRun.objects.filter(result_model=model).select_related("dataset", "requested_by").first()
+    dataset = model.dataset
+    sources: list[dict] = []
+    promoted: list[dict] = []
+    if dataset is not None:
+        items = DatasetItem.objects.filter(dataset=dataset)
+        sources = list(
+            items.values(
+                "example__source_type",
+                "example__import_batch__source_name",
+                "example__design_pattern__pattern_name",
+            )
+            .annotate(n=Count("id"))
+            .order_by("-n")[:50]
+        )
+        promos = (
+            Promotion.objects.filter(example__dataset_items__dataset=dataset)
+            .select_related("example", "output__prompt", "feedback__user", "model_version")
+            .order_by("created_at")[:200]
+        )
+        promoted = [
+            {
+                "example": p.example,
+                "output": p.output,
+                "feedback": p.feedback,
+                "model_version": p.model_version,
+            }
+            for p in promos
+        ]
+    aliases = list(
+        ModelAliasEvent.objects.filter(models_q(model))
+        .select_related("alias", "from_version", "to_version", "moved_by")
+        .order_by("created_at")
+    )
+    return {
+        "chain": chain,
+        "run": run,
+        "dataset": dataset,
+        "sources": sources,
+        "promoted": promoted,
+        "alias_history": aliases,
+    }
+
+
+def models_q(model: SLMModel):
+    from django.db.models import Q
+
+    return Q(from_version=model) | Q(to_version=model)

@@ -1,0 +1,206 @@
+"""Writes of feedback: ratings, promotion of designs into training data with provenance, curation rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Avg, Count, Q
+
+from core.svg import SvgError, clean_svg
+from feedback.models import Feedback, Promotion
+from generation.models import DesignOutput, OutputImage
+from training.models import TrainingExample
+
+
+@transaction.atomic
+def feedback_upsert(*, output: DesignOutput, user: Any, rating: int, comments: str = "") -> Feedback:
+    """One rating per user and output; a second call edits the author's own rating."""
+    if output.prompt.user_id != user.pk and not user.is_staff:
+        # Consumers rate their own designs; staff (curators) may rate any.
+        raise PermissionDenied("You can only rate your own designs.")
+    if output.status != DesignOutput.Status.COMPLETED:
+        raise ValidationError({"output": "Only a completed design can be rated."})
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise ValidationError({"rating": "Rating must be a whole number from 1 to 5."})
+    feedback = Feedback.objects.select_for_update().filter(output=output, user=user).first()
+    if feedback is None:
+        feedback = Feedback(output=output, user=user)
+    feedback.rating, feedback.comments = rating, (comments or "")[:5000]
+    feedback.full_clean()
+    feedback.save()
+    return feedback
+
+
+@transaction.atomic
+def feedback_update(
+    *, feedback: Feedback, user: Any, rating: int | None = None, comments: str | None = None
+) -> Feedback:
+    if feedback.user_id != user.pk:
+        raise PermissionDenied("Only its author can edit a rating.")
+    return feedback_upsert(
+        output=feedback.output,
+        user=user,
+        rating=feedback.rating if rating is None else rating,
+        comments=feedback.comments if comments is None else comments,
+    )
+
+
+def _output_svgs(output: DesignOutput) -> list[OutputImage]:
+    return list(output.images.filter(file_type=OutputImage.FileType.SVG).order_by("sequence_order"))
+
+
+@transaction.atomic
+def output_promote(
+    *,
+    output: DesignOutput,
+    promoted_by: Any,
+    status: str = TrainingExample.Status.DRAFT,
+    feedback: Feedback | None = None,
+    sequence_order: int | None = None,
+) -> list[TrainingExample]:
+    """Add a generated design to the training data, carrying its provenance (output, prompt, feedback, model)."""
+    if status not in (TrainingExample.Status.DRAFT, TrainingExample.Status.APPROVED):
+        raise ValidationError({"status": "Promote as draft or approved."})
+    if output.status != DesignOutput.Status.COMPLETED:
+        raise ValidationError(
+            {"output": f"Only a completed design can be promoted (this one is {output.status})."}
+        )
+    images = _output_svgs(output)
+    if sequence_order is not None:
+        images = [i for i in images if i.sequence_order == sequence_order]
+    if not images:
+        raise ValidationError({"output": "This output has no stored SVG design to promote."})
+    if feedback is None:
+        feedback = output.feedback.order_by("-rating", "-created_at").first()
+    created = []
+    for image in images:
+        with image.file.open("rb") as fh:
+            raw = fh.read()
+        try:
+            clean = clean_svg(raw)
+        except SvgError as exc:
+            raise ValidationError(
+                {"output": f"Design #{image.sequence_order} is not a valid SVG: {exc}"}
+            ) from exc
+        if TrainingExample.objects.filter(content_hash=clean.content_hash).exists():
+            raise ValidationError(
+                {"output": f"Design #{image.sequence_order} is already in the training data."}
+            )
+        prompt = output.prompt
+        example = TrainingExample(
+            prompt=prompt.text_content,
+            svg_content=clean.svg,
+            content_hash=clean.content_hash,
+            source_type=TrainingExample.SourceType.FEEDBACK,
+            status=status,
+            style_guide=prompt.style_guide,
+            metadata={
+                "output_id": str(output.pk),
+                "prompt_id": str(prompt.pk),
+                "sequence_order": image.sequence_order,
+                "model_version": str(output.model_version) if output.model_version_id else None,
+                "feedback_id": str(feedback.pk) if feedback else None,
+            },
+            reviewed_by=promoted_by if status == TrainingExample.Status.APPROVED else None,
+        )
+        example.full_clean(exclude=["content_hash"])
+        example.save()
+        Promotion.objects.create(
+            example=example,
+            output=output,
+            sequence_order=image.sequence_order,
+            feedback=feedback,
+            model_version=output.model_version,
+            promoted_by=promoted_by if getattr(promoted_by, "pk", None) else None,
+        )
+        created.append(example)
+    return created
+
+
+@dataclass(frozen=True)
+class CurationRule:
+    """Candidates for promotion: well rated by enough people, valid, not already (nearly) present."""
+
+    min_mean_rating: float = 4.0
+    min_raters: int = 2
+
+
+def promotion_candidates(*, rule: CurationRule | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    rule = rule or CurationRule()
+    outputs = (
+        DesignOutput.objects.filter(status=DesignOutput.Status.COMPLETED, promotions__isnull=True)
+        .annotate(
+            mean=Avg("feedback__rating", filter=Q(feedback__deleted_at__isnull=True)),
+            raters=Count("feedback", filter=Q(feedback__deleted_at__isnull=True), distinct=True),
+        )
+        .filter(mean__gte=rule.min_mean_rating, raters__gte=rule.min_raters)
+        .select_related("prompt", "model_version")
+        .order_by("-mean", "-raters")[:limit]
+    )
+    candidates = []
+    for output in outputs:
+        reasons = []
+        for image in _output_svgs(output)[:1]:
+            with image.file.open("rb") as fh:
+                try:
+                    clean = clean_svg(fh.read())
+                except SvgError as exc:
+                    reasons.append(f"invalid SVG: {exc}")
+                    continue
+            if TrainingExample.objects.filter(content_hash=clean.content_hash).exists():
+                reasons.append("a near-duplicate (same normalised design) is already in the training data")
+        candidates.append(
+            {
+                "output": output,
+                "mean_rating": round(output.mean, 2),
+                "raters": output.raters,
+                "eligible": not reasons,
+                "reasons": reasons,
+            }
+        )
+    return candidates
+
+
+def preference_pairs(*, min_gap: int = 2) -> Iterator[dict[str, Any]]:
+    """(preferred, rejected) designs for the same prompt text, by mean rating, as JSONL-ready dicts."""
+    rated = (
+        DesignOutput.objects.filter(status=DesignOutput.Status.COMPLETED)
+        .annotate(mean=Avg("feedback__rating", filter=Q(feedback__deleted_at__isnull=True)))
+        .filter(mean__isnull=False)
+        .select_related("prompt")
+        .order_by("prompt__text_content", "-mean")
+    )
+    by_prompt: dict[str, list[DesignOutput]] = {}
+    for output in rated:
+        by_prompt.setdefault(output.prompt.text_content, []).append(output)
+    for prompt, outputs in by_prompt.items():
+        best, worst = outputs[0], outputs[-1]
+        if best.pk == worst.pk or best.mean - worst.mean < min_gap:
+            continue
+        chosen, rejected = _output_svgs(best), _output_svgs(worst)
+        if not chosen or not rejected:
+            continue
+        yield {
+            "prompt": prompt,
+            "chosen": _read(chosen[0]),
+            "rejected": _read(rejected[0]),
+            "chosen_rating": round(best.mean, 2),
+            "rejected_rating": round(worst.mean, 2),
+            "chosen_output": str(best.pk),
+            "rejected_output": str(worst.pk),
+        }
+
+
+def _read(image: OutputImage) -> str:
+    with image.file.open("rb") as fh:
+        return fh.read().decode("utf-8", "replace")
+
+
+def preference_pairs_jsonl(*, min_gap: int = 2) -> Iterator[bytes]:
+    for pair in preference_pairs(min_gap=min_gap):
+        yield (json.dumps(pair, ensure_ascii=False) + "\n").encode()
