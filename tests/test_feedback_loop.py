@@ -16,7 +16,7 @@ from feedback.services import feedback_upsert, output_promote, preference_pairs,
 from generation.models import DesignOutput
 from tests.factories import TrainingExampleFactory, UserFactory
 from training.ml.synthetic import generate_corpus
-from training.models import SLMModel, TrainingExample
+from training.models import TrainingExample
 from training.selectors import model_lineage
 
 TINY = {
