@@ -7,6 +7,7 @@ unless the variables it needs are given, and then passes `check --deploy --fail-
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -101,7 +102,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     # A file, not shared-cache memory, for tests: worker threads then wait on locks instead of failing.
-    DATABASES["default"].setdefault("TEST", {"NAME": str(VAR_DIR / "test.sqlite3")})
+    # One file per test run, so concurrent runs in one checkout do not share it.
+    DATABASES["default"].setdefault("TEST", {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
@@ -188,8 +190,39 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_USER", default="600/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER", default="600/minute"),
+        "generation_create": env.str("API_THROTTLE_GENERATIONS", default="120/minute"),
+    },
 }
+
+# Throttle counts and other shared state: Redis when configured, so every web process sees the same counts.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# Generation (generation/services.py reads these).
+GENERATION_RETENTION_DAYS = {
+    "error_details": env.int("RETAIN_ERROR_DETAILS_DAYS", default=30),
+    "request_logs": env.int("RETAIN_REQUEST_LOGS_DAYS", default=90),
+    "generation_requests": env.int("RETAIN_GENERATIONS_DAYS", default=365),
+    "designs": env.int("RETAIN_DESIGNS_DAYS", default=730),
+}
+GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=3)
+GENERATION_CLAIM_TTL_SECONDS = env.int("GENERATION_CLAIM_TTL_SECONDS", default=600)
+GENERATION_MAX_BATCH = env.int("GENERATION_MAX_BATCH", default=16)
+GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
+GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
+GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)
+GENERATION_MAX_NEW_TOKENS = env.int("GENERATION_MAX_NEW_TOKENS", default=256)
+GENERATION_PNG_SIZE = env.int("GENERATION_PNG_SIZE", default=512)
+GENERATION_RENDER_THREADS = env.int("GENERATION_RENDER_THREADS", default=2)
+GENERATION_MODEL_CACHE_SIZE = env.int("GENERATION_MODEL_CACHE_SIZE", default=2)
+GENERATION_INPUT_MAX_PIXELS = env.int("GENERATION_INPUT_MAX_PIXELS", default=16_000_000)
+GENERATION_INPUT_MAX_BYTES = env.int("GENERATION_INPUT_MAX_BYTES", default=10 * 1024 * 1024)
+API_LOG_MAX_PAYLOAD_BYTES = env.int("API_LOG_MAX_PAYLOAD_BYTES", default=8192)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",

@@ -33,7 +33,15 @@ class InputImageInline(admin.TabularInline):
 
 @admin.register(Prompt)
 class PromptAdmin(SoftDeleteAdmin):
-    list_display = ("short_text", "user", "status", "template_version", "style_guide", "conversation", "created_at")
+    list_display = (
+        "short_text",
+        "user",
+        "status",
+        "template_version",
+        "style_guide",
+        "conversation",
+        "created_at",
+    )
     list_filter = ("status", "style_guide")
     search_fields = ("text_content", "user__username")
     autocomplete_fields = ("user", "template_version", "style_guide", "conversation")
@@ -72,12 +80,27 @@ class OutputImageInline(admin.TabularInline):
 
 @admin.register(DesignOutput)
 class DesignOutputAdmin(BaseAdmin):
-    list_display = ("__str__", "prompt", "status", "model_version", "processing_time_ms", "generated_at", "created_at")
+    list_display = (
+        "__str__",
+        "prompt",
+        "status",
+        "model_version",
+        "processing_time_ms",
+        "generated_at",
+        "created_at",
+    )
     list_filter = ("status", "output_type")
     search_fields = ("prompt__text_content", "error_message")
     autocomplete_fields = ("prompt", "model_version")
-    readonly_fields = ("status", "generated_at", "design_metadata", "error_message", "processing_time_ms",
-                       "attempts", "heartbeat_at")
+    readonly_fields = (
+        "status",
+        "generated_at",
+        "design_metadata",
+        "error_message",
+        "processing_time_ms",
+        "attempts",
+        "heartbeat_at",
+    )
     date_hierarchy = "created_at"
     inlines = [OutputImageInline]
 

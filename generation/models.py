@@ -31,13 +31,17 @@ class Conversation(SoftDeleteModel):
 
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
-    context = models.JSONField(default=dict, blank=True, help_text="Carried to the next prompt: style guide, palette, template.")
+    context = models.JSONField(
+        default=dict, blank=True, help_text="Carried to the next prompt: style guide, palette, template."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     total_messages = models.PositiveIntegerField(default=0)
 
     class Meta(SoftDeleteModel.Meta):
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["active", "archived"]), name="conversation_status_valid")
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "archived"]), name="conversation_status_valid"
+            )
         ]
         indexes = [models.Index(fields=["user", "created_at"])]
 
@@ -57,7 +61,11 @@ class Prompt(SoftDeleteModel):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     metadata = models.JSONField(default=dict, blank=True)
     template_version = models.ForeignKey(
-        "catalog.PromptTemplateVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="prompts"
+        "catalog.PromptTemplateVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="prompts",
     )
     template_variables = models.JSONField(default=dict, blank=True)
     style_guide = models.ForeignKey(
@@ -70,7 +78,8 @@ class Prompt(SoftDeleteModel):
     class Meta(SoftDeleteModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "processing", "completed", "failed"]), name="prompt_status_valid"
+                condition=Q(status__in=["pending", "processing", "completed", "failed"]),
+                name="prompt_status_valid",
             )
         ]
         indexes = [models.Index(fields=["user", "created_at"]), models.Index(fields=["status", "created_at"])]
@@ -94,7 +103,9 @@ class InputImage(BaseModel):
     analysis_metadata = models.JSONField(default=dict, blank=True)
 
     class Meta(BaseModel.Meta):
-        constraints = [models.CheckConstraint(condition=Q(file_type__in=["png", "jpeg"]), name="inputimage_type_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(file_type__in=["png", "jpeg"]), name="inputimage_type_valid")
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_type} {self.width}x{self.height}"
@@ -131,13 +142,17 @@ class DesignOutput(BaseModel):
     class Meta(BaseModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "processing", "completed", "failed"]), name="output_status_valid"
+                condition=Q(status__in=["pending", "processing", "completed", "failed"]),
+                name="output_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="output_temperature_range"
             ),
         ]
-        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["model_version", "status"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["model_version", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"Design {str(self.pk)[:8]} ({self.status})"
@@ -158,7 +173,9 @@ class OutputImage(BaseModel):
     class Meta(BaseModel.Meta):
         ordering = ["output", "sequence_order", "file_type"]
         constraints = [
-            models.UniqueConstraint(fields=["output", "sequence_order", "file_type"], name="outputimage_unique_slot"),
+            models.UniqueConstraint(
+                fields=["output", "sequence_order", "file_type"], name="outputimage_unique_slot"
+            ),
             models.CheckConstraint(condition=Q(file_type__in=["svg", "png"]), name="outputimage_type_valid"),
         ]
 
@@ -167,8 +184,12 @@ class OutputImage(BaseModel):
 
 
 class ApiRequest(BaseModel):
-    user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_requests")
-    prompt = models.ForeignKey(Prompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_requests")
+    user = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_requests"
+    )
+    prompt = models.ForeignKey(
+        Prompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_requests"
+    )
     endpoint = models.CharField(max_length=300)
     method = models.CharField(max_length=10)
     request_time = models.DateTimeField(db_index=True)

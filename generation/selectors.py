@@ -41,3 +41,71 @@ def output_image_list() -> QuerySet[OutputImage]:
 
 def api_request_list() -> QuerySet[ApiRequest]:
     return ApiRequest.objects.select_related("user", "prompt")
+
+
+# --- the API: a user's own requests ------------------------------------------------------------------
+
+TERMINAL = (DesignOutput.Status.COMPLETED, DesignOutput.Status.FAILED)
+POLL_SECONDS = 0.1
+
+
+def generation_list(*, user: Any) -> QuerySet[DesignOutput]:
+    """A user's generation requests with everything the API shows, in a constant number of queries."""
+    return (
+        DesignOutput.objects.filter(prompt__user=user, prompt__deleted_at__isnull=True)
+        .select_related(
+            "prompt", "prompt__template_version__template", "prompt__style_guide", "model_version"
+        )
+        .prefetch_related(
+            Prefetch("images", queryset=OutputImage.objects.order_by("sequence_order", "file_type")),
+            Prefetch("prompt__input_images", queryset=InputImage.objects.order_by("created_at")),
+        )
+        .order_by("-created_at")
+    )
+
+
+def generation_get(*, user: Any, output_id: Any) -> DesignOutput | None:
+    return generation_list(user=user).filter(pk=output_id).first()
+
+
+def generation_wait(*, user: Any, output_id: Any, timeout: float) -> DesignOutput | None:
+    """Block until the request is completed or failed, or `timeout` seconds pass; then read it.
+
+    A worker in this process wakes the wait at once (generation.events); others are polled."""
+    import time
+
+    from generation import events
+
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        seen = events.current()
+        status = DesignOutput.objects.filter(pk=output_id).values_list("status", flat=True).first()
+        remaining = deadline - time.monotonic()
+        if status is None or status in TERMINAL or remaining <= 0:
+            break
+        events.wait_after(seen, min(POLL_SECONDS, remaining))
+    return generation_get(user=user, output_id=output_id)
+
+
+def output_image_get(*, user: Any, output_id: Any, sequence_order: int, file_type: str) -> OutputImage | None:
+    return (
+        OutputImage.objects.filter(
+            output_id=output_id,
+            output__prompt__user=user,
+            output__prompt__deleted_at__isnull=True,
+            sequence_order=sequence_order,
+            file_type=file_type,
+        )
+        .select_related("output")
+        .first()
+    )
+
+
+def input_image_get(*, user: Any, output_id: Any, image_id: Any) -> InputImage | None:
+    return InputImage.objects.filter(
+        pk=image_id, prompt__output__pk=output_id, prompt__user=user, prompt__deleted_at__isnull=True
+    ).first()
+
+
+def conversation_get(*, user: Any, conversation_id: Any) -> Conversation | None:
+    return conversation_list(user=user).filter(pk=conversation_id).first()

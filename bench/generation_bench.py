@@ -1,0 +1,147 @@
+"""Generation overhead and batching: the platform (API + queue + worker + sanitise + render + store) against
+bare `Generator.generate` calls on the same loaded model, prompts and seeds, in one run.
+
+(a) latency: POST /api/v1/generations/?wait=60 (one design, greedy) vs one bare generate call, per prompt;
+    prints the median of the per-prompt ratios (platform time ÷ bare time: overhead, lower is better).
+(b) throughput: N concurrent API requests through the in-process worker (which batches pending greedy
+    requests for one model into one forward pass) vs N sequential bare calls; prints
+    (platform requests/s ÷ bare requests/s: above 1 means batching more than pays for the overhead).
+
+Without --model-dir a tiny model is trained on the synthetic corpus first (--train-seconds).
+The last two lines are `latency_ratio=<x>` and `throughput_ratio=<y>`.
+
+    python bench/generation_bench.py [--model-dir DIR] [--train-seconds 60] [--repeats 7] [--concurrent 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from _django import setup
+
+SEED = 1234
+
+
+def train_tiny(work: Path, seconds: float) -> Path:
+    from training.ml.synthetic import generate_corpus, make_splits
+    from training.ml.train import TrainConfig, train
+
+    splits = make_splits(seed=0, heldout=50, compositional=0)
+    examples = list(generate_corpus(20_000, seed=100, exclude=splits.exclude))
+    t0 = time.perf_counter()
+    result = train(TrainConfig(budget_seconds=seconds, seed=0), examples, splits.heldout, work / "model")
+    print(
+        f"trained: {result.steps} steps in {time.perf_counter() - t0:.0f} s, val_loss={result.val_loss:.3f}"
+    )
+    assert result.final_dir is not None
+    return result.final_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model-dir", default="", help="A trained model folder (skips training).")
+    parser.add_argument("--train-seconds", type=float, default=60.0)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--concurrent", type=int, default=16)
+    args = parser.parse_args()
+    work = setup("generation-bench")
+
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from core.embedded import start_embedded_worker, stop_embedded_worker
+    from core.models import User
+    from generation import engine
+    from generation.models import DesignOutput
+    from training.ml.synthetic import generate_corpus
+    from training.models import ModelAlias, SLMModel
+    from training.registry import artifacts_upload
+
+    model_dir = Path(args.model_dir) if args.model_dir else train_tiny(work, args.train_seconds)
+    prefix = artifacts_upload(local_dir=model_dir, prefix="models/bench-slm/1")
+    model = SLMModel.objects.create(model_name="bench-slm", version=1, storage_path=prefix)
+    ModelAlias.objects.create(name="production", model_version=model)
+    user = User.objects.create_user("bench", "bench@example.com", "bench-password-123")
+    token = Token.objects.create(user=user).key
+
+    generator = engine.get_generator(model)  # the platform's own cached instance: same weights, same device
+    prompts = [e.prompt for e in generate_corpus(max(args.repeats, args.concurrent) + 1, seed=999)]
+    bare_kwargs = {"n": 1, "seed": SEED, "temperature": 0.0, "max_new_tokens": 256, "context": None}
+    start_embedded_worker()
+
+    def bare(prompt: str) -> float:
+        t0 = time.perf_counter()
+        generator.generate([prompt], **bare_kwargs)
+        return time.perf_counter() - t0
+
+    def api(prompt: str, statuses: list[str] | None = None) -> float:
+        client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+        t0 = time.perf_counter()
+        response = client.post(
+            "/api/v1/generations/?wait=60",
+            data=json.dumps({"text": prompt, "seed": SEED, "temperature": 0}),
+            content_type="application/json",
+        )
+        elapsed = time.perf_counter() - t0
+        assert response.status_code == 200, (response.status_code, response.content[:300])
+        if statuses is not None:
+            statuses.append(response.json()["status"])
+        return elapsed
+
+    try:
+        bare(prompts[-1])  # warm-up: first-call costs (allocations, render workers) are not what we measure
+        api(prompts[-1])
+
+        # (a) latency, interleaved so drift hits both sides alike
+        ratios, bare_t, api_t, statuses = [], [], [], []
+        for p in prompts[: args.repeats]:
+            b = bare(p)
+            a = api(p, statuses)
+            bare_t.append(b)
+            api_t.append(a)
+            ratios.append(a / b)
+        print(
+            f"latency: bare median {statistics.median(bare_t) * 1000:.0f} ms, "
+            f"api median {statistics.median(api_t) * 1000:.0f} ms over {args.repeats} prompts "
+            f"({statuses.count('completed')} completed, {statuses.count('failed')} failed: no usable design)"
+        )
+
+        # (b) throughput: N concurrent API requests vs N sequential bare calls
+        batch = prompts[: args.concurrent]
+        t0 = time.perf_counter()
+        for p in batch:
+            bare(p)
+        bare_total = time.perf_counter() - t0
+        before = set(DesignOutput.objects.values_list("pk", flat=True))
+        results: list[str] = []
+        threads = [threading.Thread(target=api, args=(p, results)) for p in batch]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        api_total = time.perf_counter() - t0
+        assert len(results) == len(batch), "some concurrent requests failed"
+        sizes = [
+            (o.design_metadata.get("batch") or {}).get("size", 0)
+            for o in DesignOutput.objects.exclude(pk__in=before)
+        ]
+        print(
+            f"throughput: {len(batch)} sequential bare calls {bare_total:.2f} s "
+            f"({len(batch) / bare_total:.1f} req/s); {len(batch)} concurrent API requests {api_total:.2f} s "
+            f"({len(batch) / api_total:.1f} req/s); forward-pass batch sizes seen {sorted(set(sizes))}"
+        )
+    finally:
+        stop_embedded_worker()
+
+    print(f"latency_ratio={statistics.median(ratios):.3f}")
+    print(f"throughput_ratio={(len(batch) / api_total) / (len(batch) / bare_total):.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,539 @@
+"""The public API, /api/v1/: generations, their designs and inputs, conversations, and catalog reads.
+
+Every view: token or session auth, per-user throttling, a user sees only their own rows (others' ids
+answer 404), errors in core.api's one JSON shape, and one ApiRequest log row per call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from catalog.models import PromptTemplateLabel, PromptTemplateVersion
+from catalog.selectors import design_pattern_list, prompt_template_list, style_guide_list
+from core.svg import SvgError, clean_svg
+from generation import selectors
+from generation.api_log import ApiLogMixin
+from generation.filters import GenerationFilter
+from generation.images import MAX_IMAGES
+from generation.models import Conversation, DesignOutput
+from generation.serializers import ConversationSerializer, GenerationSerializer
+from generation.services import MAX_COUNT, conversation_create, generation_create
+from training.selectors import model_version_list
+
+WAIT_CAP_SECONDS = 60
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+ERROR = OpenApiResponse(
+    response=inline_serializer(
+        "Error",
+        {
+            "error": inline_serializer(
+                "ErrorBody",
+                {
+                    "code": serializers.CharField(),
+                    "message": serializers.CharField(),
+                    "fields": serializers.DictField(
+                        child=serializers.ListField(child=serializers.CharField())
+                    ),
+                },
+            )
+        },
+    ),
+    description="The error shape: a code, a message, and field-level messages (for 400).",
+)
+READ_ERRORS = {401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR}
+
+
+# --- base --------------------------------------------------------------------------------------------
+
+
+class UserThrottle(UserRateThrottle):
+    """Per user (per IP when anonymous); the rate is read from settings on each request."""
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class GenerationCreateThrottle(UserThrottle):
+    scope = "generation_create"
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or getattr(
+            settings, "GENERATION_CREATE_RATE", "120/minute"
+        )
+
+
+class ApiMixin(ApiLogMixin):
+    throttle_classes = [UserThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        # DRF authenticates tokens here, after the audit middleware ran: name the actor now.
+        from auditlog.context import auditlog_value
+
+        ctx = auditlog_value.get(None)
+        if ctx is not None and request.user.is_authenticated:
+            ctx["actor"] = request.user
+
+
+# Downloads: the body is a file, errors are JSON whatever the Accept header asked for.
+class FileApi(ApiMixin, APIView):
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)
+
+
+def _file_response(content: bytes, *, content_type: str, filename: str, inline: bool) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SVG_CSP
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+def _read(field: Any) -> bytes:
+    with field.open("rb") as fh:
+        return fh.read()
+
+
+INLINE_PARAM = OpenApiParameter(
+    "disposition", OpenApiTypes.STR, enum=["attachment", "inline"], description="Default: attachment."
+)
+
+
+def _inline(request: Request) -> bool:
+    return request.query_params.get("disposition") == "inline"
+
+
+# --- generations -------------------------------------------------------------------------------------
+
+
+class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
+    serializer_class = GenerationSerializer
+    filterset_class = GenerationFilter
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+        template_version = serializers.UUIDField(
+            required=False, allow_null=True, help_text="A template version id."
+        )
+        template = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=120,
+            help_text="A template name: its production version.",
+        )
+        variables = serializers.JSONField(
+            required=False, help_text="Template variables, an object of strings."
+        )
+        style_guide = serializers.UUIDField(required=False, allow_null=True)
+        conversation = serializers.UUIDField(required=False, allow_null=True)
+        images = serializers.ListField(
+            child=serializers.FileField(allow_empty_file=True),
+            required=False,
+            max_length=MAX_IMAGES,
+            help_text="PNG or JPEG.",
+        )
+        count = serializers.IntegerField(min_value=1, max_value=MAX_COUNT, default=1)
+        model = serializers.CharField(
+            default="production", max_length=200, help_text="Alias, name:version or id."
+        )
+        seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**62)
+        temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
+        wait = serializers.IntegerField(
+            required=False, min_value=0, help_text="Seconds to wait (capped at 60)."
+        )
+
+        class Meta:
+            ref_name = "GenerationCreate"
+
+        def validate_variables(self, value: Any) -> dict[str, Any]:
+            if value in (None, ""):
+                return {}
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
+            ):
+                raise serializers.ValidationError("An object of strings or numbers.")
+            return value
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            given = [k for k in ("text", "template_version", "template") if attrs.get(k)]
+            if len(given) > 1:
+                raise serializers.ValidationError(
+                    {given[1]: "Give only one of text, template_version, template."}
+                )
+            if not given and not attrs.get("conversation"):
+                raise serializers.ValidationError({"text": "Give a prompt text or a template."})
+            return attrs
+
+    class QuerySerializer(serializers.Serializer):
+        wait = serializers.IntegerField(required=False, min_value=0)
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return DesignOutput.objects.none()
+        return selectors.generation_list(user=self.request.user)
+
+    def get_throttles(self) -> list[Any]:
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(GenerationCreateThrottle())
+        return throttles
+
+    @extend_schema(
+        summary="List your generation requests",
+        parameters=[OpenApiParameter("page", OpenApiTypes.INT)],
+        responses={200: GenerationSerializer(many=True), **READ_ERRORS, 400: ERROR},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Request designs",
+        description=(
+            "Queues a generation and answers 202 with its id and URL. With `wait` (query or body, seconds, "
+            "capped at 60) the call blocks until the result is ready and answers 200 when it is."
+        ),
+        request={"application/json": InputSerializer, "multipart/form-data": InputSerializer},
+        parameters=[
+            OpenApiParameter("wait", OpenApiTypes.INT, description="Seconds to wait (capped at 60).")
+        ],
+        responses={200: GenerationSerializer, 202: GenerationSerializer, 400: ERROR, 401: ERROR, 429: ERROR},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        output = generation_create(
+            user=request.user,
+            text=v.get("text", ""),
+            template_version_id=v.get("template_version"),
+            template_name=v.get("template", ""),
+            variables=v.get("variables") or {},
+            style_guide_id=v.get("style_guide"),
+            conversation_id=v.get("conversation"),
+            images=v.get("images") or [],
+            count=v["count"],
+            model=v["model"],
+            seed=v.get("seed"),
+            temperature=v.get("temperature"),
+        )
+        self.log_prompt_id = output.prompt_id
+        wait = min(WAIT_CAP_SECONDS, query.validated_data.get("wait") or v.get("wait") or 0)
+        if wait:
+            found = selectors.generation_wait(user=request.user, output_id=output.pk, timeout=wait)
+        else:
+            found = selectors.generation_get(user=request.user, output_id=output.pk)
+        assert found is not None
+        body = GenerationSerializer(found, context={"request": request}).data
+        done = found.status in selectors.TERMINAL
+        return Response(
+            body,
+            status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED,
+            headers={"Location": body["url"]},
+        )
+
+
+class GenerationDetailApi(ApiMixin, APIView):
+    @extend_schema(
+        summary="One generation request and its designs", responses={200: GenerationSerializer, **READ_ERRORS}
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        output = selectors.generation_get(user=request.user, output_id=pk)
+        if output is None:
+            raise exceptions.NotFound()
+        self.log_prompt_id = output.prompt_id
+        return Response(GenerationSerializer(output, context={"request": request}).data)
+
+
+class DesignSvgApi(FileApi):
+    @extend_schema(
+        summary="Download a design as sanitised SVG",
+        parameters=[INLINE_PARAM],
+        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
+        image = selectors.output_image_get(
+            user=request.user, output_id=pk, sequence_order=seq, file_type="svg"
+        )
+        if image is None:
+            raise exceptions.NotFound()
+        try:  # stored SVG is already clean; cleaning again on the way out costs little and trusts nothing
+            svg = clean_svg(_read(image.file)).svg
+        except (SvgError, OSError) as exc:
+            raise exceptions.NotFound() from exc
+        return _file_response(
+            svg.encode("utf-8"),
+            content_type="image/svg+xml; charset=utf-8",
+            filename=f"design-{str(pk)[:8]}-{seq}.svg",
+            inline=_inline(request),
+        )
+
+
+class DesignPngApi(FileApi):
+    @extend_schema(
+        summary="Download a design's PNG render",
+        parameters=[INLINE_PARAM],
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
+        image = selectors.output_image_get(
+            user=request.user, output_id=pk, sequence_order=seq, file_type="png"
+        )
+        if image is None:
+            raise exceptions.NotFound()
+        try:
+            content = _read(image.file)
+        except OSError as exc:
+            raise exceptions.NotFound() from exc
+        return _file_response(
+            content,
+            content_type="image/png",
+            filename=f"design-{str(pk)[:8]}-{seq}.png",
+            inline=_inline(request),
+        )
+
+
+class InputImageApi(FileApi):
+    @extend_schema(
+        summary="Download an input image (as stored: re-encoded, metadata stripped)",
+        parameters=[INLINE_PARAM],
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            **READ_ERRORS,
+        },
+    )
+    def get(self, request: Request, pk: Any, image_id: Any) -> HttpResponse:
+        image = selectors.input_image_get(user=request.user, output_id=pk, image_id=image_id)
+        if image is None:
+            raise exceptions.NotFound()
+        try:
+            content = _read(image.file)
+        except OSError as exc:
+            raise exceptions.NotFound() from exc
+        ext = "jpg" if image.file_type == "jpeg" else "png"
+        return _file_response(
+            content,
+            content_type=f"image/{image.file_type}",
+            filename=f"input-{str(image.pk)[:8]}.{ext}",
+            inline=_inline(request),
+        )
+
+
+# --- conversations -----------------------------------------------------------------------------------
+
+
+class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
+    serializer_class = ConversationSerializer
+
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+        class Meta:
+            ref_name = "ConversationCreate"
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Conversation.objects.none()
+        return selectors.conversation_list(user=self.request.user).order_by("-updated_at")
+
+    @extend_schema(
+        summary="List your conversations", responses={200: ConversationSerializer(many=True), **READ_ERRORS}
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Start a conversation: its context (style guide, palette, template) carries to the next prompt",
+        request=InputSerializer,
+        responses={201: ConversationSerializer, 400: ERROR, 401: ERROR, 429: ERROR},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = conversation_create(user=request.user, **data.validated_data)
+        return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+
+
+class ConversationDetailApi(ApiMixin, APIView):
+    @extend_schema(
+        summary="One conversation and its carried context",
+        responses={200: ConversationSerializer, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        conversation = selectors.conversation_get(user=request.user, conversation_id=pk)
+        if conversation is None:
+            raise exceptions.NotFound()
+        return Response(ConversationSerializer(conversation).data)
+
+
+# --- catalog and models (read-only) ------------------------------------------------------------------
+
+
+class StyleGuideSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="guide_name")
+    category = serializers.CharField()
+    description = serializers.CharField()
+    source = serializers.CharField()
+    style_rules = serializers.JSONField()
+    example_count = serializers.IntegerField()
+
+
+class PatternSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="pattern_name")
+    pattern_type = serializers.CharField()
+    description = serializers.CharField()
+    pattern_config = serializers.JSONField()
+    style_guide = serializers.UUIDField(source="style_guide_id", allow_null=True)
+
+
+class TemplateVersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    content = serializers.CharField()
+    variables = serializers.JSONField()
+    change_note = serializers.CharField()
+    usage_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class TemplateLabelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version_id = serializers.UUIDField()
+    version = serializers.IntegerField(source="version.version")
+
+
+class TemplateSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    latest_version = serializers.IntegerField(allow_null=True)
+    labels = TemplateLabelSerializer(many=True)
+    versions = TemplateVersionSerializer(many=True)
+
+
+class ModelVersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="model_name")
+    version = serializers.IntegerField()
+    architecture = serializers.CharField()
+    training_strategy = serializers.CharField()
+    parameter_count = serializers.IntegerField()
+    trained_at = serializers.DateTimeField(allow_null=True)
+    base_model = serializers.UUIDField(source="base_model_id", allow_null=True)
+    metrics = serializers.JSONField()
+    aliases = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aliases(self, obj: Any) -> list[str]:
+        return sorted(a.name for a in obj.aliases.all())  # prefetched by the selector
+
+
+class StyleGuideListApi(ApiMixin, generics.ListAPIView):
+    serializer_class = StyleGuideSerializer
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet:
+        return style_guide_list(published_only=True).order_by("guide_name")
+
+    @extend_schema(
+        summary="Published style guides", responses={200: StyleGuideSerializer(many=True), **READ_ERRORS}
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class PatternListApi(ApiMixin, generics.ListAPIView):
+    serializer_class = PatternSerializer
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet:
+        return design_pattern_list(published_only=True).order_by("pattern_name")
+
+    @extend_schema(
+        summary="Published design patterns", responses={200: PatternSerializer(many=True), **READ_ERRORS}
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class TemplateListApi(ApiMixin, generics.ListAPIView):
+    serializer_class = TemplateSerializer
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet:
+        return (
+            prompt_template_list(public_only=True)
+            .prefetch_related(
+                Prefetch("versions", queryset=PromptTemplateVersion.objects.order_by("-version")),
+                Prefetch(
+                    "labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")
+                ),
+            )
+            .order_by("name")
+        )
+
+    @extend_schema(
+        summary="Public prompt templates with their labels and versions",
+        responses={200: TemplateSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ModelVersionListApi(ApiMixin, generics.ListAPIView):
+    serializer_class = ModelVersionSerializer
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet:
+        return model_version_list().order_by("model_name", "-version")
+
+    @extend_schema(
+        summary="Model versions and their aliases",
+        responses={200: ModelVersionSerializer(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(exclude=True)
+class ApiNotFound(ApiMixin, APIView):
+    """Unknown paths under /api/ answer 404 in the JSON error shape (and are logged)."""
+
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    def _missing(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise exceptions.NotFound()
+
+    get = post = put = patch = delete = _missing

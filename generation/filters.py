@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import uuid
+
+import django_filters
+from django.db.models import QuerySet
+
+from generation.models import DesignOutput
+
+
+class GenerationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=DesignOutput.Status.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    template = django_filters.CharFilter(method="filter_template", help_text="Template id or name.")
+    template_version = django_filters.UUIDFilter(field_name="prompt__template_version")
+    model_version = django_filters.UUIDFilter(field_name="model_version")
+
+    class Meta:
+        model = DesignOutput
+        fields = [
+            "status",
+            "created_after",
+            "created_before",
+            "template",
+            "template_version",
+            "model_version",
+        ]
+
+    def filter_template(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        try:
+            return queryset.filter(prompt__template_version__template_id=uuid.UUID(value))
+        except ValueError:
+            return queryset.filter(prompt__template_version__template__name=value)

@@ -1,0 +1,150 @@
+"""Output shapes of the API (read-only). Input serializers live on their views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from generation.models import DesignOutput
+
+
+def _absolute(context: dict[str, Any], name: str, *args: Any) -> str:
+    path = reverse(name, args=args)
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class ModelVersionRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="model_name")
+    version = serializers.IntegerField()
+
+
+class TemplateRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="template.id")
+    name = serializers.CharField(source="template.name")
+    version_id = serializers.UUIDField(source="id")
+    version = serializers.IntegerField()
+
+
+class StyleGuideRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="guide_name")
+
+
+class PromptSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    text = serializers.CharField(source="text_content")
+    template = TemplateRefSerializer(source="template_version", allow_null=True)
+    variables = serializers.JSONField(source="template_variables")
+    style_guide = StyleGuideRefSerializer(allow_null=True)
+    conversation = serializers.UUIDField(source="conversation_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class DesignSerializer(serializers.Serializer):
+    sequence_order = serializers.IntegerField()
+    svg_url = serializers.URLField()
+    png_url = serializers.URLField(allow_null=True)
+    style_attributes = serializers.JSONField()
+
+
+class InputImageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField()
+    file_type = serializers.CharField()
+    file_size = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    analysis = serializers.JSONField()
+
+
+class TimingsSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    generated_at = serializers.DateTimeField(allow_null=True)
+    processing_time_ms = serializers.IntegerField(allow_null=True)
+
+
+class GenerationSerializer(serializers.Serializer):
+    """One generation request and its result. `error` is a masked, user-facing message."""
+
+    id = serializers.UUIDField()
+    url = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=DesignOutput.Status.choices)
+    error = serializers.SerializerMethodField()
+    prompt = PromptSerializer()
+    requested_count = serializers.IntegerField()
+    seed = serializers.IntegerField(allow_null=True)
+    temperature = serializers.FloatField()
+    attempts = serializers.IntegerField()
+    model_version = ModelVersionRefSerializer(allow_null=True)
+    timings = serializers.SerializerMethodField()
+    design_metadata = serializers.JSONField()
+    designs = serializers.SerializerMethodField()
+    input_images = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, obj: DesignOutput) -> str:
+        return _absolute(self.context, "api:generation-detail", obj.pk)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_error(self, obj: DesignOutput) -> str | None:
+        return (obj.error_message or None) if obj.status == DesignOutput.Status.FAILED else None
+
+    @extend_schema_field(TimingsSerializer)
+    def get_timings(self, obj: DesignOutput) -> dict[str, Any]:
+        return TimingsSerializer(
+            {
+                "created_at": obj.created_at,
+                "generated_at": obj.generated_at,
+                "processing_time_ms": obj.processing_time_ms,
+            }
+        ).data
+
+    @extend_schema_field(DesignSerializer(many=True))
+    def get_designs(self, obj: DesignOutput) -> list[dict[str, Any]]:
+        by_seq: dict[int, dict[str, Any]] = {}
+        for image in obj.images.all():  # prefetched, ordered by sequence_order
+            slot = by_seq.setdefault(
+                image.sequence_order,
+                {
+                    "sequence_order": image.sequence_order,
+                    "svg_url": None,
+                    "png_url": None,
+                    "style_attributes": {},
+                },
+            )
+            url = _absolute(self.context, f"api:design-{image.file_type}", obj.pk, image.sequence_order)
+            slot[f"{image.file_type}_url"] = url
+            if image.file_type == "svg":
+                slot["style_attributes"] = image.style_attributes
+        return [d for _, d in sorted(by_seq.items()) if d["svg_url"]]
+
+    @extend_schema_field(InputImageSerializer(many=True))
+    def get_input_images(self, obj: DesignOutput) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": image.pk,
+                "url": _absolute(self.context, "api:input-image", obj.pk, image.pk),
+                "file_type": image.file_type,
+                "file_size": image.file_size,
+                "width": image.width,
+                "height": image.height,
+                "analysis": image.analysis_metadata,
+            }
+            for image in obj.prompt.input_images.all()  # prefetched
+        ]
+
+
+class ConversationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    context = serializers.JSONField()
+    total_messages = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

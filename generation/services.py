@@ -1,0 +1,766 @@
+"""Writes of generation: create a request, run a batch of requests, reap stale ones, conversations.
+
+A request is a Prompt (what was asked, with its input images) and a DesignOutput (the job and its
+result). `generation_create` stores both and enqueues the `generate` actor after commit; the actor
+claims the row and calls `generation_execute`, which runs the model once for a whole batch (best-of-N
+candidates of this request, plus other pending greedy requests for the same model), cleans every
+candidate through core.svg, applies the style guide, renders PNGs and stores the designs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from catalog.models import PromptTemplateVersion, StyleGuide
+from catalog.selectors import prompt_template_label_list, prompt_template_version_list, style_guide_list
+from catalog.style import check_compliance, conditioning_text
+from core.jobs import enqueue_on_commit
+from core.svg import SvgError, clean_svg, render_png
+from generation import engine, events
+from generation.images import MAX_IMAGES, ProcessedImage, combined_palette, input_image_process
+from generation.models import Conversation, DesignOutput, InputImage, OutputImage, Prompt
+from generation.styling import StyleResult, style_apply
+from training.models import SLMModel
+from training.selectors import model_version_resolve
+
+log = logging.getLogger(__name__)
+
+MAX_COUNT = 8
+# Rows claimed before this moment belong to a worker of an earlier process (see generation_reap_stale).
+PROCESS_STARTED = timezone.now()
+MASKED_ERROR = "Generation failed because of an internal error. Please try again later."
+Status = DesignOutput.Status
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+class GenerationError(Exception):
+    """An expected failure whose message is safe to show to the client."""
+
+
+# --- create ------------------------------------------------------------------------------------------
+
+
+def _visible_versions(user: Any) -> Any:
+    return (
+        prompt_template_version_list()
+        .filter(template__deleted_at__isnull=True)
+        .filter(Q(template__is_public=True) | Q(template__created_by=user))
+    )
+
+
+def _resolve_template(
+    *, user: Any, template_version_id: Any, template_name: str
+) -> PromptTemplateVersion | None:
+    if template_version_id:
+        version = _visible_versions(user).filter(pk=template_version_id).first()
+        if version is None:
+            raise ValidationError({"template_version": "No such template version."})
+        return version
+    if template_name:
+        label = (
+            prompt_template_label_list()
+            .filter(name="production", template__name=template_name, template__deleted_at__isnull=True)
+            .filter(Q(template__is_public=True) | Q(template__created_by=user))
+            .first()
+        )
+        if label is None:
+            raise ValidationError(
+                {"template": f"No template named {template_name!r} with a production version."}
+            )
+        return label.version
+    return None
+
+
+def _palette_choice(
+    *, guide: StyleGuide | None, image_palette: list[str], conversation: Conversation | None
+) -> dict[str, Any]:
+    """Which palette conditions the design, and why: style guide > input images > conversation."""
+    guide_palette = list((guide.style_rules or {}).get("palette") or []) if guide else []
+    if guide_palette:
+        choice = {"source": "style_guide", "colours": guide_palette}
+        if image_palette:
+            choice["overridden_input_palette"] = image_palette
+        return choice
+    if image_palette:
+        return {"source": "input_images", "colours": image_palette}
+    carried = (conversation.context or {}).get("palette") if conversation else None
+    if carried:
+        return {"source": "conversation", "colours": list(carried)}
+    return {"source": None, "colours": []}
+
+
+def model_context(*, guide: StyleGuide | None, palette: dict[str, Any]) -> str | None:
+    """The conditioning text the model reads before the prompt (catalog.style's format)."""
+    parts = [conditioning_text(guide)] if guide else []
+    if palette["colours"] and palette["source"] != "style_guide":
+        parts.append("palette " + " ".join(palette["colours"]))
+    return "; ".join(p for p in parts if p) or None
+
+
+def default_temperature(count: int) -> float:
+    # Greedy decoding gives one design; several need sampling.
+    return 0.0 if count == 1 else float(_setting("GENERATION_DEFAULT_TEMPERATURE", 0.8))
+
+
+def generation_create(
+    *,
+    user: Any,
+    text: str = "",
+    template_version_id: Any = None,
+    template_name: str = "",
+    variables: dict[str, Any] | None = None,
+    style_guide_id: Any = None,
+    conversation_id: Any = None,
+    images: Sequence[IO[bytes]] = (),
+    count: int = 1,
+    model: str = "production",
+    seed: int | None = None,
+    temperature: float | None = None,
+) -> DesignOutput:
+    """Store a generation request and queue it. Input images are checked before anything is written."""
+    if not 1 <= count <= MAX_COUNT:
+        raise ValidationError({"count": f"Ask for 1 to {MAX_COUNT} designs."})
+    if len(images) > MAX_IMAGES:
+        raise ValidationError({"images": f"At most {MAX_IMAGES} images per request."})
+    processed = [input_image_process(fp) for fp in images]
+    try:
+        model_version = model_version_resolve(ref=model or "production")
+    except SLMModel.DoesNotExist:
+        raise ValidationError({"model": f"No model version or alias named {model!r}."})
+
+    saved: list[str] = []
+    try:
+        return _generation_create_rows(
+            user=user,
+            text=text,
+            template_version_id=template_version_id,
+            template_name=template_name,
+            variables=variables or {},
+            style_guide_id=style_guide_id,
+            conversation_id=conversation_id,
+            processed=processed,
+            count=count,
+            model_version=model_version,
+            seed=seed,
+            temperature=temperature,
+            saved=saved,
+        )
+    except BaseException:
+        for name in saved:  # the rows rolled back: do not leave their files behind
+            with contextlib.suppress(Exception):
+                default_storage.delete(name)
+        raise
+
+
+@transaction.atomic
+def _generation_create_rows(
+    *,
+    user: Any,
+    text: str,
+    template_version_id: Any,
+    template_name: str,
+    variables: dict[str, Any],
+    style_guide_id: Any,
+    conversation_id: Any,
+    processed: list[ProcessedImage],
+    count: int,
+    model_version: SLMModel,
+    seed: int | None,
+    temperature: float | None,
+    saved: list[str],
+) -> DesignOutput:
+    conversation = None
+    if conversation_id:
+        conversation = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation_id, user=user, status=Conversation.Status.ACTIVE)
+            .first()
+        )
+        if conversation is None:
+            raise ValidationError({"conversation": "No such active conversation."})
+    carried = (conversation.context or {}) if conversation else {}
+
+    version = _resolve_template(
+        user=user, template_version_id=template_version_id, template_name=template_name
+    )
+    if version is None and not text and carried.get("template_version_id"):
+        version = _visible_versions(user).filter(pk=carried["template_version_id"]).first()
+    if version is not None:
+        if text:
+            raise ValidationError({"text": "Give either a prompt text or a template, not both."})
+        if not variables and str(version.pk) == carried.get("template_version_id"):
+            variables = dict(carried.get("template_variables") or {})
+        text = version.render({k: str(v) for k, v in variables.items()})
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "Give a prompt text or a template."})
+
+    guide = None
+    guide_id = style_guide_id or carried.get("style_guide_id")
+    if guide_id:
+        guide = style_guide_list(published_only=True).filter(pk=guide_id).first()
+        if guide is None and style_guide_id:
+            raise ValidationError({"style_guide": "No such published style guide."})
+
+    analyses = [p.analysis for p in processed]
+    palette = _palette_choice(
+        guide=guide, image_palette=combined_palette(analyses), conversation=conversation
+    )
+    context = model_context(guide=guide, palette=palette)
+    if temperature is None:
+        temperature = default_temperature(count)
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+
+    prompt = Prompt(
+        user=user,
+        text_content=text,
+        template_version=version,
+        template_variables=variables if version else {},
+        style_guide=guide,
+        conversation=conversation,
+        metadata={
+            "context": context,
+            "palette": palette,
+            "style_rules": dict(guide.style_rules or {}) if guide else {},
+            "carried_from_conversation": sorted(
+                k
+                for k, used in (
+                    ("style_guide", guide is not None and not style_guide_id),
+                    ("palette", palette["source"] == "conversation"),
+                    ("template", version is not None and not template_version_id and not template_name),
+                )
+                if used
+            ),
+        },
+    )
+    prompt.full_clean()
+    prompt.save()
+    for p in processed:
+        image = InputImage(
+            prompt=prompt,
+            file_type=p.file_type,
+            file_size=len(p.content),
+            width=p.width,
+            height=p.height,
+            analysis_metadata=p.analysis,
+        )
+        image.file.save(f"input.{p.file_type}", ContentFile(p.content), save=False)
+        saved.append(image.file.name)
+        image.full_clean()
+        image.save()
+
+    output = DesignOutput(
+        prompt=prompt,
+        model_version=model_version,
+        requested_count=count,
+        seed=seed,
+        temperature=temperature,
+        status=Status.PENDING,
+    )
+    output.full_clean()
+    output.save()
+
+    if version is not None:
+        PromptTemplateVersion.objects.filter(pk=version.pk).update(usage_count=F("usage_count") + 1)
+    if conversation is not None:
+        context_update = dict(carried)
+        context_update.update(
+            {
+                "style_guide_id": str(guide.pk) if guide else None,
+                "palette": palette["colours"],
+                "template_version_id": str(version.pk) if version else carried.get("template_version_id"),
+                "template_variables": variables if version else carried.get("template_variables", {}),
+                "last_prompt_id": str(prompt.pk),
+                "last_output_id": str(output.pk),
+            }
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            context=context_update, total_messages=F("total_messages") + 1, updated_at=timezone.now()
+        )
+
+    from generation.tasks import generate
+
+    enqueue_on_commit(generate, str(output.pk))
+    return output
+
+
+@transaction.atomic
+def conversation_create(*, user: Any, title: str = "") -> Conversation:
+    conversation = Conversation(user=user, title=title)
+    conversation.full_clean()
+    conversation.save()
+    return conversation
+
+
+# --- claim and execute -------------------------------------------------------------------------------
+
+
+def claim_stale_after() -> timedelta:
+    return timedelta(seconds=int(_setting("GENERATION_CLAIM_TTL_SECONDS", 600)))
+
+
+def max_attempts() -> int:
+    return int(_setting("GENERATION_MAX_ATTEMPTS", 3))
+
+
+def is_claimed_by_live_worker(output: DesignOutput) -> bool:
+    stamp = output.heartbeat_at
+    return (
+        output.status == Status.PROCESSING
+        and stamp is not None
+        and stamp > timezone.now() - claim_stale_after()
+    )
+
+
+def design_output_claim(*, output: DesignOutput) -> bool:
+    """Mark a locked row as taken by this worker (the caller holds select_for_update). False when its
+    attempts are used up: the row is failed instead."""
+    if output.attempts >= max_attempts():
+        output.status = Status.FAILED
+        output.error_message = "Generation did not finish after several attempts. Please try again."
+        output.save(update_fields=["status", "error_message", "updated_at"])
+        Prompt.all_objects.filter(pk=output.prompt_id).update(status=Prompt.Status.FAILED)
+        return False
+    output.status = Status.PROCESSING
+    output.attempts += 1
+    output.heartbeat_at = timezone.now()
+    output.save(update_fields=["status", "attempts", "heartbeat_at", "updated_at"])
+    Prompt.all_objects.filter(pk=output.prompt_id).update(status=Prompt.Status.PROCESSING)
+    return True
+
+
+def candidates_per_request(*, count: int, temperature: float) -> int:
+    if temperature <= 0:
+        return 1  # greedy decoding: every candidate would be the same
+    oversample = float(_setting("GENERATION_OVERSAMPLE", 2.0))
+    return max(count, min(int(_setting("GENERATION_MAX_CANDIDATES", 16)), round(count * oversample)))
+
+
+def _claim_peers(lead: DesignOutput) -> list[DesignOutput]:
+    """Other pending greedy requests for the same model and context: they join this forward pass."""
+    limit = int(_setting("GENERATION_MAX_BATCH", 16)) - 1
+    if lead.temperature > 0 or limit <= 0:
+        return []
+    context = (lead.prompt.metadata or {}).get("context")
+    with transaction.atomic():
+        rows = list(
+            DesignOutput.objects.select_for_update(skip_locked=True)
+            .select_related("prompt", "model_version")
+            .filter(model_version_id=lead.model_version_id, status=Status.PENDING, temperature=0)
+            .exclude(pk=lead.pk)
+            .order_by("created_at")[: limit * 2]
+        )
+        peers = [r for r in rows if (r.prompt.metadata or {}).get("context") == context][:limit]
+        return [peer for peer in peers if design_output_claim(output=peer)]
+
+
+@dataclass
+class _Design:
+    candidate: int
+    styled: StyleResult
+    png: bytes
+    tokens: int
+    removals: tuple[str, ...]
+    compliance: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    index: int
+    styled: StyleResult
+    tokens: int
+    removals: tuple[str, ...]
+
+
+@dataclass
+class _Work:
+    """One request's post-processing: its candidates, what was kept and what was dropped, and why."""
+
+    output: DesignOutput
+    samples: list[Any]
+    ready: list[_Candidate] = field(default_factory=list)  # clean, styled, distinct; not yet rendered
+    designs: list[_Design] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    @property
+    def needed(self) -> int:
+        return self.output.requested_count - len(self.designs)
+
+
+_render_pool: ThreadPoolExecutor | None = None
+_render_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads that wait on core.svg's render processes, so one batch's renders run side by side."""
+    global _render_pool
+    with _render_pool_lock:
+        if _render_pool is None:
+            threads = int(_setting("GENERATION_RENDER_THREADS", 2))
+            _render_pool = ThreadPoolExecutor(
+                max_workers=max(1, threads), thread_name_prefix="atelier-render"
+            )
+        return _render_pool
+
+
+def generation_execute(*, output_id: Any) -> None:
+    """Run a claimed request, batched with compatible pending ones. Never leaves a row `processing`
+    on an ordinary error: it ends completed or failed (masked message, full error in the log)."""
+    lead = DesignOutput.objects.select_related("prompt", "model_version").filter(pk=output_id).first()
+    if lead is None or lead.status != Status.PROCESSING:
+        return
+    if lead.model_version is None:
+        _fail(lead, "The model version of this request no longer exists.")
+        return
+    batch = [lead]
+    try:
+        # The model is busy only for the forward pass: the next batch can start while this one renders.
+        with engine.model_lock(lead.model_version_id):
+            batch += _claim_peers(lead)
+            results, info = _generate(lead.model_version, batch)
+        _postprocess(lead.model_version, batch, results, info)
+    except Exception:
+        log.exception("generation batch failed (outputs %s)", [str(o.pk) for o in batch])
+        for output in batch:
+            _fail(output, MASKED_ERROR)
+    except BaseException:
+        # Time limit or worker shutdown: hand the rows back so a retry (or the reaper) runs them again.
+        for output in batch:
+            _release(output)
+        raise
+
+
+def _generate(model: SLMModel, batch: list[DesignOutput]) -> tuple[list[list[Any]], dict[str, Any]]:
+    """One forward pass: every prompt of the batch times its best-of-N candidates."""
+    lead = batch[0]
+    n = candidates_per_request(count=lead.requested_count, temperature=lead.temperature)
+    generator = engine.get_generator(model)
+    t0 = time.perf_counter()
+    results = generator.generate(
+        [o.prompt.text_content for o in batch],
+        n=n,
+        seed=int(lead.seed or 0),
+        temperature=float(lead.temperature),
+        max_new_tokens=int(_setting("GENERATION_MAX_NEW_TOKENS", 256)),
+        context=(lead.prompt.metadata or {}).get("context"),
+    )
+    if len(results) != len(batch):
+        raise RuntimeError(f"generator returned {len(results)} results for {len(batch)} prompts")
+    info = {
+        "size": len(batch),
+        "candidates_per_prompt": n,
+        "generate_ms": round((time.perf_counter() - t0) * 1000),
+    }
+    return [list(r) for r in results], info
+
+
+def _prepare(work: _Work) -> None:
+    """Clean, de-duplicate and style every candidate (cheap; no rendering yet)."""
+    meta = work.output.prompt.metadata or {}
+    rules = meta.get("style_rules") or {}
+    palette = (meta.get("palette") or {}).get("colours") or []
+    seen: set[str] = set()
+    # Finished candidates (ended with [eos]) first, then in generation order.
+    samples = work.samples
+    for i in sorted(range(len(samples)), key=lambda i: (not getattr(samples[i], "finished", True), i)):
+        try:
+            clean = clean_svg(samples[i].text)
+        except SvgError as exc:
+            work.dropped.append({"candidate": i, "reason": f"invalid SVG: {str(exc)[:200]}"})
+            continue
+        if clean.content_hash in seen:
+            work.dropped.append({"candidate": i, "reason": "duplicate of an earlier candidate"})
+            continue
+        seen.add(clean.content_hash)
+        try:
+            styled = (
+                style_apply(clean.svg, rules=rules, palette=palette)
+                if (rules or palette)
+                else StyleResult(clean)
+            )
+        except SvgError as exc:
+            work.dropped.append({"candidate": i, "reason": f"style could not be applied: {str(exc)[:200]}"})
+            continue
+        tokens = int(getattr(samples[i], "tokens", 0))
+        work.ready.append(_Candidate(i, styled, tokens, clean.removals))
+
+
+def _render(candidate: _Candidate, rules: dict[str, Any]) -> tuple[bytes | None, str, list[str]]:
+    try:
+        png = render_png(candidate.styled.clean.svg, size=int(_setting("GENERATION_PNG_SIZE", 512)))
+    except SvgError as exc:  # blank, timeout, caps: the candidate is dropped, with the reason
+        return None, f"render failed: {str(exc)[:200]}", []
+    violations = check_compliance(candidate.styled.clean.svg, rules).violations if rules else []
+    return png, "", violations
+
+
+def _postprocess(
+    model: SLMModel, batch: list[DesignOutput], results: list[list[Any]], info: dict[str, Any]
+) -> None:
+    t0 = time.perf_counter()
+    works = [_Work(output=o, samples=s) for o, s in zip(batch, results, strict=True)]
+    for work in works:
+        try:
+            _prepare(work)
+        except Exception as exc:  # noqa: BLE001 - one request's failure must not sink the batch
+            work.error = exc
+    # Render only as many candidates as each request still needs, all requests side by side.
+    while True:
+        jobs = []
+        for work in works:
+            if work.error is None and work.needed > 0 and work.ready:
+                take, work.ready = work.ready[: work.needed], work.ready[work.needed :]
+                rules = (work.output.prompt.metadata or {}).get("style_rules") or {}
+                jobs += [(work, c, _pool().submit(_render, c, rules)) for c in take]
+        if not jobs:
+            break
+        for work, candidate, future in jobs:
+            try:
+                png, reason, violations = future.result()
+            except Exception as exc:  # noqa: BLE001
+                work.error = exc
+                continue
+            if png is None:
+                work.dropped.append({"candidate": candidate.index, "reason": reason})
+            else:
+                work.designs.append(
+                    _Design(
+                        candidate.index,
+                        candidate.styled,
+                        png,
+                        candidate.tokens,
+                        candidate.removals,
+                        violations,
+                    )
+                )
+    postprocess_ms = round((time.perf_counter() - t0) * 1000)
+    for work in works:
+        work.dropped += [{"candidate": c.index, "reason": "not needed"} for c in work.ready]
+        try:
+            if work.error is not None:
+                raise work.error
+            _finish(work, model=model, batch_info=info, postprocess_ms=postprocess_ms)
+        except GenerationError as exc:
+            _fail(
+                work.output,
+                str(exc),
+                candidates_tried=len(work.samples),
+                candidates_dropped=sorted(work.dropped, key=lambda d: d["candidate"]),
+                batch=info,
+            )
+        except Exception:
+            log.exception("generation post-processing failed for output %s", work.output.pk)
+            _fail(work.output, MASKED_ERROR)
+
+
+def _finish(work: _Work, *, model: SLMModel, batch_info: dict[str, Any], postprocess_ms: int) -> None:
+    output, samples, designs = work.output, work.samples, work.designs
+    if not designs:
+        reasons = sorted({d["reason"].split(":")[0] for d in work.dropped}) or ["no candidates"]
+        raise GenerationError(
+            f"The model produced no usable design ({len(samples)} candidate(s): {', '.join(reasons)})."
+        )
+    meta = output.prompt.metadata or {}
+    context = meta.get("context")
+    palette = meta.get("palette") or {}
+    metadata = {
+        "model_version": {"id": str(model.pk), "name": model.model_name, "version": model.version},
+        "seed": output.seed,
+        "temperature": output.temperature,
+        "tokens": {
+            "generated": sum(int(getattr(s, "tokens", 0)) for s in samples),
+            "per_candidate": [int(getattr(s, "tokens", 0)) for s in samples],
+        },
+        "candidates_tried": len(samples),
+        "candidates_dropped": sorted(work.dropped, key=lambda d: d["candidate"]),
+        "context": context,
+        "palette_applied": {
+            "source": palette.get("source"),
+            "colours": palette.get("colours", []),
+            "as_model_context": bool(context and palette.get("colours")),
+            "recoloured": bool(palette.get("colours")),
+            **(
+                {"overridden_input_palette": palette["overridden_input_palette"]}
+                if palette.get("overridden_input_palette")
+                else {}
+            ),
+        },
+        "batch": batch_info,
+    }
+    if output.temperature <= 0 and output.requested_count > 1:
+        metadata["note"] = (
+            "Temperature 0 is deterministic: one distinct design. Use a temperature above 0 for more."
+        )
+    _store(output, designs, metadata, postprocess_ms=postprocess_ms)
+
+
+def _store(
+    output: DesignOutput, designs: list[_Design], metadata: dict[str, Any], *, postprocess_ms: int
+) -> None:
+    saved: list[str] = []
+    old: list[str] = []
+    try:
+        with transaction.atomic():
+            row = DesignOutput.objects.select_for_update().get(pk=output.pk)
+            if row.status != Status.PROCESSING:
+                return  # reaped or finished elsewhere meanwhile
+            for image in row.images.all():  # a retried run replaces what a killed one left
+                old.append(image.file.name)
+            row.images.all().delete()
+            for seq, design in enumerate(designs):
+                report = design.styled.clean.report
+                svg_bytes = design.styled.clean.svg.encode("utf-8")
+                style = {
+                    "colours": list(report.colours),
+                    "element_counts": dict(report.element_counts),
+                    "content_hash": design.styled.clean.content_hash,
+                    "view_box": list(design.styled.clean.view_box),
+                    "style_applied": design.styled.applied,
+                    "style_violations": design.compliance,
+                    "sanitiser_removed": list(design.removals),
+                    "candidate": design.candidate,
+                    "tokens": design.tokens,
+                }
+                for file_type, content, attrs in (
+                    ("svg", svg_bytes, style),
+                    ("png", design.png, {"size": int(_setting("GENERATION_PNG_SIZE", 512))}),
+                ):
+                    image = OutputImage(
+                        output=row,
+                        file_type=file_type,
+                        file_size=len(content),
+                        sequence_order=seq,
+                        style_attributes=attrs,
+                    )
+                    image.file.save(f"design.{file_type}", ContentFile(content), save=False)
+                    saved.append(image.file.name)
+                    image.full_clean()
+                    image.save()
+            now = timezone.now()
+            started = row.heartbeat_at or now
+            metadata["timings_ms"] = {
+                "queued": max(0, round((started - row.created_at).total_seconds() * 1000)),
+                "generate": metadata["batch"]["generate_ms"],
+                "postprocess": postprocess_ms,
+            }
+            row.status = Status.COMPLETED
+            row.generated_at = now
+            row.design_metadata = metadata
+            row.error_message = ""
+            row.processing_time_ms = max(0, round((now - started).total_seconds() * 1000))
+            row.save()
+            Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.COMPLETED)
+            transaction.on_commit(events.output_finished)
+    except BaseException:
+        for name in saved:
+            with contextlib.suppress(Exception):
+                default_storage.delete(name)
+        raise
+    for name in old:
+        with contextlib.suppress(Exception):
+            default_storage.delete(name)
+
+
+def _fail(output: DesignOutput, message: str, **extra: Any) -> None:
+    with transaction.atomic():
+        row = DesignOutput.objects.select_for_update().filter(pk=output.pk).first()
+        if row is None or row.status in (Status.COMPLETED, Status.FAILED):
+            return
+        now = timezone.now()
+        row.status = Status.FAILED
+        row.error_message = message
+        row.design_metadata = {**(row.design_metadata or {}), **extra, "failed_at": now.isoformat()}
+        if row.heartbeat_at:
+            row.processing_time_ms = max(0, round((now - row.heartbeat_at).total_seconds() * 1000))
+        row.save()
+        Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.FAILED)
+        transaction.on_commit(events.output_finished)
+
+
+def _release(output: DesignOutput) -> None:
+    """Back to pending (or failed once attempts are used up): for interrupts and stale claims."""
+    with contextlib.suppress(Exception), transaction.atomic():
+        row = DesignOutput.objects.select_for_update().filter(pk=output.pk, status=Status.PROCESSING).first()
+        if row is None:
+            return
+        if row.attempts >= max_attempts():
+            row.status = Status.FAILED
+            row.error_message = "Generation timed out. Please try again."
+            row.save(update_fields=["status", "error_message", "updated_at"])
+            Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.FAILED)
+        else:
+            row.status = Status.PENDING
+            row.heartbeat_at = None
+            row.save(update_fields=["status", "heartbeat_at", "updated_at"])
+
+
+# --- reaper ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReapResult:
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def generation_reap_stale(*, older_than: timedelta | None) -> ReapResult:
+    """Rows left `processing` by a dead worker go back to pending, or fail after max_attempts.
+
+    `older_than=None` (the in-process broker's worker died with its process) treats every row claimed
+    before this process started as stale; otherwise only rows whose heartbeat is that old.
+    """
+    result = ReapResult()
+    qs = DesignOutput.objects.filter(status=Status.PROCESSING)
+    cutoff = PROCESS_STARTED if older_than is None else timezone.now() - older_than
+    qs = qs.filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff))
+    for pk in qs.values_list("pk", flat=True):
+        with transaction.atomic():
+            row = DesignOutput.objects.select_for_update().filter(pk=pk, status=Status.PROCESSING).first()
+            if row is None:
+                continue
+            if row.attempts >= max_attempts():
+                row.status = Status.FAILED
+                row.error_message = "Generation did not finish after several attempts. Please try again."
+                row.save(update_fields=["status", "error_message", "updated_at"])
+                Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.FAILED)
+                result.failed.append(str(pk))
+            else:
+                row.status = Status.PENDING
+                row.heartbeat_at = None
+                row.save(update_fields=["status", "heartbeat_at", "updated_at"])
+                result.requeued.append(str(pk))
+    if result.requeued or result.failed:
+        log.warning(
+            "reaped stale generations: %d requeued, %d failed", len(result.requeued), len(result.failed)
+        )
+    return result
+
+
+def pending_ids(*, older_than: timedelta | None) -> Iterator[str]:
+    qs = DesignOutput.objects.filter(status=Status.PENDING)
+    if older_than is not None:
+        qs = qs.filter(updated_at__lt=timezone.now() - older_than)
+    for pk in qs.order_by("created_at").values_list("pk", flat=True):
+        yield str(pk)

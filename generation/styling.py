@@ -1,0 +1,169 @@
+"""Apply a style guide's rules (and a palette) to a sanitised design, and say what was changed.
+
+Input and output both go through core.svg: the tree comes from `parse_svg`, and the edited text is
+cleaned again with `clean_svg`, so whatever this module writes is sanitised and normalised like any
+other design.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import ImageColor
+
+from core.svg import CleanSvg, clean_svg, parse_svg
+
+PAINT_ATTRS = ("fill", "stroke", "stop-color", "color")
+SHAPES = frozenset({"rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "text"})
+_DECL = re.compile(r"\s*([a-zA-Z-]+)\s*:\s*([^;]+)")
+
+
+@dataclass
+class StyleResult:
+    clean: CleanSvg
+    applied: dict[str, Any] = field(default_factory=dict)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _rgb(value: str) -> tuple[int, int, int] | None:
+    value = value.strip().lower()
+    if not value or value in ("none", "transparent", "currentcolor", "inherit") or value.startswith("url("):
+        return None
+    try:
+        rgb = ImageColor.getrgb(value)
+    except ValueError:
+        return None
+    return rgb[0], rgb[1], rgb[2]
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def nearest(rgb: tuple[int, int, int], palette: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    # Weighted RGB distance ("redmean"): cheap and close enough to perceived difference.
+    def dist(p: tuple[int, int, int]) -> float:
+        rmean = (rgb[0] + p[0]) / 2
+        dr, dg, db = rgb[0] - p[0], rgb[1] - p[1], rgb[2] - p[2]
+        return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
+
+    return min(palette, key=dist)
+
+
+def _styles(el: ET.Element) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2).strip() for m in _DECL.finditer(el.get("style") or "")}
+
+
+def _set_style(el: ET.Element, decls: dict[str, str]) -> None:
+    if decls:
+        el.set("style", ";".join(f"{k}:{v}" for k, v in decls.items()))
+    elif "style" in el.attrib:
+        del el.attrib["style"]
+
+
+def _get(el: ET.Element, name: str, inherited: dict[str, str]) -> str | None:
+    return _styles(el).get(name) or el.get(name) or inherited.get(name)
+
+
+def _numeric(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(re.sub(r"px$", "", value.strip()))
+    except ValueError:
+        return None
+
+
+def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | None) -> StyleResult:
+    """Recolour to the palette, set or clamp stroke width, caps and joins, outline/fill mode.
+
+    `svg` must already be clean. Rules that cannot be applied safely (a different viewBox would distort
+    the drawing) are reported under `not_applied`.
+    """
+    rules = rules or {}
+    root = parse_svg(svg)
+    applied: dict[str, Any] = {}
+    not_applied: list[str] = []
+
+    targets = [rgb for rgb in (_rgb(c) for c in (palette or [])) if rgb is not None]
+    recoloured: dict[str, str] = {}
+    if targets:
+        for el in root.iter():
+            decls = _styles(el)
+            for name in PAINT_ATTRS:
+                for source in ("attr", "style"):
+                    value = el.get(name) if source == "attr" else decls.get(name)
+                    rgb = _rgb(value) if value else None
+                    if rgb is None:
+                        continue
+                    new = _hex(nearest(rgb, targets))
+                    recoloured[_hex(rgb)] = new
+                    if source == "attr":
+                        el.set(name, new)
+                    else:
+                        decls[name] = new
+            _set_style(el, decls)
+        applied["recoloured"] = dict(sorted(recoloured.items()))
+
+    mode = rules.get("fill_mode")
+    sw = rules.get("stroke_width")
+    fixed_width = sw if isinstance(sw, int | float) and not isinstance(sw, bool) else None
+    inherited = {k: v for k in ("fill", "stroke", "stroke-width") if (v := root.get(k))}
+    changed_mode = changed_width = 0
+    for el in root.iter():
+        if _local(el.tag) not in SHAPES:
+            continue
+        fill = _get(el, "fill", inherited)
+        stroke = _get(el, "stroke", inherited)
+        fill_paint = fill is None or fill.strip().lower() != "none"  # SVG default fill is black
+        stroke_paint = stroke is not None and stroke.strip().lower() != "none"
+        if mode == "outline" and fill_paint and _local(el.tag) != "text":
+            colour = fill if fill is not None else "#000000"
+            el.set("fill", "none")
+            if not stroke_paint:
+                el.set("stroke", colour)
+                stroke_paint = True
+            changed_mode += 1
+        elif (
+            mode == "fill" and not fill_paint and stroke_paint and _local(el.tag) not in ("line", "polyline")
+        ):
+            el.set("fill", stroke or "#000000")
+            changed_mode += 1
+        if not stroke_paint:
+            continue
+        width = _numeric(_get(el, "stroke-width", inherited))
+        if fixed_width is not None:
+            new_width: float | None = float(fixed_width)
+        elif isinstance(sw, dict):
+            current = 1.0 if width is None else width
+            new_width = min(max(current, float(sw["min"])), float(sw["max"]))
+        else:
+            new_width = None
+        if new_width is not None and new_width != width:
+            el.set("stroke-width", f"{new_width:g}")
+            decls = _styles(el)
+            if decls.pop("stroke-width", None) is not None:
+                _set_style(el, decls)
+            changed_width += 1
+        if rules.get("line_cap"):
+            el.set("stroke-linecap", rules["line_cap"])
+        if rules.get("line_join"):
+            el.set("stroke-linejoin", rules["line_join"])
+    if mode in ("outline", "fill"):
+        applied["fill_mode"] = {"mode": mode, "elements_changed": changed_mode}
+    if sw is not None:
+        applied["stroke_width"] = {"rule": sw, "elements_changed": changed_width}
+    for key in ("line_cap", "line_join"):
+        if rules.get(key):
+            applied[key] = rules[key]
+    if rules.get("view_box") and root.get("viewBox") != rules["view_box"]:
+        not_applied.append("view_box (changing it would distort the drawing)")
+    if not_applied:
+        applied["not_applied"] = not_applied
+    return StyleResult(clean=clean_svg(ET.tostring(root, encoding="unicode")), applied=applied)

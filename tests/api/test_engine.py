@@ -1,0 +1,83 @@
+"""The per-process Generator cache and the actor's declared limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation import engine
+from generation.tasks import TIME_LIMIT_MS, generate
+from training.models import SLMModel
+
+pytestmark = pytest.mark.django_db
+
+
+def test_generators_are_cached_per_model_and_evicted_lru(monkeypatch, settings):
+    settings.GENERATION_MODEL_CACHE_SIZE = 2
+    engine.clear_cache()
+    loads: list[str] = []
+    monkeypatch.setattr(engine, "load_generator", lambda model: loads.append(str(model.pk)) or object())
+    a, b, c = (SLMModel.objects.create(model_name="m", version=i) for i in (1, 2, 3))
+    first = engine.get_generator(a)
+    assert engine.get_generator(a) is first
+    engine.get_generator(b)
+    engine.get_generator(a)  # a is now the most recent
+    engine.get_generator(c)  # evicts b
+    engine.get_generator(a)
+    engine.get_generator(b)
+    assert loads == [str(a.pk), str(b.pk), str(c.pk), str(b.pk)]
+    engine.clear_cache()
+
+
+def test_a_model_without_artifacts_cannot_load():
+    with pytest.raises(LookupError):
+        engine.load_generator(SLMModel.objects.create(model_name="empty", version=1))
+
+
+def test_actor_declares_queue_limits_and_retries():
+    assert generate.queue_name == "generation"
+    assert generate.options["time_limit"] == TIME_LIMIT_MS
+    assert generate.options["max_retries"] == 3
+
+
+def test_a_real_generator_loads_from_the_registry_and_runs(api, monkeypatch, tmp_path):
+    """The real path, no fake: artifacts in storage -> local cache -> Generator -> one batched call.
+    The model is untrained, so the request fails cleanly with "no usable design"."""
+    from generation.models import DesignOutput
+    from tests.api.conftest import run_jobs
+    from training.ml.model import ModelConfig, build_model
+    from training.ml.synthetic import generate_corpus
+    from training.ml.tokenizer import save_tokenizer, train_tokenizer
+    from training.models import ModelAlias
+    from training.registry import artifacts_upload
+
+    texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]
+    tokenizer = train_tokenizer(texts, vocab_size=300)
+    model = build_model(ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=96), tokenizer)
+    local = tmp_path / "tiny"
+    model.save_pretrained(str(local))
+    save_tokenizer(tokenizer, local / "tokenizer")
+    version = SLMModel.objects.create(
+        model_name="tiny", version=1, storage_path=artifacts_upload(local_dir=local, prefix="models/tiny/1")
+    )
+    ModelAlias.objects.create(name="production", model_version=version)
+    engine.clear_cache()
+    monkeypatch.setattr(engine, "load_generator", _counting(engine.load_generator))
+
+    body = api.post("/api/v1/generations/", {"text": "a red circle", "model": "tiny:1"}, format="json").json()
+    run_jobs()
+    output = DesignOutput.objects.get(pk=body["id"])
+    assert output.status in ("completed", "failed")
+    if output.status == "failed":
+        assert output.error_message.startswith("The model produced no usable design")
+        assert output.design_metadata["candidates_tried"] == 1
+    assert _counting.calls == 1
+    engine.clear_cache()
+
+
+def _counting(fn):
+    def wrapper(model):
+        _counting.calls += 1
+        return fn(model)
+
+    _counting.calls = 0
+    return wrapper

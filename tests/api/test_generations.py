@@ -1,0 +1,255 @@
+"""Creating generations: validation, the job, best-of-N in one pass, batching, styles, failures."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.storage import default_storage
+
+from catalog.models import PromptTemplateVersion
+from catalog.services import (
+    prompt_template_create,
+    prompt_template_label_move,
+    prompt_template_version_create,
+)
+from generation.models import DesignOutput, OutputImage, Prompt
+from generation.services import MASKED_ERROR
+from generation.tasks import generate
+from tests.api.conftest import CIRCLE, HOSTILE, run_jobs
+from tests.factories import StyleGuideFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/generations/"
+
+
+def test_create_answers_202_then_the_job_completes_it(api, model_version, fake_generator):
+    response = api.post(URL, {"text": "a large red circle at the center", "seed": 7}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "pending"
+    assert response["Location"] == body["url"] and body["url"].endswith(f"/api/v1/generations/{body['id']}/")
+    run_jobs()
+    detail = api.get(body["url"]).json()
+    assert detail["status"] == "completed"
+    assert detail["error"] is None
+    assert detail["model_version"] == {"id": str(model_version.pk), "name": "atelier-slm", "version": 1}
+    assert detail["timings"]["processing_time_ms"] is not None
+    [design] = detail["designs"]
+    assert design["sequence_order"] == 0
+    assert design["svg_url"].endswith("/designs/0/svg/") and design["png_url"].endswith("/designs/0/png/")
+    assert design["style_attributes"]["colours"] == ["#e53935"]
+    assert design["style_attributes"]["element_counts"] == {"circle": 1, "svg": 1}
+    meta = detail["design_metadata"]
+    assert meta["seed"] == 7 and meta["temperature"] == 0.0 and meta["candidates_tried"] == 1
+    assert meta["model_version"]["id"] == str(model_version.pk)
+    assert meta["tokens"]["generated"] > 0
+    assert Prompt.objects.get().status == "completed"
+    assert OutputImage.objects.count() == 2  # one SVG and one PNG
+
+
+def test_best_of_n_is_one_generate_call(api, model_version, fake_generator):
+    fake_generator.make = lambda p, i: (
+        "not svg" if i == 0 else CIRCLE.format(r=8 + 4 * (i // 2), fill="#1e88e5")
+    )
+    response = api.post(
+        URL, {"text": "three blue circles", "count": 3, "temperature": 0.9, "seed": 1}, format="json"
+    )
+    run_jobs()
+    assert len(fake_generator.calls) == 1
+    call = fake_generator.calls[0]
+    assert call["n"] == 6 and call["prompts"] == ["three blue circles"] and call["temperature"] == 0.9
+    detail = api.get(response.json()["url"]).json()
+    assert [d["sequence_order"] for d in detail["designs"]] == [0, 1, 2]
+    reasons = [d["reason"] for d in detail["design_metadata"]["candidates_dropped"]]
+    assert any(r.startswith("invalid SVG") for r in reasons)
+    assert any(r.startswith("duplicate") for r in reasons)
+
+
+def test_pending_greedy_requests_for_one_model_share_a_forward_pass(api, model_version, fake_generator):
+    ids = [
+        api.post(URL, {"text": f"a small red circle at the top {i}"}, format="json").json()["id"]
+        for i in range(3)
+    ]
+    generate(ids[0])
+    assert len(fake_generator.calls) == 1
+    assert sorted(fake_generator.calls[0]["prompts"]) == sorted(
+        f"a small red circle at the top {i}" for i in range(3)
+    )
+    assert set(DesignOutput.objects.values_list("status", flat=True)) == {"completed"}
+    generate(ids[1])  # its own message arrives later: nothing to do
+    assert len(fake_generator.calls) == 1
+    assert DesignOutput.objects.get(pk=ids[1]).attempts == 1
+    assert DesignOutput.objects.get(pk=ids[1]).design_metadata["batch"]["size"] == 3
+
+
+def test_hostile_model_output_is_sanitised_before_storage(api, model_version, fake_generator):
+    fake_generator.make = lambda p, i: HOSTILE
+    body = api.post(URL, {"text": "anything"}, format="json").json()
+    run_jobs()
+    output = DesignOutput.objects.get(pk=body["id"])
+    assert output.status == "completed"
+    svg = output.images.get(file_type="svg")
+    stored = default_storage.open(svg.file.name).read().decode()
+    for bad in ("script", "onload", "onclick", "javascript", "foreignObject", "evil.example", "cookie"):
+        assert bad not in stored
+    assert "<circle" in stored and "<rect" in stored
+    removed = svg.style_attributes["sanitiser_removed"]
+    assert any("script" in r for r in removed) and any("onload" in r for r in removed)
+    served = api.get(f"{URL}{body['id']}/designs/0/svg/").content.decode()
+    assert "script" not in served and "onload" not in served
+
+
+def test_no_valid_candidate_fails_with_a_clear_message(api, model_version, fake_generator):
+    fake_generator.make = lambda p, i: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"></svg>'
+    body = api.post(URL, {"text": "nothing"}, format="json").json()
+    run_jobs()
+    detail = api.get(body["url"]).json()
+    assert detail["status"] == "failed"
+    assert detail["error"].startswith("The model produced no usable design (1 candidate(s): invalid SVG")
+    assert detail["designs"] == []
+
+
+def test_internal_errors_are_masked_and_logged(api, model_version, monkeypatch, caplog):
+    from generation import engine
+
+    class Broken:
+        def generate(self, *a, **k):
+            raise RuntimeError("CUDA out of memory at /srv/secret/path")
+
+    monkeypatch.setattr(engine, "get_generator", lambda model: Broken())
+    body = api.post(URL, {"text": "a red circle"}, format="json").json()
+    run_jobs()
+    detail = api.get(body["url"]).json()
+    assert detail["status"] == "failed"
+    assert detail["error"] == MASKED_ERROR
+    assert "secret" not in str(detail)
+    assert "/srv/secret/path" in caplog.text  # the full error is in the log
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "text"),
+        ({"text": "x", "count": 9}, "count"),
+        ({"text": "x", "count": 0}, "count"),
+        ({"text": "x", "temperature": 3}, "temperature"),
+        ({"text": "x", "template": "t"}, "template"),
+        ({"text": "x", "model": "no-such-model"}, "model"),
+        ({"text": "x", "style_guide": "00000000-0000-0000-0000-000000000000"}, "style_guide"),
+        ({"text": "x", "conversation": "00000000-0000-0000-0000-000000000000"}, "conversation"),
+        ({"template": "missing"}, "template"),
+        ({"text": "x", "variables": [1, 2]}, "variables"),
+    ],
+)
+def test_invalid_requests_answer_400_with_field_messages(api, model_version, payload, field):
+    response = api.post(URL, payload, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert field in error["fields"], error
+    assert not Prompt.all_objects.exists()
+
+
+def test_template_by_name_uses_production_and_counts_usage(api, model_version, fake_generator, owner):
+    template = prompt_template_create(
+        name="badge", content="a {{ size }} {{ colour }} circle", is_public=True
+    )
+    v1 = template.versions.get()
+    v2 = prompt_template_version_create(template=template, content="two {{ size }} {{ colour }} squares")
+    body = api.post(
+        URL, {"template": "badge", "variables": {"size": "large", "colour": "red"}}, format="json"
+    ).json()
+    assert body["prompt"]["text"] == "a large red circle"  # production is still v1
+    assert body["prompt"]["template"]["version"] == 1
+    prompt_template_label_move(template=template, name="production", version=v2)
+    api.post(URL, {"template": "badge", "variables": {"size": "small", "colour": "blue"}}, format="json")
+    api.post(
+        URL, {"template_version": str(v2.pk), "variables": {"size": "small", "colour": "blue"}}, format="json"
+    )
+    assert PromptTemplateVersion.objects.get(pk=v1.pk).usage_count == 1
+    assert PromptTemplateVersion.objects.get(pk=v2.pk).usage_count == 2
+    missing = api.post(URL, {"template": "badge", "variables": {"size": "small"}}, format="json")
+    assert missing.status_code == 400 and "variables" in missing.json()["error"]["fields"]
+
+
+def test_private_templates_of_others_are_not_usable(api, model_version, other):
+    template = prompt_template_create(
+        name="secret", content="a red circle", is_public=False, created_by=other
+    )
+    response = api.post(URL, {"template_version": str(template.versions.get().pk)}, format="json")
+    assert response.status_code == 400
+
+
+def test_style_guide_recolours_and_sets_strokes(api, model_version, fake_generator):
+    guide = StyleGuideFactory(
+        is_published=True,
+        style_rules={
+            "palette": ["#000000", "#ffffff"],
+            "stroke_width": 3,
+            "line_cap": "round",
+            "fill_mode": "outline",
+        },
+    )
+    body = api.post(URL, {"text": "a red circle", "style_guide": str(guide.pk)}, format="json").json()
+    run_jobs()
+    detail = api.get(body["url"]).json()
+    assert fake_generator.calls[0]["context"].startswith(f"style {guide.guide_name.lower()}")
+    applied = detail["design_metadata"]["palette_applied"]
+    assert applied["source"] == "style_guide" and applied["colours"] == ["#000000", "#ffffff"]
+    attrs = detail["designs"][0]["style_attributes"]
+    assert attrs["style_applied"]["recoloured"] == {"#e53935": "#000000"}
+    assert attrs["style_violations"] == []
+    svg = api.get(detail["designs"][0]["svg_url"]).content.decode()
+    assert 'fill="none"' in svg and 'stroke="#000000"' in svg and 'stroke-width="3"' in svg
+
+
+def test_unpublished_style_guide_is_refused(api, model_version):
+    guide = StyleGuideFactory(is_published=False)
+    response = api.post(URL, {"text": "x", "style_guide": str(guide.pk)}, format="json")
+    assert response.status_code == 400 and "style_guide" in response.json()["error"]["fields"]
+
+
+def test_conversation_carries_style_guide_palette_and_template(api, model_version, fake_generator):
+    guide = StyleGuideFactory(is_published=True, style_rules={"palette": ["#1e88e5"]})
+    template = prompt_template_create(name="shape", content="a {{ colour }} {{ shape }}", is_public=True)
+    conv = api.post("/api/v1/conversations/", {"title": "logo ideas"}, format="json").json()
+    first = api.post(
+        URL,
+        {
+            "conversation": conv["id"],
+            "style_guide": str(guide.pk),
+            "template": "shape",
+            "variables": {"colour": "red", "shape": "circle"},
+        },
+        format="json",
+    ).json()
+    assert first["prompt"]["text"] == "a red circle"
+    # Next prompt: only new variables; the template and style guide come from the conversation.
+    second = api.post(
+        URL, {"conversation": conv["id"], "variables": {"colour": "blue", "shape": "star"}}, format="json"
+    ).json()
+    assert second["prompt"]["text"] == "a blue star"
+    assert second["prompt"]["style_guide"]["id"] == str(guide.pk)
+    third = api.post(URL, {"conversation": conv["id"]}, format="json").json()
+    assert third["prompt"]["text"] == "a blue star"  # same template, same variables
+    run_jobs()
+    assert DesignOutput.objects.get(pk=second["id"]).design_metadata["palette_applied"]["colours"] == [
+        "#1e88e5"
+    ]
+    state = api.get(f"/api/v1/conversations/{conv['id']}/").json()
+    assert state["total_messages"] == 3
+    assert state["context"]["style_guide_id"] == str(guide.pk)
+    assert state["context"]["palette"] == ["#1e88e5"]
+    assert state["context"]["template_version_id"] == str(template.versions.get().pk)
+    assert state["context"]["last_output_id"] == third["id"]
+    assert Prompt.objects.get(pk=second["prompt"]["id"]).metadata["carried_from_conversation"] == [
+        "style_guide",
+        "template",
+    ]
+
+
+def test_another_users_conversation_is_refused(api, model_version, other):
+    from generation.services import conversation_create
+
+    conv = conversation_create(user=other, title="theirs")
+    response = api.post(URL, {"text": "x", "conversation": str(conv.pk)}, format="json")
+    assert response.status_code == 400 and "conversation" in response.json()["error"]["fields"]
