@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.safestring import mark_safe
 
 from catalog import selectors
 from catalog.models import (
@@ -13,7 +18,13 @@ from catalog.models import (
     PromptTemplateVersion,
     StyleGuide,
 )
-from catalog.services import design_pattern_expand
+from catalog.services import (
+    design_pattern_expand,
+    prompt_template_diff,
+    prompt_template_label_move,
+    prompt_template_label_rollback,
+    prompt_template_save_content,
+)
 from catalog.style import check_compliance, conditioning_text
 from core.admin import BaseAdmin, SoftDeleteAdmin
 from core.admin_pages import form_page, report_page
@@ -147,8 +158,42 @@ class PromptTemplateVersionInline(admin.TabularInline):
         return False
 
 
+class PromptTemplateForm(forms.ModelForm):
+    content = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text="Named variables as {{ name }}. Saving changed content creates a new immutable version; "
+        "the 'latest' label follows it, 'production' stays until you move it.",
+    )
+    change_note = forms.CharField(required=False, max_length=500)
+
+    class Meta:
+        model = PromptTemplate
+        fields = ("name", "description", "category", "is_public", "created_by")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            latest = self.instance.versions.order_by("-version").first()
+            if latest is not None:
+                self.fields["content"].initial = latest.content
+
+
 @admin.register(PromptTemplate)
 class PromptTemplateAdmin(SoftDeleteAdmin):
+    form = PromptTemplateForm
+    readonly_fields = ("diff_link",)
+
+    @admin.display(description="versions")
+    def diff_link(self, obj: PromptTemplate) -> str:
+        if not obj.pk:
+            return "-"
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">Compare versions</a>', reverse("admin:catalog_prompttemplate_diff", args=[obj.pk])
+        )
+
     list_display = (
         "name",
         "category",
@@ -165,6 +210,55 @@ class PromptTemplateAdmin(SoftDeleteAdmin):
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.prompt_template_list(include_deleted=True)
+
+    def save_model(
+        self, request: HttpRequest, obj: PromptTemplate, form: forms.ModelForm, change: bool
+    ) -> None:
+        obj.full_clean()
+        obj.save()
+        created = prompt_template_save_content(
+            template=obj,
+            content=form.cleaned_data["content"],
+            saved_by=request.user,
+            change_note=form.cleaned_data.get("change_note", ""),
+        )
+        if created is not None:
+            self.message_user(request, f"Saved as version {created.version}.", messages.INFO)
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:pk>/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="catalog_prompttemplate_diff",
+            ),
+        ] + super().get_urls()
+
+    def diff_view(self, request: HttpRequest, pk: str) -> HttpResponse:
+        template = get_object_or_404(PromptTemplate.all_objects, pk=pk)
+        if not self.has_view_permission(request, template):
+            raise PermissionDenied
+        versions = {v.version: v for v in template.versions.all()}
+        if not versions:
+            raise Http404("This template has no versions.")
+        top = max(versions)
+        try:
+            a = versions[int(request.GET.get("a", top - 1 if top > 1 else top))]
+            b = versions[int(request.GET.get("b", top))]
+        except (KeyError, ValueError):
+            raise Http404("No such version.") from None
+        table = prompt_template_diff(a=a, b=b)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{template}: v{a.version} → v{b.version}",
+            "table": mark_safe(table),
+            "versions": sorted(versions),
+            "template": template,
+            "a": a.version,
+            "b": b.version,
+        }
+        return TemplateResponse(request, "admin/catalog/prompttemplate/diff.html", context)
 
     @admin.display(description="latest version", ordering="latest_version")
     def latest_version(self, obj: PromptTemplate) -> int | None:
@@ -214,10 +308,35 @@ class PromptTemplateVersionAdmin(BaseAdmin):
 
 @admin.register(PromptTemplateLabel)
 class PromptTemplateLabelAdmin(BaseAdmin):
+    """Moving a label is how a template is rolled out or rolled back; every move is audited."""
+
     list_display = ("template", "name", "version", "updated_by", "updated_at")
     search_fields = ("template__name", "name")
     autocomplete_fields = ("template", "version")
     readonly_fields = ("updated_by",)
+    actions = ["rollback"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.prompt_template_label_list()
+
+    def save_model(self, request: HttpRequest, obj: PromptTemplateLabel, form: object, change: bool) -> None:
+        try:
+            moved = prompt_template_label_move(
+                template=obj.template, name=obj.name, version=obj.version, moved_by=request.user
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return
+        obj.pk = moved.pk
+        obj._state.adding = False
+
+    @admin.action(description="Roll back to the previous version", permissions=["change"])
+    def rollback(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for label in queryset:
+            try:
+                moved = prompt_template_label_rollback(label=label, moved_by=request.user)
+                self.message_user(
+                    request, f"{moved} now points at v{moved.version.version}.", messages.SUCCESS
+                )
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)

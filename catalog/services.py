@@ -166,3 +166,40 @@ def _colour_name(value: Any) -> str:
 class _Default(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+@transaction.atomic
+def prompt_template_save_content(
+    *, template: PromptTemplate, content: str, saved_by: Any = None, change_note: str = ""
+) -> PromptTemplateVersion | None:
+    """An admin edit: a new version when the content differs from the latest, else nothing."""
+    latest = template.versions.order_by("-version").first()
+    if latest is not None and latest.content == content:
+        return None
+    return prompt_template_version_create(
+        template=template, content=content, created_by=saved_by, change_note=change_note
+    )
+
+
+@transaction.atomic
+def prompt_template_label_rollback(
+    *, label: PromptTemplateLabel, moved_by: Any = None
+) -> PromptTemplateLabel:
+    """Point the label at the version before the one it points at now."""
+    from django.core.exceptions import ValidationError
+
+    previous = label.template.versions.filter(version__lt=label.version.version).order_by("-version").first()
+    if previous is None:
+        raise ValidationError({"version": f"{label} already points at the first version."})
+    return prompt_template_label_move(
+        template=label.template, name=label.name, version=previous, moved_by=moved_by
+    )
+
+
+def prompt_template_diff(*, a: PromptTemplateVersion, b: PromptTemplateVersion) -> str:
+    """An HTML side-by-side diff (difflib escapes the text)."""
+    import difflib
+
+    return difflib.HtmlDiff(wrapcolumn=80).make_table(
+        a.content.splitlines(), b.content.splitlines(), f"v{a.version}", f"v{b.version}", context=False
+    )
