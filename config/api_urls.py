@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from feedback import api as feedback_api
 from generation import api
 from generation.api_log import ApiLogMixin
 
@@ -35,6 +36,14 @@ v1 = [
     path("patterns/", api.PatternListApi.as_view(), name="pattern-list"),
     path("templates/", api.TemplateListApi.as_view(), name="template-list"),
     path("models/", api.ModelVersionListApi.as_view(), name="model-list"),
+    path(
+        "generations/<uuid:pk>/feedback/",
+        feedback_api.GenerationFeedbackApi.as_view(),
+        name="generation-feedback",
+    ),
+    path("feedback/", feedback_api.FeedbackListApi.as_view(), name="feedback-list"),
+    path("feedback/aggregates/", feedback_api.FeedbackAggregatesApi.as_view(), name="feedback-aggregates"),
+    path("feedback/<uuid:pk>/", feedback_api.FeedbackDetailApi.as_view(), name="feedback-detail"),
 ]
 
 urlpatterns = [
