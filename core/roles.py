@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("feedback", "feedback"): ("view", "change"),
         ("feedback", "promotion"): ("add", "view"),
         ("feedback", "promotioncandidate"): ("view",),
+        ("feedback", "modelcomparison"): ("add", "view"),
     },
     ML_STAFF: {
         ("training", "trainingexample"): ("view",),
@@ -53,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("generation", "outputimage"): ("view",),
         ("generation", "apirequest"): ("view",),
         ("feedback", "feedback"): ("view",),
+        ("feedback", "modelcomparison"): ("add", "view"),
     },
     API_CONSUMERS: {
         ("generation", "prompt"): ("add", "view"),

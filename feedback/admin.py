@@ -3,12 +3,16 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Avg, Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from core.admin import ReadOnlyAdmin, SoftDeleteAdmin
 from core.admin_pages import report_page
 from feedback import selectors, services
-from feedback.models import Feedback, Promotion, PromotionCandidate
+from feedback.models import Feedback, ModelComparison, Promotion, PromotionCandidate
+from generation.models import DesignOutput
 
 
 def _promote(model_admin: admin.ModelAdmin, request: HttpRequest, outputs: list, status: str) -> None:
@@ -152,3 +156,77 @@ class PromotionCandidateAdmin(ReadOnlyAdmin):
     @admin.action(description="Add to training data (approved)")
     def promote_approved(self, request: HttpRequest, queryset: QuerySet) -> None:
         _promote(self, request, [(o, None) for o in queryset], "approved")
+
+
+@admin.register(ModelComparison)
+class ModelComparisonAdmin(ReadOnlyAdmin):
+    """Two versions side by side on one prompt set; curators rate in place (ratings are ordinary feedback)."""
+
+    list_display = ("__str__", "model_a", "model_b", "dataset", "requested_by", "created_at")
+    search_fields = ("title",)
+    list_select_related = ("model_a", "model_b", "dataset", "requested_by")
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<uuid:pk>/image/<uuid:output_id>.png",
+                wrap(self.image_view),
+                name="feedback_modelcomparison_image",
+            ),
+            path(
+                "<uuid:pk>/rate/<uuid:output_id>/", wrap(self.rate_view), name="feedback_modelcomparison_rate"
+            ),
+        ] + super().get_urls()
+
+    def _comparison(self, request: HttpRequest, pk: str) -> ModelComparison:
+        comparison = get_object_or_404(ModelComparison.objects.select_related("model_a", "model_b"), pk=pk)
+        if not self.has_view_permission(request, comparison):
+            raise PermissionDenied
+        return comparison
+
+    def _output(self, comparison: ModelComparison, output_id: str) -> DesignOutput:
+        item = comparison.items.filter(Q(output_a_id=output_id) | Q(output_b_id=output_id)).first()
+        if item is None:
+            raise Http404
+        return item.output_a if str(item.output_a_id) == str(output_id) else item.output_b
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        comparison = self._comparison(request, object_id)
+        view = selectors.model_comparison_view(comparison=comparison, user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": str(comparison),
+            "comparison": comparison,
+            "view": view,
+        }
+        return TemplateResponse(request, "admin/feedback/comparison.html", context)
+
+    def image_view(self, request: HttpRequest, pk: str, output_id: str) -> HttpResponse:
+        output = self._output(self._comparison(request, pk), output_id)
+        png = output.images.filter(file_type="png").order_by("sequence_order").first()
+        if png is None:
+            raise Http404
+        with png.file.open("rb") as fh:
+            body = fh.read()
+        if not body.startswith(b"\x89PNG"):
+            raise Http404
+        response = HttpResponse(body, content_type="image/png")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def rate_view(self, request: HttpRequest, pk: str, output_id: str) -> HttpResponse:
+        comparison = self._comparison(request, pk)
+        if request.method != "POST":
+            raise PermissionDenied
+        output = self._output(comparison, output_id)
+        try:
+            services.feedback_upsert(
+                output=output, user=request.user, rating=int(request.POST.get("rating", "0"))
+            )
+            self.message_user(request, "Rating saved.", messages.SUCCESS)
+        except (ValueError, ValidationError, PermissionDenied) as exc:
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else "Rating must be 1 to 5."
+            self.message_user(request, text, messages.ERROR)
+        return redirect(reverse("admin:feedback_modelcomparison_change", args=[comparison.pk]))

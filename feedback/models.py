@@ -62,3 +62,41 @@ class PromotionCandidate(DesignOutput):
     class Meta:
         proxy = True
         verbose_name = "promotion candidate"
+
+
+class ModelComparison(BaseModel):
+    """Two model versions on one prompt set; each prompt's pair of designs is an ordinary generation."""
+
+    model_a = models.ForeignKey("training.SLMModel", on_delete=models.CASCADE, related_name="+")
+    model_b = models.ForeignKey("training.SLMModel", on_delete=models.CASCADE, related_name="+")
+    dataset = models.ForeignKey(
+        "training.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    seed = models.BigIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        constraints = [
+            models.CheckConstraint(condition=~Q(model_a=models.F("model_b")), name="comparison_two_versions")
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.model_a} vs {self.model_b}"
+
+
+class ComparisonItem(models.Model):
+    comparison = models.ForeignKey(ModelComparison, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    prompt_text = models.TextField()
+    output_a = models.ForeignKey(DesignOutput, on_delete=models.CASCADE, related_name="+")
+    output_b = models.ForeignKey(DesignOutput, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["comparison", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "position"], name="comparison_item_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.prompt_text[:60]

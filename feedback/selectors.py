@@ -62,3 +62,75 @@ def feedback_aggregates(*, by: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def model_comparison_view(*, comparison: Any, user: Any) -> dict[str, Any]:
+    """Side by side: each prompt's two designs with status, adherence and ratings; totals per side."""
+    from django.db.models import Prefetch
+
+    from feedback.models import ComparisonItem
+    from generation.models import DesignOutput, OutputImage
+    from training.ml.adherence import check, parse_prompt
+
+    outputs = DesignOutput.objects.select_related("model_version").prefetch_related(
+        Prefetch("images", queryset=OutputImage.objects.order_by("sequence_order", "file_type")),
+        Prefetch("feedback", queryset=Feedback.objects.select_related("user")),
+    )
+    items = list(
+        ComparisonItem.objects.filter(comparison=comparison)
+        .prefetch_related(Prefetch("output_a", queryset=outputs), Prefetch("output_b", queryset=outputs))
+        .order_by("position")
+    )
+    sides = {
+        "a": {"done": 0, "completed": 0, "adherent": 0, "graded": 0, "ratings": [], "ms": []},
+        "b": {"done": 0, "completed": 0, "adherent": 0, "graded": 0, "ratings": [], "ms": []},
+    }
+    rows = []
+    for item in items:
+        grammar = parse_prompt(item.prompt_text) is not None
+        cells = []
+        for key, output in (("a", item.output_a), ("b", item.output_b)):
+            s = sides[key]
+            svg = next((i for i in output.images.all() if i.file_type == "svg"), None)
+            png = next((i for i in output.images.all() if i.file_type == "png"), None)
+            adherent = None
+            if output.status in ("completed", "failed"):
+                s["done"] += 1
+            if output.status == "completed":
+                s["completed"] += 1
+                if output.processing_time_ms is not None:
+                    s["ms"].append(output.processing_time_ms)
+                if grammar and svg is not None:
+                    with svg.file.open("rb") as fh:
+                        adherent = check(item.prompt_text, fh.read().decode("utf-8", "replace")).adherent
+                    s["graded"] += 1
+                    s["adherent"] += int(adherent)
+            ratings = [f.rating for f in output.feedback.all() if f.deleted_at is None]
+            s["ratings"] += ratings
+            mine = next(
+                (f.rating for f in output.feedback.all() if f.user_id == user.pk and f.deleted_at is None),
+                None,
+            )
+            cells.append(
+                {
+                    "output": output,
+                    "png": png,
+                    "adherent": adherent,
+                    "mean": (sum(ratings) / len(ratings)) if ratings else None,
+                    "count": len(ratings),
+                    "mine": mine,
+                }
+            )
+        rows.append({"item": item, "cells": cells})
+    n = len(items)
+    totals = {}
+    for key, s in sides.items():
+        totals[key] = {
+            "finished": f"{s['done']}/{n}",
+            "valid_rate": s["completed"] / n if n else 0,
+            "adherence": (s["adherent"] / s["graded"]) if s["graded"] else None,
+            "mean_rating": (sum(s["ratings"]) / len(s["ratings"])) if s["ratings"] else None,
+            "ratings": len(s["ratings"]),
+            "median_ms": sorted(s["ms"])[len(s["ms"]) // 2] if s["ms"] else None,
+        }
+    return {"rows": rows, "totals": totals, "finished": all(s["done"] == n for s in sides.values())}

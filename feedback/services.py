@@ -204,3 +204,55 @@ def _read(image: OutputImage) -> str:
 def preference_pairs_jsonl(*, min_gap: int = 2) -> Iterator[bytes]:
     for pair in preference_pairs(min_gap=min_gap):
         yield (json.dumps(pair, ensure_ascii=False) + "\n").encode()
+
+
+COMPARISON_MAX_PROMPTS = 100
+
+
+@transaction.atomic
+def model_comparison_create(
+    *,
+    model_a: Any,
+    model_b: Any,
+    prompts: list[str],
+    requested_by: Any,
+    dataset: Any = None,
+    seed: int = 0,
+    title: str = "",
+) -> Any:
+    """Queue each prompt on both versions (same seed, greedy) as ordinary generations owned by the curator."""
+    from feedback.models import ComparisonItem, ModelComparison
+    from generation.services import generation_create
+
+    prompts = [" ".join(p.split()) for p in prompts if p and p.strip()]
+    if model_a.pk == model_b.pk:
+        raise ValidationError({"model_b": "Choose two different model versions."})
+    if not prompts:
+        raise ValidationError({"prompts": "Give at least one prompt."})
+    if len(prompts) > COMPARISON_MAX_PROMPTS:
+        raise ValidationError({"prompts": f"At most {COMPARISON_MAX_PROMPTS} prompts per comparison."})
+    comparison = ModelComparison(
+        model_a=model_a,
+        model_b=model_b,
+        dataset=dataset,
+        seed=seed,
+        title=title[:200],
+        requested_by=requested_by,
+    )
+    comparison.full_clean()
+    comparison.save()
+    for position, prompt in enumerate(prompts):
+        outputs = [
+            generation_create(
+                user=requested_by, text=prompt, model=str(m.pk), count=1, seed=seed, temperature=0.0
+            )
+            for m in (model_a, model_b)
+        ]
+        ComparisonItem.objects.create(
+            comparison=comparison,
+            position=position,
+            prompt_text=prompt,
+            output_a=outputs[0],
+            output_b=outputs[1],
+        )
+    return comparison

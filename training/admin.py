@@ -496,7 +496,42 @@ class SLMModelAdmin(BaseAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions come from finished training runs
 
-    actions = ["evaluate", "compare", "point_alias"]
+    actions = ["evaluate", "compare", "point_alias", "compare_designs"]
+
+    @admin.action(description="Compare two versions' designs on a prompt set")
+    def compare_designs(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        from feedback.services import model_comparison_create
+        from training.forms import ComparisonForm
+
+        models = list(queryset.order_by("model_name", "version"))
+        if len(models) != 2:
+            self.message_user(request, "Select exactly two model versions.", messages.WARNING)
+            return None
+        form = ComparisonForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            try:
+                comparison = model_comparison_create(
+                    model_a=models[0],
+                    model_b=models[1],
+                    prompts=form.prompt_list(),
+                    dataset=form.cleaned_data["dataset"],
+                    seed=form.cleaned_data["seed"],
+                    requested_by=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                return redirect(reverse("admin:feedback_modelcomparison_change", args=[comparison.pk]))
+        return form_page(
+            request,
+            self,
+            title=f"Compare {models[0]} and {models[1]}",
+            form=form,
+            action="compare_designs",
+            selected=[str(m.pk) for m in models],
+            submit_label="Generate both",
+        )
 
     @admin.display(description="lineage")
     def lineage(self, obj: SLMModel) -> str:
