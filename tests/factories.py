@@ -17,7 +17,7 @@ from catalog.models import (
     PromptTemplateVersion,
     StyleGuide,
 )
-from feedback.models import Feedback, Promotion
+from feedback.models import ComparisonItem, Feedback, ModelComparison, Promotion
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 from training.models import (
     Dataset,
@@ -144,9 +144,18 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
         status_code=202,
     )
     fb = Feedback.objects.create(output=output, user=user, rating=4, comments="nice")
+    Feedback.objects.create(
+        output=output, user=UserFactory(), rating=5
+    )  # a second rater: a promotion candidate
+    prompt_b = Prompt.objects.create(user=user, text_content=f"a blue square {i}")
+    output_b = DesignOutput.objects.create(prompt=prompt_b, model_version=model, status="completed")
+    comparison = ModelComparison.objects.create(model_a=model, model_b=model2, requested_by=user)
+    ComparisonItem.objects.create(
+        comparison=comparison, position=0, prompt_text=prompt.text_content, output_a=output_b, output_b=output
+    )
     promoted = TrainingExampleFactory(source_type="feedback")
     Promotion.objects.create(
-        example=promoted, output=output, feedback=fb, model_version=model2, promoted_by=user
+        example=promoted, output=output_b, feedback=fb, model_version=model2, promoted_by=user
     )
     Token.objects.get_or_create(user=user)
     return {"user": user, "prompt": prompt, "output": output, "example": example, "dataset": dataset}
