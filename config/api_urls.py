@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from feedback import api as feedback_api
 from generation import api
+from training import api as training_api
 from generation.api_log import ApiLogMixin
 
 app_name = "api"
@@ -44,6 +45,9 @@ v1 = [
     path("feedback/", feedback_api.FeedbackListApi.as_view(), name="feedback-list"),
     path("feedback/aggregates/", feedback_api.FeedbackAggregatesApi.as_view(), name="feedback-aggregates"),
     path("feedback/<uuid:pk>/", feedback_api.FeedbackDetailApi.as_view(), name="feedback-detail"),
+    path("imports/", training_api.ImportListCreateApi.as_view(), name="import-list"),
+    path("imports/<uuid:pk>/", training_api.ImportDetailApi.as_view(), name="import-detail"),
+    path("datasets/", training_api.SnapshotCreateApi.as_view(), name="dataset-create"),
 ]
 
 urlpatterns = [

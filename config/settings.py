@@ -233,6 +233,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExampleStatusEnum": "training.models.TrainingExample.Status",
+        "JobStatusEnum": "training.models.JobStatus",
+        "DatasetStatusEnum": "training.models.Dataset.Status",
+    },
 }
 
 # Audit trail (django-auditlog): JSON old/new values, the actor, IP, and the user agent

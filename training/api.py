@@ -1,0 +1,187 @@
+"""Imports and snapshots through the API, for curators' scripts: the same services as the admin and command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.models import StyleGuide
+from generation.api import ERROR, READ_ERRORS, ApiMixin
+from training import selectors, services
+from training.models import Dataset, ImportBatch, TrainingExample
+
+SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".zip": "zip"}
+
+
+class HasModelPerm(BasePermission):
+    """Django model permissions, e.g. training.add_importbatch, for API callers too."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        needed = view.required_perms.get(request.method, ())
+        return bool(request.user and request.user.is_authenticated and request.user.has_perms(needed))
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportBatch
+        fields = (
+            "id",
+            "source_name",
+            "format",
+            "mode",
+            "dry_run",
+            "status",
+            "progress",
+            "rows_read",
+            "rows_valid",
+            "rows_invalid",
+            "rows_duplicate",
+            "rows_created",
+            "rows_updated",
+            "report",
+            "created_at",
+            "finished_at",
+        )
+
+
+class ImportCreateSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    dry_run = serializers.BooleanField(default=True)
+    mode = serializers.ChoiceField(choices=ImportBatch.Mode.choices, default=ImportBatch.Mode.ALL_OR_NOTHING)
+    default_status = serializers.ChoiceField(choices=TrainingExample.Status.choices, default="draft")
+    style_guide = serializers.PrimaryKeyRelatedField(
+        queryset=StyleGuide.objects.all(), required=False, allow_null=True
+    )
+
+    def validate_file(self, upload: Any) -> Any:
+        if Path(upload.name).suffix.lower() not in SUFFIX_FORMAT:
+            raise serializers.ValidationError("Upload a .jsonl, .csv or .zip file.")
+        return upload
+
+
+class ImportListCreateApi(ApiMixin, APIView):
+    permission_classes = [HasModelPerm]
+    required_perms = {"GET": ("training.view_importbatch",), "POST": ("training.add_importbatch",)}
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Import training data (JSONL, CSV or ZIP); a dry run stores nothing and reports",
+        request=ImportCreateSerializer,
+        responses={202: ImportBatchSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        data = ImportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        stored = services.import_upload_store(uploaded=upload, name=upload.name)
+        batch = services.import_batch_create(
+            source_name=upload.name,
+            source_path=stored,
+            format=SUFFIX_FORMAT[Path(upload.name).suffix.lower()],
+            mode=data.validated_data["mode"],
+            dry_run=data.validated_data["dry_run"],
+            default_status=data.validated_data["default_status"],
+            style_guide=data.validated_data.get("style_guide"),
+            created_by=request.user,
+        )
+        return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Recent imports", responses={200: ImportBatchSerializer(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(ImportBatchSerializer(selectors.import_batch_list()[:50], many=True).data)
+
+
+class ImportDetailApi(ApiMixin, APIView):
+    permission_classes = [HasModelPerm]
+    required_perms = {"GET": ("training.view_importbatch",)}
+
+    @extend_schema(
+        summary="One import: status, counts and the per-row report",
+        responses={200: ImportBatchSerializer, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        batch = selectors.import_batch_list().filter(pk=pk).first()
+        if batch is None:
+            raise exceptions.NotFound()
+        return Response(ImportBatchSerializer(batch).data)
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dataset
+        fields = (
+            "id",
+            "name",
+            "version",
+            "status",
+            "record_count",
+            "size_bytes",
+            "content_hash",
+            "export_md5",
+            "split",
+            "selection",
+            "error_message",
+            "created_at",
+        )
+
+
+class SnapshotCreateSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    seed = serializers.IntegerField(min_value=0, default=0)
+    validation = serializers.FloatField(min_value=0, max_value=0.5, default=0.05)
+    test = serializers.FloatField(min_value=0, max_value=0.5, default=0.05)
+    status = serializers.ChoiceField(choices=TrainingExample.Status.choices, default="approved")
+    source_type = serializers.ChoiceField(choices=TrainingExample.SourceType.choices, required=False)
+    data_category = serializers.CharField(required=False, max_length=100)
+    style_guide = serializers.PrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), required=False)
+    example_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=100_000)
+
+
+class SnapshotCreateApi(ApiMixin, APIView):
+    permission_classes = [HasModelPerm]
+    required_perms = {"POST": ("training.add_dataset",)}
+
+    @extend_schema(
+        summary="Freeze a selection of examples into an immutable, split, hashed snapshot",
+        request=SnapshotCreateSerializer,
+        responses={201: DatasetSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        data = SnapshotCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        examples = TrainingExample.objects.filter(status=v["status"])
+        selection: dict[str, Any] = {"status": v["status"]}
+        for field in ("source_type", "data_category"):
+            if v.get(field):
+                examples = examples.filter(**{field: v[field]})
+                selection[field] = v[field]
+        if v.get("style_guide"):
+            examples = examples.filter(style_guide=v["style_guide"])
+            selection["style_guide"] = str(v["style_guide"].pk)
+        if v.get("example_ids"):
+            examples = examples.filter(pk__in=v["example_ids"])
+            selection["example_ids"] = len(v["example_ids"])
+        dataset = services.dataset_snapshot_create(
+            name=v["name"],
+            examples=examples,
+            seed=v["seed"],
+            description=v["description"],
+            selection=selection,
+            ratios={
+                "train": round(1 - v["validation"] - v["test"], 6),
+                "validation": v["validation"],
+                "test": v["test"],
+            },
+            created_by=request.user,
+        )
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
