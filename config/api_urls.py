@@ -7,8 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from feedback import api as feedback_api
 from generation import api
-from training import api as training_api
 from generation.api_log import ApiLogMixin
+from training import api as training_api
 
 app_name = "api"
 
