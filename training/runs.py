@@ -182,11 +182,13 @@ def _examples(dataset: Dataset, split: str) -> list[Any]:
 
 def training_run_execute(*, run_id: Any) -> TrainingRun:
     """Train (resuming from the newest checkpoint), evaluate, register. Always ends in a terminal state."""
-    from training.ml.train import train
-
     run = TrainingRun.objects.select_related("dataset", "base_model").get(pk=run_id)
     callbacks = _RunCallbacks(run)
     try:
+        from training.ml.train import (
+            train,
+        )  # inside the try: a broken install must fail the run, not strand it
+
         params = TrainingParams.from_dict(run.training_params)
         train_set = _examples(run.dataset, DatasetItem.Split.TRAIN)
         val_set = _examples(run.dataset, DatasetItem.Split.VALIDATION) or train_set[:64]
