@@ -8,6 +8,7 @@ No torch here: Django code imports this module.
 
 from __future__ import annotations
 
+import colorsys
 import json
 import math
 import re
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.ml.synthetic import (
-    COUNT_WORDS,
     PALETTE,
     PLURALS,
     POSITIONS,
@@ -147,7 +147,14 @@ def _num(value: str | None, default: float = 0.0) -> float:
 def _mul(m: Matrix, n: Matrix) -> Matrix:
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2, a * e2 + c * f2 + e, b * e2 + d * f2 + f)
+    return (
+        a * a2 + c * b2,
+        b * a2 + d * b2,
+        a * c2 + c * d2,
+        b * c2 + d * d2,
+        a * e2 + c * f2 + e,
+        b * e2 + d * f2 + f,
+    )
 
 
 def parse_transform(text: str | None) -> Matrix:
@@ -200,19 +207,28 @@ def parse_colour(value: str | None) -> tuple[int, int, int] | None:
                 rgb = [float(p[:-1]) * 2.55 if p.endswith("%") else float(p) for p in parts[:3]]
             except ValueError:
                 return None
-            return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+            return (round(rgb[0]), round(rgb[1]), round(rgb[2]))
     return None
 
 
+def _cone(rgb: tuple[int, ...]) -> tuple[float, float, float]:
+    """A point in the HSV cone: hue as an angle scaled by chroma, value as height. Hue dominates for
+    saturated colours (CSS "blue" is nearer our blue than our purple), value for greys and blacks."""
+    r, g, b = (c / 255 for c in rgb[:3])
+    h, s, v = colorsys.rgb_to_hsv(r, g, b)
+    chroma = s * v
+    return (chroma * math.cos(2 * math.pi * h), chroma * math.sin(2 * math.pi * h), v)
+
+
+_PALETTE_CONE = {name: _cone(rgb) for name, rgb in _PALETTE_RGB.items()}
+
+
 def nearest_palette_colour(rgb: tuple[int, int, int]) -> str:
-    """Nearest palette name by the "redmean" weighted RGB distance (cheap and perceptually decent)."""
-
-    def dist(p: tuple[int, ...]) -> float:
-        rm = (rgb[0] + p[0]) / 2
-        dr, dg, db = rgb[0] - p[0], rgb[1] - p[1], rgb[2] - p[2]
-        return (2 + rm / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rm) / 256) * db * db
-
-    return min(_PALETTE_RGB, key=lambda name: dist(_PALETTE_RGB[name]))
+    """The palette name nearest to an RGB colour (exact for the palette's own hex values)."""
+    p = _cone(rgb)
+    return min(
+        _PALETTE_CONE, key=lambda n: sum((a - b) ** 2 for a, b in zip(p, _PALETTE_CONE[n], strict=True))
+    )
 
 
 def _style_dict(el: ET.Element) -> dict[str, str]:
@@ -224,13 +240,70 @@ def _style_dict(el: ET.Element) -> dict[str, str]:
     return props
 
 
+def _arc_points(
+    x1: float, y1: float, rx: float, ry: float, phi_deg: float, large: bool, sweep: bool, x2: float, y2: float
+) -> list[tuple[float, float]]:
+    """Points along an elliptical arc (SVG endpoint parameterisation -> centre form, then sampled)."""
+    if rx == 0 or ry == 0 or (x1 == x2 and y1 == y2):
+        return [(x2, y2)]
+    phi = math.radians(phi_deg)
+    cos, sin = math.cos(phi), math.sin(phi)
+    dx, dy = (x1 - x2) / 2, (y1 - y2) / 2
+    x1p, y1p = cos * dx + sin * dy, -sin * dx + cos * dy
+    rx, ry = abs(rx), abs(ry)
+    lam = (x1p / rx) ** 2 + (y1p / ry) ** 2
+    if lam > 1:  # radii too small: scale up as the spec says
+        rx, ry = rx * math.sqrt(lam), ry * math.sqrt(lam)
+    num = rx * rx * ry * ry - rx * rx * y1p * y1p - ry * ry * x1p * x1p
+    den = rx * rx * y1p * y1p + ry * ry * x1p * x1p
+    coef = math.sqrt(max(0.0, num / den)) if den else 0.0
+    if large == sweep:
+        coef = -coef
+    cxp, cyp = coef * rx * y1p / ry, -coef * ry * x1p / rx
+    cx = cos * cxp - sin * cyp + (x1 + x2) / 2
+    cy = sin * cxp + cos * cyp + (y1 + y2) / 2
+
+    def angle(ux: float, uy: float, vx: float, vy: float) -> float:
+        return math.atan2(ux * vy - uy * vx, ux * vx + uy * vy)
+
+    t1 = angle(1, 0, (x1p - cxp) / rx, (y1p - cyp) / ry)
+    dt = angle((x1p - cxp) / rx, (y1p - cyp) / ry, (-x1p - cxp) / rx, (-y1p - cyp) / ry)
+    if not sweep and dt > 0:
+        dt -= 2 * math.pi
+    elif sweep and dt < 0:
+        dt += 2 * math.pi
+    pts = []
+    for k in range(1, 17):
+        t = t1 + dt * k / 16
+        ex, ey = rx * math.cos(t), ry * math.sin(t)
+        pts.append((cos * ex - sin * ey + cx, sin * ex + cos * ey + cy))
+    return pts
+
+
+def _bezier_points(p0: tuple[float, float], ctrl: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points along a quadratic or cubic Bezier (control points over-bound the curve, samples do not)."""
+    pts = [p0, *ctrl]
+    out = []
+    for k in range(1, 9):
+        t = k / 8
+        layer = pts
+        while len(layer) > 1:  # de Casteljau
+            layer = [
+                ((1 - t) * a[0] + t * b[0], (1 - t) * a[1] + t * b[1])
+                for a, b in zip(layer, layer[1:], strict=False)
+            ]
+        out.append(layer[0])
+    return out
+
+
 def _path_geometry(d: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]], bool]:
-    """(vertices of straight segments, all points for the bbox, has curves) of a path's `d`."""
+    """(vertices of straight segments, points along the outline for the bbox, has curves) of `d`."""
     tokens = _PATH_RE.findall(d or "")
     vertices: list[tuple[float, float]] = []
     points: list[tuple[float, float]] = []
     curved = False
     x = y = sx = sy = 0.0
+    last_ctrl: tuple[float, float] | None = None  # for S/T reflection
     cmd = ""
     i = 0
     arity = {"m": 2, "l": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "t": 2, "a": 7, "z": 0}
@@ -240,8 +313,9 @@ def _path_geometry(d: str) -> tuple[list[tuple[float, float]], list[tuple[float,
             i += 1
             if cmd in "zZ":
                 x, y = sx, sy
+                last_ctrl = None
                 continue
-        elif not cmd:
+        elif not cmd or cmd in "zZ":
             break
         n = arity[cmd.lower()]
         try:
@@ -253,30 +327,38 @@ def _path_geometry(d: str) -> tuple[list[tuple[float, float]], list[tuple[float,
         i += n
         rel = cmd.islower()
         lc = cmd.lower()
+        ox, oy = (x, y) if rel else (0.0, 0.0)
         if lc in "ml":
-            x, y = (x + args[0], y + args[1]) if rel else (args[0], args[1])
+            x, y = ox + args[0], oy + args[1]
             if lc == "m":
                 sx, sy = x, y
                 cmd = "l" if rel else "L"  # implicit lineto after moveto
             vertices.append((x, y))
+            last_ctrl = None
         elif lc == "h":
-            x = x + args[0] if rel else args[0]
+            x = ox + args[0]
             vertices.append((x, y))
+            last_ctrl = None
         elif lc == "v":
-            y = y + args[0] if rel else args[0]
+            y = oy + args[0]
             vertices.append((x, y))
+            last_ctrl = None
+        elif lc == "a":
+            curved = True
+            nx, ny = ox + args[5], oy + args[6]
+            points += _arc_points(x, y, args[0], args[1], args[2], bool(args[3]), bool(args[4]), nx, ny)
+            x, y = nx, ny
+            vertices.append((x, y))
+            last_ctrl = None
         else:
             curved = True
-            ox, oy = (x, y) if rel else (0.0, 0.0)
-            coords = args[5:7] if lc == "a" else args
-            ctrl = [(ox + coords[k], oy + coords[k + 1]) for k in range(0, len(coords) - 1, 2)]
-            if lc == "a":
-                # Bound the arc loosely by its radii around the end points.
-                rx, ry = abs(args[0]), abs(args[1])
-                end = ctrl[-1]
-                points += [(x - rx, y - ry), (x + rx, y + ry), (end[0] - rx, end[1] - ry), (end[0] + rx, end[1] + ry)]
-            points += ctrl
-            x, y = ctrl[-1]
+            coords = [(ox + args[k], oy + args[k + 1]) for k in range(0, n, 2)]
+            if lc in "st":  # first control point is the reflection of the previous one
+                reflected = (2 * x - last_ctrl[0], 2 * y - last_ctrl[1]) if last_ctrl else (x, y)
+                coords = [reflected, *coords]
+            points += _bezier_points((x, y), coords)
+            last_ctrl = coords[-2]
+            x, y = coords[-1]
             vertices.append((x, y))
         points.append((x, y))
     return vertices, points + vertices, curved
@@ -326,7 +408,9 @@ def _geometry(tag: str, el: ET.Element) -> tuple[str, list[tuple[float, float]]]
         return (_round_shape(rx, ry), [(cx - rx, cy - ry), (cx + rx, cy + ry)]) if rx > 0 and ry > 0 else None
     if tag == "rect":
         x, y, w, h = _num(g("x")), _num(g("y")), _num(g("width")), _num(g("height"))
-        return (_rect_shape(w, h), [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]) if w > 0 and h > 0 else None
+        return (
+            (_rect_shape(w, h), [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]) if w > 0 and h > 0 else None
+        )
     if tag in ("polygon", "polyline"):
         nums = [float(v) for v in _NUM_RE.findall(g("points") or "")]
         pts = _dedupe([(nums[i], nums[i + 1]) for i in range(0, len(nums) - 1, 2)])
@@ -365,7 +449,11 @@ def analyse_svg_tree(root: ET.Element) -> list[ObservedElement]:
         if tag in _SKIP_TAGS:
             return
         props = _style_dict(el)
-        if props.get("display") == "none" or props.get("visibility") == "hidden" or _num(props.get("opacity"), 1) <= 0:
+        if (
+            props.get("display") == "none"
+            or props.get("visibility") == "hidden"
+            or _num(props.get("opacity"), 1) <= 0
+        ):
             return
         paint = dict(inherited)
         for key in ("fill", "stroke", "color", "fill-opacity", "stroke-opacity", "stroke-width"):
@@ -462,11 +550,15 @@ def check(prompt: str | DesignSpec, svg_text: str) -> AdherenceResult:
         root = parse_svg(svg_text)
     except SvgError as exc:
         return AdherenceResult(valid=False, adherent=False, expected=spec, error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - any parser failure just means "not valid"
-        return AdherenceResult(valid=False, adherent=False, expected=spec, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # any parser failure just means "not valid"
+        return AdherenceResult(
+            valid=False, adherent=False, expected=spec, error=f"{type(exc).__name__}: {exc}"
+        )
     observed = analyse_svg_tree(root)
     if spec is None:
-        return AdherenceResult(valid=True, adherent=False, observed=observed, error="prompt is not in the grammar")
+        return AdherenceResult(
+            valid=True, adherent=False, observed=observed, error="prompt is not in the grammar"
+        )
     aspects = compare(spec, observed)
     adherent = Counter(expected_elements(spec)) == Counter(o.key() for o in observed)
     return AdherenceResult(valid=True, adherent=adherent, aspects=aspects, expected=spec, observed=observed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +43,7 @@ def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreT
             n_layer=config.n_layer,
             n_head=config.n_head,
             n_inner=config.mlp_ratio * config.n_embd,
+            activation_function="gelu_pytorch_tanh",  # fused kernel; "gelu_new" is several slow ops
             resid_pdrop=config.dropout,
             embd_pdrop=config.dropout,
             attn_pdrop=config.dropout,
@@ -53,6 +56,7 @@ def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreT
             vocab_size=vocab,
             hidden_size=config.n_embd,
             intermediate_size=config.mlp_ratio * config.n_embd,
+            hidden_act="silu",
             num_hidden_layers=config.n_layer,
             num_attention_heads=config.n_head,
             num_key_value_heads=config.n_head,
@@ -69,7 +73,8 @@ def load_model(path: str | Path, device: str | None = None) -> PreTrainedModel:
     """A model saved with save_pretrained (a final dir or a checkpoint dir)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(str(path))
+    with quiet_transformers():
+        model = AutoModelForCausalLM.from_pretrained(str(path))
     if device:
         model.to(device)
     return model
@@ -91,3 +96,17 @@ def pick_device(requested: str | None = None) -> str:
     if requested:
         return requested
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars (weights loading/saving) inside our calls only."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

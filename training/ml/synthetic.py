@@ -154,17 +154,18 @@ def _star_points(x: int, y: int, e: int) -> list[tuple[int, int]]:
     return pts
 
 
-def shape_element(shape: str, x: int, y: int, e: int, paint: str) -> str:
+def shape_element(shape: str, x: int, y: int, e: int, paint: str = "") -> str:
     """One canonical element centred on (x, y) with half-extent e; fixed attribute order."""
     h = (e + 1) // 2  # the short half-side of rectangles and ellipses
+    paint = f" {paint}" if paint else ""
     if shape == "circle":
-        return f'<circle cx="{x}" cy="{y}" r="{e}" {paint}/>'
+        return f'<circle cx="{x}" cy="{y}" r="{e}"{paint}/>'
     if shape == "square":
-        return f'<rect x="{x - e}" y="{y - e}" width="{2 * e}" height="{2 * e}" {paint}/>'
+        return f'<rect x="{x - e}" y="{y - e}" width="{2 * e}" height="{2 * e}"{paint}/>'
     if shape == "rectangle":
-        return f'<rect x="{x - e}" y="{y - h}" width="{2 * e}" height="{2 * h}" {paint}/>'
+        return f'<rect x="{x - e}" y="{y - h}" width="{2 * e}" height="{2 * h}"{paint}/>'
     if shape == "ellipse":
-        return f'<ellipse cx="{x}" cy="{y}" rx="{e}" ry="{h}" {paint}/>'
+        return f'<ellipse cx="{x}" cy="{y}" rx="{e}" ry="{h}"{paint}/>'
     if shape == "triangle":
         pts = [(x, y - e), (x + e, y + e), (x - e, y + e)]
     elif shape == "diamond":
@@ -173,20 +174,26 @@ def shape_element(shape: str, x: int, y: int, e: int, paint: str) -> str:
         pts = _star_points(x, y, e)
     else:
         raise ValueError(f"unknown shape {shape!r}")
-    return f'<polygon points="{_points(pts)}" {paint}/>'
+    return f'<polygon points="{_points(pts)}"{paint}/>'
+
+
+def cell_centre(position: str) -> tuple[int, int]:
+    col, row = POSITIONS[position]
+    return col * CELL + CELL // 2, row * CELL + CELL // 2
+
+
+def render_group(obj: ObjectSpec) -> str:
+    """A group is one <g>: placed once (translate to the cell centre) and painted once, so each element
+    only carries local geometry that depends on shape, size, count and index, never on position/colour.
+    That keeps the SVG short and makes the prompt -> SVG mapping compositional."""
+    cx, cy = cell_centre(obj.position)
+    body = "".join(shape_element(obj.shape, dx, dy, SIZES[obj.size]) for dx, dy in LAYOUTS[obj.count])
+    return f'<g transform="translate({cx} {cy})" {_paint(obj.colour, obj.style)}>{body}</g>'
 
 
 def render_svg(spec: DesignSpec) -> str:
     """The canonical SVG of a spec: fixed viewBox, integer coordinates, no whitespace between tags."""
-    parts = [SVG_OPEN]
-    for obj in spec.objects:
-        col, row = POSITIONS[obj.position]
-        cx, cy = col * CELL + CELL // 2, row * CELL + CELL // 2
-        paint = _paint(obj.colour, obj.style)
-        for dx, dy in LAYOUTS[obj.count]:
-            parts.append(shape_element(obj.shape, cx + dx, cy + dy, SIZES[obj.size], paint))
-    parts.append(SVG_CLOSE)
-    return "".join(parts)
+    return SVG_OPEN + "".join(render_group(o) for o in spec.objects) + SVG_CLOSE
 
 
 def example_from_spec(spec: DesignSpec) -> SyntheticExample:
@@ -300,9 +307,7 @@ def make_splits(
     """Held-out prompts (seen pairs, unseen prompts) and a compositional set (unseen pairs)."""
     pairs = choose_compositional_pairs(compositional_pairs, seed + 1) if compositional_pairs else []
     pair_set = frozenset(pairs)
-    held = list(
-        generate_corpus(heldout, seed=seed + 2, exclude=Holdout(pairs=pair_set), unique=True)
-    )
+    held = list(generate_corpus(heldout, seed=seed + 2, exclude=Holdout(pairs=pair_set), unique=True))
     comp = compositional_examples(compositional, pair_set, seed + 3) if pairs else []
     exclude = Holdout(prompts=frozenset(e.prompt for e in held + comp), pairs=pair_set)
     return Splits(heldout=held, compositional=comp, exclude=exclude, compositional_pairs=pairs)

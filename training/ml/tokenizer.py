@@ -2,7 +2,8 @@
 
 Pre-tokenisation isolates the units of SVG and of the prompt grammar so that each becomes ONE token:
 tag openings (`<circle`), attribute openings including the previous closing quote (`" cx="`),
-numbers with their separator (` 12`, `,40`), hex colours, words with their leading space, `"/>`.
+numbers with their separator (` 12`), integer points (` -8,3`), hex colours, words with their leading
+space, `"/>`.
 BPE then merges every frequent piece into a single token while rare text still decomposes into
 characters, and the `Fuse` decoder concatenates tokens, so detokenisation is lossless.
 """
@@ -32,6 +33,8 @@ PRETOKEN_PATTERN = "|".join(
         r"</?[A-Za-z][-\w:.]*>?",  # `<circle`, `</svg>`, `<g>`
         r"\"?\s*/?>",  # `"/>`, `">`, `>`
         r"#[0-9A-Fa-f]{3,8}(?![0-9A-Za-z])",  # hex colours
+        r"[A-Za-z]+\(",  # transform functions: `translate(`
+        r" ?-?\d+,-?\d+(?![\d.])",  # an integer point `x,y`: polygons are a few distinctive tokens
         r"[ ,]?-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?",  # numbers with their separator
         r" ?[A-Za-z]+",  # words and path commands, GPT-2 style leading space
         r"\s+",
@@ -56,7 +59,6 @@ def train_tokenizer(
 ) -> PreTrainedTokenizerFast:
     """Train on prompts and SVGs; pieces seen at least `min_frequency` times become single tokens."""
     from tokenizers import trainers
-    from transformers import PreTrainedTokenizerFast
 
     backend = _build_backend()
     trainer = trainers.BpeTrainer(
@@ -115,9 +117,10 @@ def prefix_text(prompt: str, context: str | None = None) -> str:
 
 
 def special_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
-    ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in zip(
-        ("pad", "bos", "eos", "sep", "unk"), SPECIAL_TOKENS, strict=True
-    )}
+    ids = {
+        name: tokenizer.convert_tokens_to_ids(tok)
+        for name, tok in zip(("pad", "bos", "eos", "sep", "unk"), SPECIAL_TOKENS, strict=True)
+    }
     return ids  # type: ignore[return-value]
 
 

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.ml.conftest import Trained
+from training.ml.evaluate import evaluate
+from training.ml.sampling import Generator
+from training.ml.synthetic import SyntheticExample, generate_corpus
+
+PROMPTS = [e.prompt for e in generate_corpus(6, seed=1234)]
+
+
+@pytest.fixture(scope="module")
+def generator(trained_model: Trained) -> Generator:
+    assert trained_model.result.final_dir is not None
+    return Generator(trained_model.result.final_dir)
+
+
+@pytest.mark.slow
+def test_batched_greedy_equals_per_prompt(generator: Generator) -> None:
+    batched = generator.generate(PROMPTS, n=2, seed=0, temperature=0.0, max_new_tokens=160)
+    assert [len(c) for c in batched] == [2] * len(PROMPTS)
+    for prompt, candidates in zip(PROMPTS, batched, strict=True):
+        [[single]] = generator.generate([prompt], n=1, seed=5, temperature=0.0, max_new_tokens=160)
+        assert candidates[0].text == candidates[1].text == single.text
+        assert candidates[0].tokens == single.tokens
+
+
+@pytest.mark.slow
+def test_sampling_is_seeded(generator: Generator) -> None:
+    a = generator.generate(PROMPTS[:2], n=3, seed=7, temperature=1.0, max_new_tokens=40)
+    b = generator.generate(PROMPTS[:2], n=3, seed=7, temperature=1.0, max_new_tokens=40)
+    assert [[s.text for s in c] for c in a] == [[s.text for s in c] for c in b]
+    assert all(s.tokens <= 40 for c in a for s in c)
+
+
+@pytest.mark.slow
+def test_context_and_limits(generator: Generator) -> None:
+    [[s]] = generator.generate(PROMPTS[:1], n=1, temperature=0.0, max_new_tokens=5, context="brand: acme")
+    assert s.tokens <= 5 and not s.finished
+    assert generator.generate([], n=2) == []
+
+
+@pytest.mark.slow
+def test_evaluate_reports_everything(trained_model: Trained, corpus: list[SyntheticExample]) -> None:
+    final = trained_model.result.final_dir
+    assert final is not None
+    prompts = [e.prompt for e in generate_corpus(24, seed=77)]
+    result = evaluate(final, corpus[1400:1450], prompts, gallery_size=4)
+    assert result.samples == 24
+    assert result.val_loss is not None and result.val_loss > 0
+    assert result.perplexity is not None and result.perplexity > 1
+    assert 0 < result.validity_rate <= 1  # a few seconds of training already yields SVG that parses
+    assert 0 <= result.adherence_rate <= result.validity_rate
+    assert result.valid_nonblank_rate <= result.validity_rate
+    assert len(result.gallery) == 4 and all(g.prompt in prompts for g in result.gallery)
+    assert set(result.aspect_rates) >= {"shape", "colour", "position"}

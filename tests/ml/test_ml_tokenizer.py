@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.ml.synthetic import SyntheticExample, generate_corpus
+from training.ml.tokenizer import (
+    BOS,
+    EOS,
+    PAD,
+    SEP,
+    UNK,
+    build_prefix_ids,
+    decode,
+    encode_texts,
+    load_tokenizer,
+    save_tokenizer,
+    train_tokenizer,
+)
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[SyntheticExample]:
+    return list(generate_corpus(2000, seed=7))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(examples: list[SyntheticExample], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tok = train_tokenizer(t for e in examples for t in (e.prompt, e.svg))
+    path = tmp_path_factory.mktemp("tok")
+    save_tokenizer(tok, path)
+    return load_tokenizer(path)  # every test runs on the reloaded one: save/load is part of the contract
+
+
+def test_special_tokens(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == (BOS, EOS, PAD)
+    assert (tokenizer.sep_token, tokenizer.unk_token) == (SEP, UNK)
+    ids = {tokenizer.convert_tokens_to_ids(t) for t in (BOS, EOS, PAD, SEP, UNK)}
+    assert len(ids) == 5 and tokenizer.unk_token_id not in ids - {tokenizer.unk_token_id}
+
+
+def test_round_trip_is_exact(tokenizer, examples: list[SyntheticExample]) -> None:  # type: ignore[no-untyped-def]
+    held_out = list(generate_corpus(500, seed=99))  # same vocabulary, different designs
+    texts = [t for e in examples[:300] + held_out for t in (e.prompt, e.svg)]
+    for text, ids in zip(texts, encode_texts(tokenizer, texts), strict=True):
+        assert decode(tokenizer, ids) == text
+        assert tokenizer.unk_token_id not in ids
+    # Through the ordinary transformers API too.
+    svg = held_out[0].svg
+    assert tokenizer.decode(tokenizer(svg)["input_ids"], skip_special_tokens=True) == svg
+
+
+def test_svg_units_are_single_tokens(tokenizer, examples: list[SyntheticExample]) -> None:  # type: ignore[no-untyped-def]
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96"><circle cx="-8" cy="0" r="7"/></svg>'
+    tokens = tokenizer.convert_ids_to_tokens(encode_texts(tokenizer, [svg])[0])
+    for unit in ("<circle", ' cx="', '" cy="', "-8", " 96", '"/>', "</svg>"):
+        assert unit in tokens, (unit, tokens)
+    prompt_tokens = tokenizer.convert_ids_to_tokens(encode_texts(tokenizer, [examples[0].prompt])[0])
+    assert len(prompt_tokens) == len(examples[0].prompt.split())  # word level
+    hexes = [t for t in tokenizer.convert_ids_to_tokens(encode_texts(tokenizer, [examples[0].svg])[0])]
+    assert any(t.startswith("#") and len(t) == 7 for t in hexes)
+    # Short sequences: several characters per token on average.
+    n_chars = sum(len(e.svg) for e in examples[:200])
+    n_tokens = sum(len(ids) for ids in encode_texts(tokenizer, [e.svg for e in examples[:200]]))
+    assert n_chars / n_tokens > 4
+
+
+def test_unseen_ascii_still_round_trips(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    text = '<svg viewBox="0 0 10 10"><path d="M1.5 2.25C3 4 5 6 7 8z" style="opacity:.5"/>\n\t</svg>'
+    assert decode(tokenizer, encode_texts(tokenizer, [text])[0]) == text
+
+
+def test_prefix_ids(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    [ids] = build_prefix_ids(tokenizer, ["a small red circle at the top"])
+    assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.sep_token_id
+    [with_ctx] = build_prefix_ids(tokenizer, ["a small red circle at the top"], ["brand blue"])
+    assert len(with_ctx) > len(ids)
+    assert decode(tokenizer, with_ctx) == "brand blue\na small red circle at the top"
+
+
+def test_saved_files(tmp_path: Path, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    save_tokenizer(tokenizer, tmp_path)
+    assert (tmp_path / "tokenizer.json").is_file()
+    again = load_tokenizer(tmp_path)
+    assert again.get_vocab() == tokenizer.get_vocab()
