@@ -77,6 +77,14 @@ class SoftDeleteAdmin(BaseAdmin):
             else super().get_queryset(request)
         )
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        # Autocomplete widgets elsewhere must not offer soft-deleted rows.
+        if request.path.endswith("/autocomplete/"):
+            queryset = queryset.filter(deleted_at__isnull=True)
+        return super().get_search_results(request, queryset, search_term)
+
     def get_list_filter(self, request: HttpRequest) -> list[Any]:
         return [*super().get_list_filter(request), DeletedFilter]
 

@@ -58,7 +58,9 @@ class PromptAdmin(SoftDeleteAdmin):
 
 
 @admin.register(InputImage)
-class InputImageAdmin(BaseAdmin):
+class InputImageAdmin(ReadOnlyAdmin):
+    """Input images arrive through the API, which checks and re-encodes them; never uploaded here."""
+
     list_display = ("__str__", "prompt", "file_type", "file_size", "uploaded_at")
     list_filter = ("file_type",)
     search_fields = ("prompt__text_content",)
@@ -80,6 +82,9 @@ class OutputImageInline(admin.TabularInline):
 
 @admin.register(DesignOutput)
 class DesignOutputAdmin(BaseAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # designs come from generation jobs
+
     list_display = (
         "__str__",
         "prompt",

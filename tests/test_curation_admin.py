@@ -139,3 +139,34 @@ def test_thumbnail_is_a_png_never_markup(client, curator):
     assert response.content.startswith(b"\x89PNG")
     changelist = client.get(reverse("admin:training_trainingexample_changelist")).content.decode()
     assert "<circle" not in changelist  # the design is shown as an image, not inline SVG
+
+
+def _add_example(client, svg: str, prompt: str = "a hand-made circle"):
+    return client.post(
+        reverse("admin:training_trainingexample_add"),
+        {
+            "prompt": prompt,
+            "svg_content": svg,
+            "source_type": "manual",
+            "status": "draft",
+            "tags": "[]",
+            "metadata": "{}",
+        },
+    )
+
+
+def test_hand_made_example_is_sanitised_hashed_and_deduplicated(client, curator):
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" onload="alert(1)">'
+        '<circle cx="5" cy="5" r="4"/></svg>'
+    )
+    response = _add_example(client, svg)
+    assert response.status_code == 302
+    example = TrainingExample.objects.get()
+    assert "onload" not in example.svg_content and len(example.content_hash) == 64
+    again = _add_example(client, svg.replace('r="4"', 'r="4.000"'), prompt="same design")
+    assert again.status_code == 200
+    assert "already an example" in str(again.context["adminform"].form.errors["svg_content"])
+    bad = _add_example(client, "<html><script>x</script></html>", prompt="not svg")
+    assert bad.status_code == 200 and "svg_content" in bad.context["adminform"].form.errors
+    assert TrainingExample.objects.count() == 1

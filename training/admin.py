@@ -15,7 +15,7 @@ from django.views.decorators.cache import cache_control
 from core.admin import BaseAdmin, ReadOnlyAdmin, SoftDeleteAdmin
 from core.admin_pages import form_page, report_page, thumbnail_response
 from training import selectors, services
-from training.forms import AliasForm, ImportUploadForm, SnapshotForm, TrainForm
+from training.forms import AliasForm, ImportUploadForm, SnapshotForm, TrainForm, TrainingExampleForm
 from training.models import (
     Dataset,
     DatasetItem,
@@ -39,6 +39,7 @@ def method_decorator_cache(view):
 
 @admin.register(TrainingExample)
 class TrainingExampleAdmin(SoftDeleteAdmin):
+    form = TrainingExampleForm
     list_display = (
         "thumbnail",
         "short_prompt",
@@ -61,6 +62,13 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.training_example_list(include_deleted=True)
+
+    def save_model(
+        self, request: HttpRequest, obj: TrainingExample, form: TrainingExampleForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if getattr(form, "removals", None):
+            self.message_user(request, "The sanitiser removed: " + "; ".join(form.removals), messages.WARNING)
 
     def get_urls(self):
         urls = [

@@ -159,3 +159,45 @@ class ComparisonForm(forms.Form):
             .order_by("content_hash")
             .values_list("prompt", flat=True)[: self.cleaned_data["count"]]
         )
+
+
+class TrainingExampleForm(forms.ModelForm):
+    """Hand-made examples go through core.svg like imported ones: sanitised, normalised, hashed, deduplicated."""
+
+    class Meta:
+        model = TrainingExample
+        fields = (
+            "prompt",
+            "svg_content",
+            "svg_file",
+            "source_type",
+            "source_url",
+            "external_id",
+            "data_category",
+            "tags",
+            "collected_at",
+            "metadata",
+            "style_guide",
+            "design_pattern",
+            "status",
+            "quality_score",
+            "import_batch",
+        )
+
+    def clean_svg_content(self) -> str:
+        from core.svg import SvgError, clean_svg
+
+        try:
+            clean = clean_svg(self.cleaned_data["svg_content"])
+        except SvgError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        clash = (
+            TrainingExample.objects.filter(content_hash=clean.content_hash)
+            .exclude(pk=self.instance.pk)
+            .first()
+        )
+        if clash is not None:
+            raise forms.ValidationError(f"The same design is already an example: “{clash.prompt[:60]}”.")
+        self.instance.content_hash = clean.content_hash
+        self.removals = clean.removals
+        return clean.svg
