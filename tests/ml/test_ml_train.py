@@ -45,12 +45,17 @@ def test_final_artifacts(trained_model: Trained) -> None:
     final = trained_model.result.final_dir
     assert final is not None and final.name == "final"
     assert (final / "config.json").is_file()
-    assert (final / "tokenizer" / "tokenizer.json").is_file()
+    assert (final / "tokenizer.json").is_file()
     manifest = json.loads((final / MANIFEST).read_text())
     assert manifest["config"]["max_steps"] == 120
     assert manifest["metrics"]["steps"] == 120 and manifest["metrics"]["val_loss"] > 0
     assert TrainConfig.from_dict(manifest["config"]).model.n_embd == 64
     assert not list(final.parent.glob(".tmp-*"))
+    # Plain transformers can load it too.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(final).sep_token == "<|sep|>"
+    assert AutoModelForCausalLM.from_pretrained(final).config.n_embd == 64
 
 
 def test_progress_reports(tmp_path: Path, corpus: list[SyntheticExample]) -> None:
@@ -161,8 +166,8 @@ def test_init_from_reuses_vocabulary(tmp_path: Path, corpus: list[SyntheticExamp
     )
     ckpt = latest_checkpoint(tmp_path / "ft")
     assert stop_now.steps == 0 and ckpt is not None
-    base_vocab = json.loads((base.final_dir / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
-    ft_vocab = json.loads((ckpt / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+    base_vocab = json.loads((base.final_dir / "tokenizer.json").read_text())["model"]["vocab"]
+    ft_vocab = json.loads((ckpt / "tokenizer.json").read_text())["model"]["vocab"]
     assert base_vocab == ft_vocab
     for name, tensor in _state(base.final_dir).items():
         torch.testing.assert_close(_state(ckpt)[name], tensor)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from training.ml.model import load_model, max_positions, pick_device, quiet_transformers
-from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer
+from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
 
 if TYPE_CHECKING:
     import torch
@@ -19,12 +19,6 @@ class Sample:
     text: str
     tokens: int  # generated tokens, [eos] excluded
     finished: bool  # ended with [eos] rather than running out of tokens
-
-
-def tokenizer_dir(model_dir: Path) -> Path:
-    """Model dirs written by train() keep the tokenizer in a subdirectory; plain HF dirs keep it inline."""
-    sub = Path(model_dir) / "tokenizer"
-    return sub if sub.is_dir() else Path(model_dir)
 
 
 class Generator:

@@ -101,6 +101,13 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     return tok
 
 
+def tokenizer_dir(model_dir: str | Path) -> Path:
+    """Where a model directory keeps its tokenizer: alongside the weights (what train() writes), or in a
+    `tokenizer/` subdirectory."""
+    sub = Path(model_dir) / "tokenizer"
+    return sub if (sub / "tokenizer.json").is_file() else Path(model_dir)
+
+
 def _backend(tokenizer: PreTrainedTokenizerFast) -> object:
     return tokenizer.backend_tokenizer
 

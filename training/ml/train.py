@@ -28,7 +28,14 @@ from training.ml.model import (
     pick_device,
     quiet_transformers,
 )
-from training.ml.tokenizer import encode_texts, load_tokenizer, prefix_text, special_ids, train_tokenizer
+from training.ml.tokenizer import (
+    encode_texts,
+    load_tokenizer,
+    prefix_text,
+    special_ids,
+    tokenizer_dir,
+    train_tokenizer,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -390,7 +397,7 @@ def save_checkpoint(
     tmp.mkdir()
     with quiet_transformers():
         model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp / "tokenizer"))
+    tokenizer.save_pretrained(str(tmp))  # standard HF layout: model and tokenizer side by side
     torch.save(state, tmp / TRAINER_STATE)
     final = root / f"step-{step:08d}"
     _publish_dir(tmp, final)
@@ -565,13 +572,12 @@ def _train(
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     if resume is not None:
-        tokenizer = load_tokenizer(resume / "tokenizer")
+        tokenizer = load_tokenizer(tokenizer_dir(resume))
         model = load_model(resume)
     elif init_from is not None:
         # Fine-tuning keeps the base vocabulary: unseen text still encodes (as characters), ids stay valid.
         init_from = Path(init_from)
-        tok_dir = init_from / "tokenizer" if (init_from / "tokenizer").is_dir() else init_from
-        tokenizer = load_tokenizer(tok_dir)
+        tokenizer = load_tokenizer(tokenizer_dir(init_from))
         model = load_model(init_from)
     else:
         sample = train_list[: config.tokenizer_examples] if config.tokenizer_examples else train_list
@@ -745,7 +751,7 @@ def write_final(
     tmp.mkdir()
     with quiet_transformers():
         model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp / "tokenizer"))
+    tokenizer.save_pretrained(str(tmp))  # standard HF layout: model and tokenizer side by side
     metrics = {
         "steps": result.steps,
         "train_loss": result.train_loss,
