@@ -328,7 +328,8 @@ class ImportBatchAdmin(BaseAdmin):
             if r.get("rolled_back")
             else ""
         )
-        return head + note + table + extra
+        # format_html keeps the parts safe; plain + with '' would turn them into escaped text.
+        return format_html("{}{}{}{}", head, note, table, extra)
 
 
 @admin.register(Dataset)

@@ -39,6 +39,7 @@ class CheckedRow:
     prompt: str = ""
     clean: CleanSvg | None = None
     external_id: str = ""
+    sidecar: bool = False  # came with a JSON sidecar: an icon set
     tags: list[str] = field(default_factory=list)
     category: str = ""
     source_url: str = ""
@@ -217,6 +218,7 @@ def _file_row(
         "category": categories[0] if categories else "",
         "external_id": stem,
         "metadata": {"categories": categories} if categories else {},
+        "_sidecar": bool(meta),
     }
 
 
@@ -260,6 +262,7 @@ def check_row(row: RawRow) -> CheckedRow:
     out.tags = [str(t)[:100] for t in tags][:50]
     out.category = str(data.get("category") or "")[:100]
     out.external_id = str(data.get("external_id") or "")[:255]
+    out.sidecar = bool(data.get("_sidecar"))
     source_url = data.get("source") or data.get("source_url") or ""
     out.source_url = str(source_url)[:1000] if str(source_url).startswith(("http://", "https://")) else ""
     if source_url and not out.source_url:

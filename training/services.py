@@ -188,6 +188,8 @@ class _ImportState:
     def _flush(self, chunk: list[imports.CheckedRow], store: bool) -> None:
         batch = self.batch
         source_type = _SOURCE_TYPE[batch.format]
+        if batch.format == ImportBatch.Format.ZIP and any(c.sidecar for c in chunk):
+            source_type = TrainingExample.SourceType.ICON_SET  # a zipped icon set (SVG + JSON sidecars)
         hashes = [c.clean.content_hash for c in chunk]
         ext_ids = [c.external_id for c in chunk if c.external_id]
         existing_by_hash = dict(

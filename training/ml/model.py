@@ -27,6 +27,9 @@ class ModelConfig:
 
 def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
     """A freshly initialised model whose vocabulary and special ids match the tokenizer."""
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     ids = {
@@ -71,6 +74,9 @@ def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreT
 
 def load_model(path: str | Path, device: str | None = None) -> PreTrainedModel:
     """A model saved with save_pretrained (a final dir or a checkpoint dir)."""
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
     from transformers import AutoModelForCausalLM
 
     with quiet_transformers():
@@ -101,6 +107,9 @@ def pick_device(requested: str | None = None) -> str:
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' progress bars (weights loading/saving) inside our calls only."""
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()

@@ -90,6 +90,10 @@ class Generator:
         import contextlib
 
         import torch
+
+        from training.ml._hf import ensure_transformers
+
+        ensure_transformers()
         from transformers import StaticCache
 
         dev = self.device

@@ -73,6 +73,9 @@ def train_tokenizer(
 
 
 def wrap_backend(backend: object) -> PreTrainedTokenizerFast:
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
@@ -93,6 +96,9 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, path: str | Path) -> None
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
     from transformers import PreTrainedTokenizerFast
 
     tok = PreTrainedTokenizerFast.from_pretrained(str(path))
