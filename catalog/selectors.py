@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from catalog.models import (
     DesignPattern,
@@ -30,11 +30,16 @@ def design_pattern_list(
 
 
 def prompt_template_list(
-    *, include_deleted: bool = False, public_only: bool = False
+    *, include_deleted: bool = False, public_only: bool = False, with_versions: bool = False
 ) -> QuerySet[PromptTemplate]:
     qs = PromptTemplate.all_objects.all() if include_deleted else PromptTemplate.objects.all()
     if public_only:
         qs = qs.filter(is_public=True)
+    if with_versions:  # the API's template list: every version and label in two queries
+        qs = qs.prefetch_related(
+            Prefetch("versions", queryset=PromptTemplateVersion.objects.order_by("-version")),
+            Prefetch("labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")),
+        )
     return qs.select_related("created_by").annotate(
         latest_version=Max("versions__version"), total_usage=Count("versions__prompts", distinct=True)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -17,6 +17,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import exceptions, generics, serializers, status
@@ -29,7 +30,6 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from catalog.models import PromptTemplateLabel, PromptTemplateVersion
 from catalog.selectors import design_pattern_list, prompt_template_list, style_guide_list
 from core.svg import SvgError, clean_svg
 from generation import selectors
@@ -459,71 +459,54 @@ class ModelVersionSerializer(serializers.Serializer):
         return sorted(a.name for a in obj.aliases.all())  # prefetched by the selector
 
 
-class StyleGuideListApi(ApiMixin, generics.ListAPIView):
-    serializer_class = StyleGuideSerializer
+# A published list: the selector decides what and how it is fetched (a constant number of queries).
+# (A comment, not a docstring: drf-spectacular would show a docstring as every subclass's description.)
+class ReadOnlyListApi(ApiMixin, generics.ListAPIView):
     filter_backends: list[Any] = []
 
+    def selector(self) -> QuerySet:
+        raise NotImplementedError
+
     def get_queryset(self) -> QuerySet:
+        return self.selector()
+
+
+def _list_schema(summary: str, serializer: type[serializers.Serializer]) -> Any:
+    return extend_schema_view(
+        get=extend_schema(summary=summary, responses={200: serializer(many=True), **READ_ERRORS})
+    )
+
+
+@_list_schema("Published style guides", StyleGuideSerializer)
+class StyleGuideListApi(ReadOnlyListApi):
+    serializer_class = StyleGuideSerializer
+
+    def selector(self) -> QuerySet:
         return style_guide_list(published_only=True).order_by("guide_name")
 
-    @extend_schema(
-        summary="Published style guides", responses={200: StyleGuideSerializer(many=True), **READ_ERRORS}
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
-
-class PatternListApi(ApiMixin, generics.ListAPIView):
+@_list_schema("Published design patterns", PatternSerializer)
+class PatternListApi(ReadOnlyListApi):
     serializer_class = PatternSerializer
-    filter_backends: list[Any] = []
 
-    def get_queryset(self) -> QuerySet:
+    def selector(self) -> QuerySet:
         return design_pattern_list(published_only=True).order_by("pattern_name")
 
-    @extend_schema(
-        summary="Published design patterns", responses={200: PatternSerializer(many=True), **READ_ERRORS}
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
-
-class TemplateListApi(ApiMixin, generics.ListAPIView):
+@_list_schema("Public prompt templates with their labels and versions", TemplateSerializer)
+class TemplateListApi(ReadOnlyListApi):
     serializer_class = TemplateSerializer
-    filter_backends: list[Any] = []
 
-    def get_queryset(self) -> QuerySet:
-        return (
-            prompt_template_list(public_only=True)
-            .prefetch_related(
-                Prefetch("versions", queryset=PromptTemplateVersion.objects.order_by("-version")),
-                Prefetch(
-                    "labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")
-                ),
-            )
-            .order_by("name")
-        )
-
-    @extend_schema(
-        summary="Public prompt templates with their labels and versions",
-        responses={200: TemplateSerializer(many=True), **READ_ERRORS},
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def selector(self) -> QuerySet:
+        return prompt_template_list(public_only=True, with_versions=True).order_by("name")
 
 
-class ModelVersionListApi(ApiMixin, generics.ListAPIView):
+@_list_schema("Model versions and their aliases", ModelVersionSerializer)
+class ModelVersionListApi(ReadOnlyListApi):
     serializer_class = ModelVersionSerializer
-    filter_backends: list[Any] = []
 
-    def get_queryset(self) -> QuerySet:
+    def selector(self) -> QuerySet:
         return model_version_list().order_by("model_name", "-version")
-
-    @extend_schema(
-        summary="Model versions and their aliases",
-        responses={200: ModelVersionSerializer(many=True), **READ_ERRORS},
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
 
 
 @extend_schema(exclude=True)
