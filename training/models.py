@@ -60,7 +60,7 @@ class ImportBatch(BaseModel):
         verbose_name_plural = "import batches"
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
+                condition=Q(status__in=JobStatus.values),
                 name="importbatch_status_valid",
             ),
             models.CheckConstraint(
@@ -333,7 +333,7 @@ class TrainingRun(BaseModel):
     class Meta(BaseModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
+                condition=Q(status__in=JobStatus.values),
                 name="trainingrun_status_valid",
             ),
             models.CheckConstraint(
@@ -405,7 +405,7 @@ class ModelEvaluation(BaseModel):
     class Meta(BaseModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "completed", "failed", "cancelled"]),
+                condition=Q(status__in=JobStatus.values),
                 name="evaluation_status_valid",
             )
         ]
