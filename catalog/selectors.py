@@ -38,7 +38,9 @@ def prompt_template_list(
     if with_versions:  # the API's template list: every version and label in two queries
         qs = qs.prefetch_related(
             Prefetch("versions", queryset=PromptTemplateVersion.objects.order_by("-version")),
-            Prefetch("labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")),
+            Prefetch(
+                "labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")
+            ),
         )
     return qs.select_related("created_by").annotate(
         latest_version=Max("versions__version"), total_usage=Count("versions__prompts", distinct=True)
