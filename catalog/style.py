@@ -80,9 +80,6 @@ def check_compliance(svg: str, rules: dict[str, Any]) -> Compliance:
     widths: set[float] = set()
     caps: set[str] = set()
     joins: set[str] = set()
-    inherited = {
-        k: root.get(k) for k in ("fill", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin")
-    }
     for el in root.iter():
         decls = _style_decls(el)
 
@@ -126,9 +123,7 @@ def check_compliance(svg: str, rules: dict[str, Any]) -> Compliance:
         )
     mode = rules.get("fill_mode")
     painted_fills = {f for f in fills if f not in ("none", "transparent")}
-    if mode == "outline" and painted_fills and inherited.get("fill") != "none":
-        violations.append("filled shapes in an outline style")
-    if mode == "outline" and painted_fills and inherited.get("fill") == "none":
+    if mode == "outline" and painted_fills:
         violations.append(f"filled shapes ({', '.join(sorted(painted_fills))}) in an outline style")
     if mode == "fill" and not painted_fills and drawn:
         violations.append("outline-only design in a filled style")

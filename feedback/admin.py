@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -119,15 +119,8 @@ class PromotionCandidateAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         rule = services.CurationRule()
-        live = Q(feedback__deleted_at__isnull=True)
-        return (
-            PromotionCandidate.objects.filter(status="completed", promotions__isnull=True)
-            .annotate(
-                mean=Avg("feedback__rating", filter=live),
-                raters=Count("feedback", filter=live, distinct=True),
-            )
-            .filter(mean__gte=rule.min_mean_rating, raters__gte=rule.min_raters)
-            .select_related("prompt", "model_version")
+        return selectors.promotion_candidate_list(
+            min_mean_rating=rule.min_mean_rating, min_raters=rule.min_raters
         )
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:

@@ -134,3 +134,19 @@ def model_comparison_view(*, comparison: Any, user: Any) -> dict[str, Any]:
             "median_ms": sorted(s["ms"])[len(s["ms"]) // 2] if s["ms"] else None,
         }
     return {"rows": rows, "totals": totals, "finished": all(s["done"] == n for s in sides.values())}
+
+
+def promotion_candidate_list(*, min_mean_rating: float = 4.0, min_raters: int = 2) -> QuerySet:
+    """The curation rule: completed designs not yet promoted, rated at least `min_mean_rating` on average by
+    at least `min_raters` people. Shared by the admin's candidate list and feedback.services."""
+    from feedback.models import PromotionCandidate
+
+    live = Q(feedback__deleted_at__isnull=True)
+    return (
+        PromotionCandidate.objects.filter(status="completed", promotions__isnull=True)
+        .annotate(
+            mean=Avg("feedback__rating", filter=live), raters=Count("feedback", filter=live, distinct=True)
+        )
+        .filter(mean__gte=min_mean_rating, raters__gte=min_raters)
+        .select_related("prompt", "model_version")
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Q
 
 from core.svg import SvgError, clean_svg
 from feedback.models import Feedback, Promotion
@@ -131,17 +131,12 @@ class CurationRule:
 
 
 def promotion_candidates(*, rule: CurationRule | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    from feedback.selectors import promotion_candidate_list
+
     rule = rule or CurationRule()
-    outputs = (
-        DesignOutput.objects.filter(status=DesignOutput.Status.COMPLETED, promotions__isnull=True)
-        .annotate(
-            mean=Avg("feedback__rating", filter=Q(feedback__deleted_at__isnull=True)),
-            raters=Count("feedback", filter=Q(feedback__deleted_at__isnull=True), distinct=True),
-        )
-        .filter(mean__gte=rule.min_mean_rating, raters__gte=rule.min_raters)
-        .select_related("prompt", "model_version")
-        .order_by("-mean", "-raters")[:limit]
-    )
+    outputs = promotion_candidate_list(
+        min_mean_rating=rule.min_mean_rating, min_raters=rule.min_raters
+    ).order_by("-mean", "-raters")[:limit]
     candidates = []
     for output in outputs:
         reasons = []

@@ -235,7 +235,9 @@ def training_run_execute(*, run_id: Any) -> TrainingRun:
             "tokens_per_second": result.tokens_per_second,
             "parameters": result.parameters,
         }
-        metrics.update(_quick_eval(result.final_dir, run.dataset))
+        evaluated, _ = evaluation_metrics(model_dir=result.final_dir, dataset=run.dataset)
+        # The training loop's own validation loss stays; the evaluation adds what it measured on top.
+        metrics.update({k: v for k, v in evaluated.items() if k not in ("val_loss", "perplexity")})
         model = model_version_register(
             run=run, final_dir=result.final_dir, metrics=metrics, parameter_count=result.parameters
         )
@@ -254,24 +256,35 @@ def training_run_execute(*, run_id: Any) -> TrainingRun:
         return _finish(run, JobStatus.FAILED, f"{type(exc).__name__}: {exc}", level="error")
 
 
-def _quick_eval(final_dir: Path, dataset: Dataset) -> dict[str, Any]:
-    """Validity, non-blank and adherence on the test split (adherence counts synthetic-grammar prompts only)."""
+def evaluation_metrics(*, model_dir: Path, dataset: Dataset) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Loss on the validation split; validity, non-blank and adherence on up to 200 test prompts (adherence
+    only counts prompts in the synthetic grammar). Returns (metrics, gallery); used by runs and evaluations."""
     from training.ml.adherence import parse_prompt
     from training.ml.evaluate import evaluate
 
-    test = _examples(dataset, DatasetItem.Split.TEST)[:EVAL_PROMPTS]
+    test = (
+        _examples(dataset, DatasetItem.Split.TEST)[:EVAL_PROMPTS]
+        or _examples(dataset, DatasetItem.Split.VALIDATION)[:EVAL_PROMPTS]
+    )
     if not test:
-        return {}
-    result = evaluate(final_dir, test[:64], [e.prompt for e in test])
-    out = {
+        return {}, []
+    val = _examples(dataset, DatasetItem.Split.VALIDATION)[:256] or test
+    result = evaluate(model_dir, val, [e.prompt for e in test])
+    metrics: dict[str, Any] = {
         "eval_prompts": len(test),
+        "val_loss": result.val_loss,
+        "perplexity": result.perplexity,
         "validity_rate": result.validity_rate,
         "nonblank_rate": result.nonblank_rate,
         "valid_nonblank_rate": result.valid_nonblank_rate,
     }
     if any(parse_prompt(e.prompt) for e in test):
-        out["adherence_rate"] = result.adherence_rate
-    return out
+        metrics["adherence_rate"] = result.adherence_rate
+        metrics.update({f"adherence_{k}": v for k, v in result.aspect_rates.items()})
+    gallery = [
+        {"prompt": g.prompt, "svg": g.svg, "valid": g.valid, "adherent": g.adherent} for g in result.gallery
+    ]
+    return {k: v for k, v in metrics.items() if v is not None}, gallery
 
 
 def _finish(run: TrainingRun, status: str, message: str, level: str = "info") -> TrainingRun:
@@ -391,9 +404,6 @@ def model_evaluation_create(
 
 
 def model_evaluation_execute(*, evaluation_id: Any) -> ModelEvaluation:
-    from training.ml.adherence import parse_prompt
-    from training.ml.evaluate import evaluate
-
     evaluation = ModelEvaluation.objects.select_related("model_version", "dataset").get(pk=evaluation_id)
     evaluation.status, evaluation.started_at = JobStatus.RUNNING, timezone.now()
     evaluation.heartbeat_at = timezone.now()
@@ -402,28 +412,9 @@ def model_evaluation_execute(*, evaluation_id: Any) -> ModelEvaluation:
         model_dir = registry.local_model_dir(
             storage_path=evaluation.model_version.storage_path, cache_key=str(evaluation.model_version_id)
         )
-        test = (
-            _examples(evaluation.dataset, DatasetItem.Split.TEST)[:EVAL_PROMPTS]
-            or _examples(evaluation.dataset, DatasetItem.Split.VALIDATION)[:EVAL_PROMPTS]
+        evaluation.metrics, evaluation.gallery = evaluation_metrics(
+            model_dir=model_dir, dataset=evaluation.dataset
         )
-        val = _examples(evaluation.dataset, DatasetItem.Split.VALIDATION)[:256] or test
-        result = evaluate(model_dir, val, [e.prompt for e in test])
-        metrics = {
-            "val_loss": result.val_loss,
-            "perplexity": result.perplexity,
-            "samples": result.samples,
-            "validity_rate": result.validity_rate,
-            "nonblank_rate": result.nonblank_rate,
-            "valid_nonblank_rate": result.valid_nonblank_rate,
-        }
-        if any(parse_prompt(e.prompt) for e in test):
-            metrics["adherence_rate"] = result.adherence_rate
-            metrics.update({f"adherence_{k}": v for k, v in result.aspect_rates.items()})
-        evaluation.metrics = {k: v for k, v in metrics.items() if v is not None}
-        evaluation.gallery = [
-            {"prompt": g.prompt, "svg": g.svg, "valid": g.valid, "adherent": g.adherent}
-            for g in result.gallery
-        ]
         evaluation.status = JobStatus.COMPLETED
     except Exception as exc:
         log.exception("evaluation %s failed", evaluation.pk)

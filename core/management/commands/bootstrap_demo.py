@@ -12,7 +12,7 @@ from django.db import transaction
 
 from catalog.demo import DEMO_PATTERNS, DEMO_STYLE_GUIDES, DEMO_TEMPLATES
 from catalog.models import DesignPattern, PromptTemplate, StyleGuide
-from catalog.services import prompt_template_create
+from catalog.services import prompt_template_create, style_guide_create
 from core.roles import CURATORS, ML_STAFF
 
 
@@ -35,9 +35,7 @@ class Command(BaseCommand):
 
         for spec in DEMO_STYLE_GUIDES:
             if not StyleGuide.objects.filter(guide_name=spec["guide_name"]).exists():
-                guide = StyleGuide(**spec)
-                guide.full_clean()
-                guide.save()
+                style_guide_create(**spec)
         for spec in DEMO_PATTERNS:
             if not DesignPattern.objects.filter(pattern_name=spec["pattern_name"]).exists():
                 pattern = DesignPattern(**spec)
