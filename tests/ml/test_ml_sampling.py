@@ -4,7 +4,7 @@ import pytest
 
 from tests.ml.conftest import Trained
 from training.ml.evaluate import evaluate
-from training.ml.sampling import Generator
+from training.ml.sampling import DecodeRequest, Generator, Sample
 from training.ml.synthetic import SyntheticExample, generate_corpus
 
 PROMPTS = [e.prompt for e in generate_corpus(6, seed=1234)]
@@ -55,3 +55,46 @@ def test_evaluate_reports_everything(trained_model: Trained, corpus: list[Synthe
     assert result.valid_nonblank_rate <= result.validity_rate
     assert len(result.gallery) == 4 and all(g.prompt in prompts for g in result.gallery)
     assert set(result.aspect_rates) >= {"shape", "colour", "position"}
+
+
+@pytest.mark.slow
+def test_requests_joining_a_running_batch_decode_as_if_alone(generator: Generator) -> None:
+    alone = {i: generator.generate([p], max_new_tokens=160)[0][0] for i, p in enumerate(PROMPTS)}
+    batch = generator.batch()
+    done: dict[object, list] = {}
+    steps = 0
+    waiting = list(enumerate(PROMPTS))
+    while waiting or batch:
+        if waiting and steps % 4 == 0:  # one request joins every fourth step, mid-flight
+            key, prompt = waiting.pop(0)
+            done.update(batch.add([(key, DecodeRequest(prompt, max_new_tokens=160))]))
+        done.update(batch.step())
+        steps += 1
+        assert batch.rows == [] or batch._mask.shape[1] <= generator.max_positions
+    assert len(batch) == 0 and not batch
+    assert {k: (s[0].text, s[0].tokens) for k, s in done.items()} == {
+        k: (s.text, s.tokens) for k, s in alone.items()
+    }
+
+
+@pytest.mark.slow
+def test_a_sampled_request_does_not_depend_on_its_batch(generator: Generator) -> None:
+    alone = generator.generate(PROMPTS[:1], n=3, seed=11, temperature=1.0, max_new_tokens=60)[0]
+    batch = generator.batch()
+    done = batch.add([("greedy", DecodeRequest(PROMPTS[1], max_new_tokens=60))])
+    done.update(batch.step())
+    done.update(
+        batch.add([("sampled", DecodeRequest(PROMPTS[0], n=3, seed=11, temperature=1.0, max_new_tokens=60))])
+    )
+    while batch:
+        done.update(batch.step())
+    assert [s.text for s in done["sampled"]] == [s.text for s in alone]
+    assert len(done["greedy"]) == 1
+
+
+@pytest.mark.slow
+def test_a_request_without_room_is_done_at_once(generator: Generator) -> None:
+    batch = generator.batch()
+    done = batch.add([("long", DecodeRequest("circle " * 400)), ("none", DecodeRequest("x", n=0))])
+    assert done["long"] == [Sample(text="", tokens=0, finished=False)] and done["none"] == []
+    assert not batch

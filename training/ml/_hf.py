@@ -16,6 +16,7 @@ NAMES = (
     "LlamaForCausalLM",
     "AutoModelForCausalLM",
     "StaticCache",
+    "DynamicCache",
 )
 
 

@@ -1,11 +1,19 @@
-"""Batched generation: every prompt x candidate decoded together, one forward pass per new token, KV cache."""
+"""Generation with iteration-level ("continuous") batching: one forward pass per new token for every row in
+flight, with a KV cache. Requests join a running batch between two steps and leave it the step they finish,
+so a request that arrives while others decode does not wait for them.
+
+`Generator.generate(prompts, ...)` is the simple call (all prompts in, all samples out); `Generator.batch()`
+gives the `DecodeBatch` that a long-lived worker feeds: `add()` requests whenever they arrive, `step()` until
+it is empty. Both run the same code, so a single `generate` call is the bare baseline of the worker.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from training.ml.model import load_model, max_positions, pick_device, quiet_transformers
 from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
@@ -19,6 +27,20 @@ class Sample:
     text: str
     tokens: int  # generated tokens, [eos] excluded
     finished: bool  # ended with [eos] rather than running out of tokens
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """One prompt and how to decode it: `n` candidates, greedy when temperature == 0, else sampled with
+    its own seeded generator (so a request's samples do not depend on what else shares the batch)."""
+
+    prompt: str
+    n: int = 1
+    seed: int = 0
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+    context: str | None = None
+    top_k: int | None = None
 
 
 class Generator:
@@ -40,6 +62,10 @@ class Generator:
         self.eos_id = int(self.tokenizer.eos_token_id)
         self._dtype = torch.bfloat16 if self.device == "cuda" else None
 
+    def batch(self) -> DecodeBatch:
+        """An empty continuous batch on this model."""
+        return DecodeBatch(self)
+
     def generate(
         self,
         prompts: Sequence[str],
@@ -50,108 +76,253 @@ class Generator:
         context: str | None = None,
         top_k: int | None = None,
     ) -> list[list[Sample]]:
-        """n candidates per prompt, all decoded in one left-padded batch; greedy when temperature == 0."""
-        import torch
-
+        """n candidates per prompt, all decoded together; greedy when temperature == 0."""
         if not prompts or n < 1:
             return [[] for _ in prompts]
-        prefixes = build_prefix_ids(self.tokenizer, list(prompts), [context] * len(prompts))
-        rows = [p for p in prefixes for _ in range(n)]
-        width = max(len(r) for r in rows)
-        budget = max(0, min(max_new_tokens, self.max_positions - width))
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
-            mask[i, width - len(r) :] = 1
-        threads_before = torch.get_num_threads()
-        if self.num_threads and self.num_threads != threads_before:
-            torch.set_num_threads(self.num_threads)
-        try:
-            out_tokens = self._decode(ids, mask, budget, seed, temperature, top_k)
-        finally:
-            torch.set_num_threads(threads_before)
-        samples = []
-        for row in out_tokens:
-            finished = self.eos_id in row
-            body = row[: row.index(self.eos_id)] if finished else row
-            samples.append(Sample(text=decode(self.tokenizer, body), tokens=len(body), finished=finished))
-        return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+        request = {
+            "n": n,
+            "seed": seed,
+            "temperature": temperature,
+            "max_new_tokens": max_new_tokens,
+            "context": context,
+            "top_k": top_k,
+        }
+        results: dict[Hashable, list[Sample]] = {}
+        with self.threads():
+            batch = self.batch()
+            results.update(batch.add([(i, DecodeRequest(p, **request)) for i, p in enumerate(prompts)]))
+            while batch:
+                results.update(batch.step())
+        return [results[i] for i in range(len(prompts))]
 
-    def _decode(
-        self,
-        ids: torch.Tensor,
-        mask: torch.Tensor,
-        budget: int,
-        seed: int,
-        temperature: float,
-        top_k: int | None,
-    ) -> list[list[int]]:
-        import contextlib
-
+    @contextlib.contextmanager
+    def threads(self) -> Any:
+        """Run with `num_threads` torch threads when one was given, restoring the setting after."""
         import torch
 
-        from training.ml._hf import ensure_transformers
+        before = torch.get_num_threads()
+        if self.num_threads and self.num_threads != before:
+            torch.set_num_threads(self.num_threads)
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
 
-        ensure_transformers()
-        from transformers import StaticCache
 
-        dev = self.device
-        ids, mask = ids.to(dev), mask.to(dev)
-        # Left padding: positions count real tokens only, so padded rows see the same positions as unpadded.
+@dataclass
+class _Group:
+    """One request in flight: its candidates' tokens so far and how many rows still decode."""
+
+    key: Hashable
+    request: DecodeRequest
+    tokens: list[list[int]]
+    finished: list[bool]
+    open_rows: int
+    rng: Any = None  # torch.Generator for sampled requests
+
+
+@dataclass
+class _Row:
+    group: _Group
+    candidate: int
+    budget: int  # tokens it may emit, [eos] included
+
+
+@dataclass
+class DecodeBatch:
+    """Rows of many requests decoded together. Rows are left-padded to one cache length; positions count
+    each row's real tokens only, so a row sees the same positions whatever it is batched with. Padding
+    columns that no remaining row needs are trimmed, so the cache stays as long as the longest row."""
+
+    gen: Generator
+    rows: list[_Row] = field(default_factory=list)
+    _cache: Any = None  # transformers DynamicCache; per layer keys/values [rows, heads, length, head_dim]
+    _mask: Any = None  # [rows, length] 1 = real token
+    _pos: Any = None  # [rows, 1] position of each row's last token
+    _logits: Any = None  # [rows, vocab] for the next token
+    _groups: int = 0
+
+    def __len__(self) -> int:
+        """Requests in flight."""
+        return self._groups
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def add(self, items: Sequence[tuple[Hashable, DecodeRequest]]) -> dict[Hashable, list[Sample]]:
+        """Prefill new requests (one forward pass for all of them) and merge them into the batch. Returns
+        the requests that are done at once (no room left for any token, or n < 1)."""
+        import torch
+
+        g = self.gen
+        done: dict[Hashable, list[Sample]] = {}
+        prefixes = build_prefix_ids(g.tokenizer, [r.prompt for _, r in items], [r.context for _, r in items])
+        new_rows: list[_Row] = []
+        new_ids: list[list[int]] = []
+        for (key, req), prefix in zip(items, prefixes, strict=True):
+            budget = max(0, min(req.max_new_tokens, g.max_positions - len(prefix)))
+            if req.n < 1 or budget == 0:
+                done[key] = [Sample(text="", tokens=0, finished=False) for _ in range(max(0, req.n))]
+                continue
+            rng = None
+            if req.temperature > 0:
+                rng = torch.Generator(device=g.device).manual_seed(int(req.seed))
+            group = _Group(key, req, [[] for _ in range(req.n)], [False] * req.n, req.n, rng)
+            self._groups += 1
+            for c in range(req.n):
+                new_rows.append(_Row(group, c, budget))
+                new_ids.append(prefix)
+        if not new_rows:
+            return done
+        width = max(len(r) for r in new_ids)
+        ids = torch.full((len(new_ids), width), g.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(new_ids), width), dtype=torch.long)
+        for i, r in enumerate(new_ids):
+            ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r) :] = 1
+        ids, mask = ids.to(g.device), mask.to(g.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        rng = torch.Generator(device=dev).manual_seed(seed)
-        finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=dev)
-        generated: list[torch.Tensor] = []
-        autocast = torch.autocast("cuda", dtype=self._dtype) if self._dtype else contextlib.nullcontext()
-        width = ids.shape[1]
-        with torch.inference_mode(), autocast, quiet_transformers():
-            # A static cache is preallocated once: no per-token concatenation of the whole cache.
-            cache = StaticCache(config=self.model.config, max_cache_len=width + max(1, budget))
-            out = self.model(
+        with self._forward_context():
+            cache = _new_cache()
+            out = g.model(
                 input_ids=ids,
                 attention_mask=mask,
                 position_ids=positions,
                 past_key_values=cache,
                 use_cache=True,
-                cache_position=torch.arange(width, device=dev),
             )
             logits = out.logits[:, -1, :].float()
-            position = positions[:, -1:]
-            for t in range(budget):
-                nxt = self._pick(logits, temperature, top_k, rng)
-                nxt = torch.where(finished, torch.full_like(nxt, self.pad_id), nxt)
-                generated.append(nxt)
-                finished |= nxt == self.eos_id
-                if t == budget - 1 or bool(finished.all()):
-                    break
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-                position = position + 1
-                out = self.model(
-                    input_ids=nxt[:, None],
-                    attention_mask=mask,
-                    position_ids=position,
-                    past_key_values=cache,
-                    use_cache=True,
-                    cache_position=torch.tensor([width + t], device=dev),
-                )
-                logits = out.logits[:, -1, :].float()
-        if not generated:
-            return [[] for _ in range(ids.shape[0])]
-        table = torch.stack(generated, dim=1).tolist()
-        return [[t for t in row if t != self.pad_id] for row in table]
+        self._merge(cache, mask, positions[:, -1:], logits)
+        self.rows += new_rows
+        return done
 
-    @staticmethod
-    def _pick(
-        logits: torch.Tensor, temperature: float, top_k: int | None, rng: torch.Generator
-    ) -> torch.Tensor:
+    def step(self) -> dict[Hashable, list[Sample]]:
+        """Pick one token for every row, retire the rows that ended, and run the forward pass for the rest.
+        Returns the requests whose every candidate is now done."""
         import torch
 
-        if temperature <= 0:
-            return logits.argmax(dim=-1)
-        logits = logits / temperature
-        if top_k:
-            kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        probs = torch.softmax(logits, dim=-1)
-        return torch.multinomial(probs, 1, generator=rng).squeeze(-1)
+        if not self.rows:
+            return {}
+        g = self.gen
+        nxt = self._pick(self._logits)
+        picked = nxt.tolist()
+        keep: list[int] = []
+        done: dict[Hashable, list[Sample]] = {}
+        for i, (row, token) in enumerate(zip(self.rows, picked, strict=True)):
+            group = row.group
+            if token == g.eos_id:
+                group.finished[row.candidate] = True
+            else:
+                group.tokens[row.candidate].append(token)
+                if len(group.tokens[row.candidate]) < row.budget:
+                    keep.append(i)
+                    continue
+            group.open_rows -= 1
+            if group.open_rows == 0:
+                self._groups -= 1
+                done[group.key] = [
+                    Sample(text=decode(g.tokenizer, t), tokens=len(t), finished=f)
+                    for t, f in zip(group.tokens, group.finished, strict=True)
+                ]
+        if not keep:
+            self._reset()
+            return done
+        if len(keep) < len(self.rows):
+            index = torch.tensor(keep, device=g.device)
+            self.rows = [self.rows[i] for i in keep]
+            nxt = nxt.index_select(0, index)
+            self._select(index)
+        length = self._mask.shape[1]
+        self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
+        self._pos = self._pos + 1
+        with self._forward_context():
+            out = g.model(
+                input_ids=nxt[:, None],
+                attention_mask=self._mask,
+                position_ids=self._pos,
+                past_key_values=self._cache,
+                use_cache=True,
+                cache_position=torch.tensor([length], device=g.device),
+            )
+            self._logits = out.logits[:, -1, :].float()
+        return done
+
+    # --- internals -------------------------------------------------------------------------------------
+
+    def _forward_context(self) -> contextlib.ExitStack:
+        import torch
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        if self.gen._dtype is not None:
+            stack.enter_context(torch.autocast("cuda", dtype=self.gen._dtype))
+        stack.enter_context(quiet_transformers())
+        return stack
+
+    def _pick(self, logits: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        nxt = logits.argmax(dim=-1)
+        sampled: dict[int, list[int]] = {}
+        for i, row in enumerate(self.rows):
+            if row.group.rng is not None:
+                sampled.setdefault(id(row.group), []).append(i)
+        for indices in sampled.values():
+            group = self.rows[indices[0]].group
+            req = group.request
+            index = torch.tensor(indices, device=logits.device)
+            part = logits.index_select(0, index) / req.temperature
+            if req.top_k:
+                kth = torch.topk(part, min(req.top_k, part.shape[-1]), dim=-1).values[:, -1:]
+                part = part.masked_fill(part < kth, float("-inf"))
+            probs = torch.softmax(part, dim=-1)
+            nxt[index] = torch.multinomial(probs, 1, generator=group.rng).squeeze(-1)
+        return nxt
+
+    def _merge(self, cache: Any, mask: Any, pos: Any, logits: Any) -> None:
+        """Join prefilled rows to the batch, left-padding whichever side is shorter."""
+        import torch
+        import torch.nn.functional as F
+
+        if self._cache is None:
+            self._cache, self._mask, self._pos, self._logits = cache, mask, pos, logits
+            return
+        old, new = self._mask.shape[1], mask.shape[1]
+        width = max(old, new)
+
+        def pad(t: Any, by: int) -> Any:  # left-pad the length axis (-2 for K/V, -1 for the mask)
+            if by == 0:
+                return t
+            return F.pad(t, (0, 0, by, 0)) if t.dim() == 4 else F.pad(t, (by, 0))
+
+        for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
+            mine.keys = torch.cat([pad(mine.keys, width - old), pad(theirs.keys, width - new)])
+            mine.values = torch.cat([pad(mine.values, width - old), pad(theirs.values, width - new)])
+        self._mask = torch.cat([pad(self._mask, width - old), pad(mask, width - new)])
+        self._pos = torch.cat([self._pos, pos])
+        self._logits = torch.cat([self._logits, logits])
+
+    def _select(self, index: Any) -> None:
+        """Keep only these rows, then drop leading columns that are padding for every row left."""
+        mask = self._mask.index_select(0, index)
+        start = int(mask.any(dim=0).int().argmax())
+        self._mask = mask[:, start:]
+        for layer in self._cache.layers:
+            layer.keys = layer.keys.index_select(0, index)[:, :, start:]
+            layer.values = layer.values.index_select(0, index)[:, :, start:]
+        self._pos = self._pos.index_select(0, index)
+
+    def _reset(self) -> None:
+        self.rows = []
+        self._cache = self._mask = self._pos = self._logits = None
+
+
+def _new_cache() -> Any:
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
+    from transformers import DynamicCache
+
+    # Its layers' `keys`/`values` are plain tensors that DecodeBatch pads, joins and selects rows of.
+    return DynamicCache()
