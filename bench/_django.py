@@ -17,6 +17,7 @@ def setup(name: str) -> Path:
     os.environ.setdefault("ATELIER_VAR_DIR", str(work))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "0")  # the production configuration: no per-query debug logging
     import django
     from django.core.management import call_command
 

@@ -91,7 +91,10 @@ TEMPLATES = [
 
 # SQLite file by default; PostgreSQL (psycopg 3) when DATABASE_URL says so.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Persistent connections (checked before reuse): a new connection per request or job costs more than
+# many of the queries it runs.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the embedded worker write progress while the web process reads.
@@ -212,13 +215,16 @@ GENERATION_RETENTION_DAYS = {
 }
 GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=3)
 GENERATION_CLAIM_TTL_SECONDS = env.int("GENERATION_CLAIM_TTL_SECONDS", default=600)
-GENERATION_MAX_BATCH = env.int("GENERATION_MAX_BATCH", default=16)
+# Rows (requests x candidates) one model decodes together; requests join and leave between steps.
+GENERATION_MAX_BATCH_ROWS = env.int("GENERATION_MAX_BATCH_ROWS", default=64)
+# Threads of the embedded worker's generation queue: each holds one request while it decodes, so this
+# is how many requests can share the batch. With Redis, give `rundramatiq --queues generation` as many.
+GENERATION_WORKER_THREADS = env.int("GENERATION_WORKER_THREADS", default=16)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)
 GENERATION_MAX_NEW_TOKENS = env.int("GENERATION_MAX_NEW_TOKENS", default=256)
 GENERATION_PNG_SIZE = env.int("GENERATION_PNG_SIZE", default=512)
-GENERATION_RENDER_THREADS = env.int("GENERATION_RENDER_THREADS", default=2)
 GENERATION_MODEL_CACHE_SIZE = env.int("GENERATION_MODEL_CACHE_SIZE", default=2)
 GENERATION_INPUT_MAX_PIXELS = env.int("GENERATION_INPUT_MAX_PIXELS", default=16_000_000)
 GENERATION_INPUT_MAX_BYTES = env.int("GENERATION_INPUT_MAX_BYTES", default=10 * 1024 * 1024)

@@ -76,8 +76,10 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from django.conf import settings
 
+        if getattr(self, "_owner", None) is not None:
+            return  # one reaper per process, however many workers share the broker (the embedded ones)
         stop = threading.Event()
-        self._stop = stop
+        self._owner, self._stop = id(worker), stop
         embedded = settings.EMBEDDED_BROKER
 
         def run() -> None:
@@ -97,6 +99,6 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
         threading.Thread(target=run, name="atelier-reaper", daemon=True).start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
+        if getattr(self, "_owner", None) == id(worker):
+            self._stop.set()
+            self._owner = None

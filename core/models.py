@@ -28,6 +28,15 @@ class BaseModel(models.Model):
         return {"user_agent": meta.user_agent} if meta and meta.user_agent else None
 
 
+def clean_new_row(instance: models.Model, *, trusted: tuple[str, ...] = ()) -> None:
+    """full_clean for a fresh row on a hot path (an API request, a worker's result), without the
+    checks that each cost a query: the `trusted` foreign keys (rows the caller has just read or
+    written), unique checks (a new UUID key; the database enforces unique slots), and CHECK
+    constraints (the database enforces them too; Django validates each one with a SELECT). Field
+    validation (types, lengths, choices, blank) still runs, and the caller validates ranges itself."""
+    instance.full_clean(exclude=list(trusted), validate_unique=False, validate_constraints=False)
+
+
 class SoftDeleteQuerySet(models.QuerySet):
     def alive(self) -> SoftDeleteQuerySet:
         return self.filter(deleted_at__isnull=True)

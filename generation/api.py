@@ -38,7 +38,7 @@ from generation.filters import GenerationFilter
 from generation.images import MAX_IMAGES
 from generation.models import Conversation, DesignOutput
 from generation.serializers import ConversationSerializer, GenerationSerializer
-from generation.services import MAX_COUNT, conversation_create, generation_create
+from generation.services import MAX_COUNT, conversation_create, design_png_ensure, generation_create
 from training.selectors import model_version_list
 
 WAIT_CAP_SECONDS = 60
@@ -296,18 +296,38 @@ class DesignSvgApi(FileApi):
         )
 
 
+class RenderUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The PNG render of this design is not available; the SVG is. Try again shortly."
+    default_code = "render_unavailable"
+
+
 class DesignPngApi(FileApi):
     @extend_schema(
         summary="Download a design's PNG render",
+        description=(
+            "The worker renders PNGs right after a request completes; one asked for before that is "
+            "rendered from the stored SVG on the spot. 503 if it cannot be rendered."
+        ),
         parameters=[INLINE_PARAM],
-        responses={(200, "image/png"): OpenApiTypes.BINARY, **READ_ERRORS},
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **READ_ERRORS, 503: ERROR},
     )
     def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
         image = selectors.output_image_get(
             user=request.user, output_id=pk, sequence_order=seq, file_type="png"
         )
-        if image is None:
-            raise exceptions.NotFound()
+        if image is None:  # not rendered yet (the worker renders right after completing): render it now
+            svg = selectors.output_image_get(
+                user=request.user, output_id=pk, sequence_order=seq, file_type="svg"
+            )
+            if svg is None:
+                raise exceptions.NotFound()
+            try:
+                image = design_png_ensure(output=svg.output, sequence_order=seq)
+            except (SvgError, OSError) as exc:
+                raise RenderUnavailable() from exc
+            if image is None:
+                raise exceptions.NotFound()
         try:
             content = _read(image.file)
         except OSError as exc:

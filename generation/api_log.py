@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from core.context import current_request_meta
+from core.models import clean_new_row
 from generation.models import ApiRequest
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def api_request_create(
         error_detail=error_detail,
         ip_address=meta.ip if meta else None,
     )
-    row.full_clean(exclude=["user", "prompt"])  # both come from rows this request just read or wrote
+    clean_new_row(row, trusted=("user", "prompt"))  # both come from rows this request just read or wrote
     row.save()
     return row
 

@@ -1,26 +1,39 @@
-"""In-process wake-up for `?wait=N`: a worker thread in this process (the embedded broker) rings when a
-request finishes, so a waiting API call answers at once; waits for other processes' workers poll."""
+"""In-process wake-up for `?wait=N`: when a worker thread in this process (the embedded broker, or a
+web process that also runs the worker) finishes a request, it wakes the calls waiting on that request
+only, so a waiting API call answers at once and fifty waiters do not stampede the database at every
+finish. Waits on other processes' workers poll (generation.selectors.generation_wait)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-_cond = threading.Condition()
-_version = 0
-
-
-def output_finished() -> None:
-    global _version
-    with _cond:
-        _version += 1
-        _cond.notify_all()
+_lock = threading.Lock()
+_waiters: dict[str, list[threading.Event]] = {}
 
 
-def current() -> int:
-    return _version
+def output_finished(output_id: object) -> None:
+    with _lock:
+        events = _waiters.get(str(output_id), ())
+        for event in events:
+            event.set()
 
 
-def wait_after(seen: int, timeout: float) -> None:
-    """Sleep until some request finishes after `seen` was read, or `timeout` seconds pass."""
-    with _cond:
-        _cond.wait_for(lambda: _version != seen, timeout=max(0.0, timeout))
+@contextmanager
+def waiting_for(output_id: object) -> Iterator[threading.Event]:
+    """An event set when this request finishes in this process. Subscribe before reading the status, so
+    a finish between the read and the wait is not missed."""
+    key = str(output_id)
+    event = threading.Event()
+    with _lock:
+        _waiters.setdefault(key, []).append(event)
+    try:
+        yield event
+    finally:
+        with _lock:
+            events = _waiters.get(key, [])
+            if event in events:
+                events.remove(event)
+            if not events:
+                _waiters.pop(key, None)

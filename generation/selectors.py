@@ -77,13 +77,14 @@ def generation_wait(*, user: Any, output_id: Any, timeout: float) -> DesignOutpu
     from generation import events
 
     deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        seen = events.current()
-        status = DesignOutput.objects.filter(pk=output_id).values_list("status", flat=True).first()
-        remaining = deadline - time.monotonic()
-        if status is None or status in TERMINAL or remaining <= 0:
-            break
-        events.wait_after(seen, min(POLL_SECONDS, remaining))
+    with events.waiting_for(output_id) as finished:
+        while True:
+            status = DesignOutput.objects.filter(pk=output_id).values_list("status", flat=True).first()
+            remaining = deadline - time.monotonic()
+            if status is None or status in TERMINAL or remaining <= 0:
+                break
+            finished.wait(min(POLL_SECONDS, remaining))
+            finished.clear()
     return generation_get(user=user, output_id=output_id)
 
 

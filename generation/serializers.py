@@ -118,9 +118,11 @@ class GenerationSerializer(serializers.Serializer):
                     "style_attributes": {},
                 },
             )
-            url = _absolute(self.context, f"api:design-{image.file_type}", obj.pk, image.sequence_order)
-            slot[f"{image.file_type}_url"] = url
             if image.file_type == "svg":
+                # Every design has a PNG URL: the download renders one not yet rendered by the worker.
+                for kind in ("svg", "png"):
+                    url = _absolute(self.context, f"api:design-{kind}", obj.pk, image.sequence_order)
+                    slot[f"{kind}_url"] = url
                 slot["style_attributes"] = image.style_attributes
         return [d for _, d in sorted(by_seq.items()) if d["svg_url"]]
 

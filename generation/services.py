@@ -12,19 +12,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
 
+from auditlog.context import disable_auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -32,7 +32,8 @@ from catalog.models import PromptTemplateVersion, StyleGuide
 from catalog.selectors import prompt_template_label_list, prompt_template_version_list, style_guide_list
 from catalog.style import check_compliance, conditioning_text
 from core.jobs import enqueue_on_commit
-from core.svg import SvgError, clean_svg, render_png
+from core.models import clean_new_row
+from core.svg import SvgError, check_visible, clean_svg, render_png
 from generation import engine, events
 from generation.images import MAX_IMAGES, ProcessedImage, combined_palette, input_image_process
 from generation.models import Conversation, DesignOutput, InputImage, OutputImage, Prompt
@@ -43,6 +44,7 @@ from training.selectors import model_version_resolve
 log = logging.getLogger(__name__)
 
 MAX_COUNT = 8
+MAX_TEMPERATURE = 2.0
 # Rows claimed before this moment belong to a worker of an earlier process (see generation_reap_stale).
 PROCESS_STARTED = timezone.now()
 MASKED_ERROR = "Generation failed because of an internal error. Please try again later."
@@ -54,7 +56,11 @@ def _setting(name: str, default: Any) -> Any:
 
 
 class GenerationError(Exception):
-    """An expected failure whose message is safe to show to the client."""
+    """An expected failure whose message is safe to show to the client; `details` go to its metadata."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 # --- create ------------------------------------------------------------------------------------------
@@ -140,6 +146,8 @@ def generation_create(
     """Store a generation request and queue it. Input images are checked before anything is written."""
     if not 1 <= count <= MAX_COUNT:
         raise ValidationError({"count": f"Ask for 1 to {MAX_COUNT} designs."})
+    if temperature is not None and not 0 <= temperature <= MAX_TEMPERATURE:
+        raise ValidationError({"temperature": f"Use a temperature from 0 to {MAX_TEMPERATURE:g}."})
     if len(images) > MAX_IMAGES:
         raise ValidationError({"images": f"At most {MAX_IMAGES} images per request."})
     processed = [input_image_process(fp) for fp in images]
@@ -150,26 +158,33 @@ def generation_create(
 
     saved: list[str] = []
     try:
-        return _generation_create_rows(
-            user=user,
-            text=text,
-            template_version_id=template_version_id,
-            template_name=template_name,
-            variables=variables or {},
-            style_guide_id=style_guide_id,
-            conversation_id=conversation_id,
-            processed=processed,
-            count=count,
-            model_version=model_version,
-            seed=seed,
-            temperature=temperature,
-            saved=saved,
-        )
+        # The API request log is the record of who asked for what (user, IP, payload, prompt), one row
+        # per call; the audit trail keeps to curation, admin edits, deletes and restores.
+        with disable_auditlog():
+            return _generation_create_rows(
+                user=user,
+                text=text,
+                template_version_id=template_version_id,
+                template_name=template_name,
+                variables=variables or {},
+                style_guide_id=style_guide_id,
+                conversation_id=conversation_id,
+                processed=processed,
+                count=count,
+                model_version=model_version,
+                seed=seed,
+                temperature=temperature,
+                saved=saved,
+            )
     except BaseException:
         for name in saved:  # the rows rolled back: do not leave their files behind
             with contextlib.suppress(Exception):
                 default_storage.delete(name)
         raise
+
+
+# Rows the request has just resolved itself (the user, its template version, guide, conversation).
+PROMPT_FKS = ("user", "template_version", "style_guide", "conversation")
 
 
 @transaction.atomic
@@ -254,7 +269,7 @@ def _generation_create_rows(
             ),
         },
     )
-    prompt.full_clean()
+    clean_new_row(prompt, trusted=PROMPT_FKS)
     prompt.save()
     for p in processed:
         image = InputImage(
@@ -278,7 +293,7 @@ def _generation_create_rows(
         temperature=temperature,
         status=Status.PENDING,
     )
-    output.full_clean()
+    clean_new_row(output, trusted=("prompt", "model_version"))
     output.save()
 
     if version is not None:
@@ -335,7 +350,12 @@ def is_claimed_by_live_worker(output: DesignOutput) -> bool:
 
 def design_output_claim(*, output: DesignOutput) -> bool:
     """Mark a locked row as taken by this worker (the caller holds select_for_update). False when its
-    attempts are used up: the row is failed instead."""
+    attempts are used up: the row is failed instead. Job-state writes of workers are not audited."""
+    with disable_auditlog():
+        return _claim(output)
+
+
+def _claim(output: DesignOutput) -> bool:
     if output.attempts >= max_attempts():
         output.status = Status.FAILED
         output.error_message = "Generation did not finish after several attempts. Please try again."
@@ -357,40 +377,13 @@ def candidates_per_request(*, count: int, temperature: float) -> int:
     return max(count, min(int(_setting("GENERATION_MAX_CANDIDATES", 16)), round(count * oversample)))
 
 
-def _claim_peers(lead: DesignOutput) -> list[DesignOutput]:
-    """Other pending greedy requests for the same model and context: they join this forward pass."""
-    limit = int(_setting("GENERATION_MAX_BATCH", 16)) - 1
-    if lead.temperature > 0 or limit <= 0:
-        return []
-    context = (lead.prompt.metadata or {}).get("context")
-    with transaction.atomic():
-        rows = list(
-            DesignOutput.objects.select_for_update(skip_locked=True)
-            .select_related("prompt", "model_version")
-            .filter(model_version_id=lead.model_version_id, status=Status.PENDING, temperature=0)
-            .exclude(pk=lead.pk)
-            .order_by("created_at")[: limit * 2]
-        )
-        peers = [r for r in rows if (r.prompt.metadata or {}).get("context") == context][:limit]
-        return [peer for peer in peers if design_output_claim(output=peer)]
-
-
 @dataclass
 class _Design:
     candidate: int
     styled: StyleResult
-    png: bytes
     tokens: int
     removals: tuple[str, ...]
     compliance: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Candidate:
-    index: int
-    styled: StyleResult
-    tokens: int
-    removals: tuple[str, ...]
 
 
 @dataclass
@@ -399,85 +392,70 @@ class _Work:
 
     output: DesignOutput
     samples: list[Any]
-    ready: list[_Candidate] = field(default_factory=list)  # clean, styled, distinct; not yet rendered
     designs: list[_Design] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
-    error: BaseException | None = None
-
-    @property
-    def needed(self) -> int:
-        return self.output.requested_count - len(self.designs)
 
 
-_render_pool: ThreadPoolExecutor | None = None
-_render_pool_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Threads that wait on core.svg's render processes, so one batch's renders run side by side."""
-    global _render_pool
-    with _render_pool_lock:
-        if _render_pool is None:
-            threads = int(_setting("GENERATION_RENDER_THREADS", 2))
-            _render_pool = ThreadPoolExecutor(
-                max_workers=max(1, threads), thread_name_prefix="atelier-render"
-            )
-        return _render_pool
+def png_size() -> int:
+    return int(_setting("GENERATION_PNG_SIZE", 512))
 
 
 def generation_execute(*, output_id: Any) -> None:
-    """Run a claimed request, batched with compatible pending ones. Never leaves a row `processing`
-    on an ordinary error: it ends completed or failed (masked message, full error in the log)."""
-    lead = DesignOutput.objects.select_related("prompt", "model_version").filter(pk=output_id).first()
-    if lead is None or lead.status != Status.PROCESSING:
+    """Run a claimed request: its candidates join this process's decode loop for the model (batched
+    with every other request in flight), then are cleaned, checked and stored. Never leaves a row
+    `processing` on an ordinary error: it ends completed or failed (masked message, full error in the
+    log). The full-size PNGs are rendered once the request is completed (see output_pngs_render)."""
+    output = DesignOutput.objects.select_related("prompt", "model_version").filter(pk=output_id).first()
+    if output is None or output.status != Status.PROCESSING:
         return
-    if lead.model_version is None:
-        _fail(lead, "The model version of this request no longer exists.")
+    if output.model_version is None:
+        _fail(output, "The model version of this request no longer exists.")
         return
-    batch = [lead]
     try:
-        # The model is busy only for the forward pass: the next batch can start while this one renders.
-        with engine.model_lock(lead.model_version_id):
-            batch += _claim_peers(lead)
-            results, info = _generate(lead.model_version, batch)
-        _postprocess(lead.model_version, batch, results, info)
+        samples, batch = _generate(output)
+        t0 = time.perf_counter()
+        work = _Work(output=output, samples=samples)
+        _prepare(work)
+        _finish(work, batch_info=batch, postprocess_ms=lambda: round((time.perf_counter() - t0) * 1000))
+    except GenerationError as exc:
+        _fail(output, str(exc), **exc.details)
+        return
     except Exception:
-        log.exception("generation batch failed (outputs %s)", [str(o.pk) for o in batch])
-        for output in batch:
-            _fail(output, MASKED_ERROR)
+        log.exception("generation failed (output %s)", output.pk)
+        _fail(output, MASKED_ERROR)
+        return
     except BaseException:
-        # Time limit or worker shutdown: hand the rows back so a retry (or the reaper) runs them again.
-        for output in batch:
-            _release(output)
+        # Time limit or worker shutdown: hand the row back so a retry (or the reaper) runs it again.
+        _release(output)
         raise
+    output_pngs_render(output_id=output.pk)
 
 
-def _generate(model: SLMModel, batch: list[DesignOutput]) -> tuple[list[list[Any]], dict[str, Any]]:
-    """One forward pass: every prompt of the batch times its best-of-N candidates."""
-    lead = batch[0]
-    n = candidates_per_request(count=lead.requested_count, temperature=lead.temperature)
-    generator = engine.get_generator(model)
-    t0 = time.perf_counter()
-    results = generator.generate(
-        [o.prompt.text_content for o in batch],
+def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
+    """This request's best-of-N candidates, decoded in the model's shared batch."""
+    n = candidates_per_request(count=output.requested_count, temperature=output.temperature)
+    job = engine.DecodeJob(
+        prompt=output.prompt.text_content,
         n=n,
-        seed=int(lead.seed or 0),
-        temperature=float(lead.temperature),
+        seed=int(output.seed or 0),
+        temperature=float(output.temperature),
         max_new_tokens=int(_setting("GENERATION_MAX_NEW_TOKENS", 256)),
-        context=(lead.prompt.metadata or {}).get("context"),
+        context=(output.prompt.metadata or {}).get("context"),
     )
-    if len(results) != len(batch):
-        raise RuntimeError(f"generator returned {len(results)} results for {len(batch)} prompts")
-    info = {
-        "size": len(batch),
-        "candidates_per_prompt": n,
-        "generate_ms": round((time.perf_counter() - t0) * 1000),
-    }
-    return [list(r) for r in results], info
+    future = engine.get_scheduler(output.model_version).submit(job)
+    while True:  # short waits, so a time limit or shutdown can interrupt this thread
+        try:
+            result = future.result(timeout=1.0)
+            break
+        except FutureTimeout:
+            continue
+    if len(result.samples) != n:
+        raise RuntimeError(f"generator returned {len(result.samples)} candidates for {n}")
+    return list(result.samples), {**result.stats, "candidates_per_prompt": n}
 
 
 def _prepare(work: _Work) -> None:
-    """Clean, de-duplicate and style every candidate (cheap; no rendering yet)."""
+    """Clean, de-duplicate, style and check every candidate until the request has its designs."""
     meta = work.output.prompt.metadata or {}
     rules = meta.get("style_rules") or {}
     palette = (meta.get("palette") or {}).get("colours") or []
@@ -485,6 +463,9 @@ def _prepare(work: _Work) -> None:
     # Finished candidates (ended with [eos]) first, then in generation order.
     samples = work.samples
     for i in sorted(range(len(samples)), key=lambda i: (not getattr(samples[i], "finished", True), i)):
+        if len(work.designs) >= work.output.requested_count:
+            work.dropped.append({"candidate": i, "reason": "not needed"})
+            continue
         try:
             clean = clean_svg(samples[i].text)
         except SvgError as exc:
@@ -503,85 +484,28 @@ def _prepare(work: _Work) -> None:
         except SvgError as exc:
             work.dropped.append({"candidate": i, "reason": f"style could not be applied: {str(exc)[:200]}"})
             continue
+        try:  # blank, timeout, caps: the candidate is dropped, with the reason
+            check_visible(styled.clean.svg, size=png_size())
+        except SvgError as exc:
+            work.dropped.append({"candidate": i, "reason": f"render failed: {str(exc)[:200]}"})
+            continue
+        violations = check_compliance(styled.clean.svg, rules).violations if rules else []
         tokens = int(getattr(samples[i], "tokens", 0))
-        work.ready.append(_Candidate(i, styled, tokens, clean.removals))
+        work.designs.append(_Design(i, styled, tokens, clean.removals, violations))
 
 
-def _render(candidate: _Candidate, rules: dict[str, Any]) -> tuple[bytes | None, str, list[str]]:
-    try:
-        png = render_png(candidate.styled.clean.svg, size=int(_setting("GENERATION_PNG_SIZE", 512)))
-    except SvgError as exc:  # blank, timeout, caps: the candidate is dropped, with the reason
-        return None, f"render failed: {str(exc)[:200]}", []
-    violations = check_compliance(candidate.styled.clean.svg, rules).violations if rules else []
-    return png, "", violations
-
-
-def _postprocess(
-    model: SLMModel, batch: list[DesignOutput], results: list[list[Any]], info: dict[str, Any]
-) -> None:
-    t0 = time.perf_counter()
-    works = [_Work(output=o, samples=s) for o, s in zip(batch, results, strict=True)]
-    for work in works:
-        try:
-            _prepare(work)
-        except Exception as exc:  # noqa: BLE001 - one request's failure must not sink the batch
-            work.error = exc
-    # Render only as many candidates as each request still needs, all requests side by side.
-    while True:
-        jobs = []
-        for work in works:
-            if work.error is None and work.needed > 0 and work.ready:
-                take, work.ready = work.ready[: work.needed], work.ready[work.needed :]
-                rules = (work.output.prompt.metadata or {}).get("style_rules") or {}
-                jobs += [(work, c, _pool().submit(_render, c, rules)) for c in take]
-        if not jobs:
-            break
-        for work, candidate, future in jobs:
-            try:
-                png, reason, violations = future.result()
-            except Exception as exc:  # noqa: BLE001
-                work.error = exc
-                continue
-            if png is None:
-                work.dropped.append({"candidate": candidate.index, "reason": reason})
-            else:
-                work.designs.append(
-                    _Design(
-                        candidate.index,
-                        candidate.styled,
-                        png,
-                        candidate.tokens,
-                        candidate.removals,
-                        violations,
-                    )
-                )
-    postprocess_ms = round((time.perf_counter() - t0) * 1000)
-    for work in works:
-        work.dropped += [{"candidate": c.index, "reason": "not needed"} for c in work.ready]
-        try:
-            if work.error is not None:
-                raise work.error
-            _finish(work, model=model, batch_info=info, postprocess_ms=postprocess_ms)
-        except GenerationError as exc:
-            _fail(
-                work.output,
-                str(exc),
-                candidates_tried=len(work.samples),
-                candidates_dropped=sorted(work.dropped, key=lambda d: d["candidate"]),
-                batch=info,
-            )
-        except Exception:
-            log.exception("generation post-processing failed for output %s", work.output.pk)
-            _fail(work.output, MASKED_ERROR)
-
-
-def _finish(work: _Work, *, model: SLMModel, batch_info: dict[str, Any], postprocess_ms: int) -> None:
+def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Any) -> None:
     output, samples, designs = work.output, work.samples, work.designs
+    dropped = sorted(work.dropped, key=lambda d: d["candidate"])
     if not designs:
         reasons = sorted({d["reason"].split(":")[0] for d in work.dropped}) or ["no candidates"]
         raise GenerationError(
-            f"The model produced no usable design ({len(samples)} candidate(s): {', '.join(reasons)})."
+            f"The model produced no usable design ({len(samples)} candidate(s): {', '.join(reasons)}).",
+            candidates_tried=len(samples),
+            candidates_dropped=dropped,
+            batch=batch_info,
         )
+    model = output.model_version
     meta = output.prompt.metadata or {}
     context = meta.get("context")
     palette = meta.get("palette") or {}
@@ -594,7 +518,7 @@ def _finish(work: _Work, *, model: SLMModel, batch_info: dict[str, Any], postpro
             "per_candidate": [int(getattr(s, "tokens", 0)) for s in samples],
         },
         "candidates_tried": len(samples),
-        "candidates_dropped": sorted(work.dropped, key=lambda d: d["candidate"]),
+        "candidates_dropped": dropped,
         "context": context,
         "palette_applied": {
             "source": palette.get("source"),
@@ -617,62 +541,72 @@ def _finish(work: _Work, *, model: SLMModel, batch_info: dict[str, Any], postpro
 
 
 def _store(
-    output: DesignOutput, designs: list[_Design], metadata: dict[str, Any], *, postprocess_ms: int
+    output: DesignOutput, designs: list[_Design], metadata: dict[str, Any], *, postprocess_ms: Any
 ) -> None:
+    """Store the designs' SVGs and complete the request, in one transaction (files removed if it fails).
+    Worker job-state writes are not audited: the row keeps its own timings and metadata."""
     saved: list[str] = []
     old: list[str] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), disable_auditlog():
             row = DesignOutput.objects.select_for_update().get(pk=output.pk)
             if row.status != Status.PROCESSING:
                 return  # reaped or finished elsewhere meanwhile
-            for image in row.images.all():  # a retried run replaces what a killed one left
-                old.append(image.file.name)
-            row.images.all().delete()
+            old = [image.file.name for image in row.images.all()]  # a retried run replaces what it left
+            if old:
+                row.images.all().delete()
+            images = []
             for seq, design in enumerate(designs):
-                report = design.styled.clean.report
-                svg_bytes = design.styled.clean.svg.encode("utf-8")
-                style = {
-                    "colours": list(report.colours),
-                    "element_counts": dict(report.element_counts),
-                    "content_hash": design.styled.clean.content_hash,
-                    "view_box": list(design.styled.clean.view_box),
-                    "style_applied": design.styled.applied,
-                    "style_violations": design.compliance,
-                    "sanitiser_removed": list(design.removals),
-                    "candidate": design.candidate,
-                    "tokens": design.tokens,
-                }
-                for file_type, content, attrs in (
-                    ("svg", svg_bytes, style),
-                    ("png", design.png, {"size": int(_setting("GENERATION_PNG_SIZE", 512))}),
-                ):
-                    image = OutputImage(
-                        output=row,
-                        file_type=file_type,
-                        file_size=len(content),
-                        sequence_order=seq,
-                        style_attributes=attrs,
-                    )
-                    image.file.save(f"design.{file_type}", ContentFile(content), save=False)
-                    saved.append(image.file.name)
-                    image.full_clean()
-                    image.save()
+                clean = design.styled.clean
+                image = OutputImage(
+                    output=row,
+                    file_type=OutputImage.FileType.SVG,
+                    file_size=0,
+                    sequence_order=seq,
+                    style_attributes={
+                        "colours": list(clean.report.colours),
+                        "element_counts": dict(clean.report.element_counts),
+                        "content_hash": clean.content_hash,
+                        "view_box": list(clean.view_box),
+                        "style_applied": design.styled.applied,
+                        "style_violations": design.compliance,
+                        "sanitiser_removed": list(design.removals),
+                        "candidate": design.candidate,
+                        "tokens": design.tokens,
+                    },
+                )
+                content = clean.svg.encode("utf-8")
+                image.file_size = len(content)
+                image.file.save("design.svg", ContentFile(content), save=False)
+                saved.append(image.file.name)
+                clean_new_row(image, trusted=("output",))
+                images.append(image)
+            OutputImage.objects.bulk_create(images)
             now = timezone.now()
             started = row.heartbeat_at or now
             metadata["timings_ms"] = {
                 "queued": max(0, round((started - row.created_at).total_seconds() * 1000)),
-                "generate": metadata["batch"]["generate_ms"],
-                "postprocess": postprocess_ms,
+                "decode_queued": metadata["batch"].get("queued_ms", 0),
+                "generate": metadata["batch"].get("generate_ms", 0),
+                "postprocess": postprocess_ms(),
             }
             row.status = Status.COMPLETED
             row.generated_at = now
             row.design_metadata = metadata
             row.error_message = ""
             row.processing_time_ms = max(0, round((now - started).total_seconds() * 1000))
-            row.save()
+            row.save(
+                update_fields=[
+                    "status",
+                    "generated_at",
+                    "design_metadata",
+                    "error_message",
+                    "processing_time_ms",
+                    "updated_at",
+                ]
+            )
             Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.COMPLETED)
-            transaction.on_commit(events.output_finished)
+            transaction.on_commit(lambda: events.output_finished(row.pk))
     except BaseException:
         for name in saved:
             with contextlib.suppress(Exception):
@@ -683,8 +617,70 @@ def _store(
             default_storage.delete(name)
 
 
+# --- PNG renders --------------------------------------------------------------------------------------
+
+
+def design_png_ensure(*, output: DesignOutput, sequence_order: int) -> OutputImage | None:
+    """The PNG of one design of a completed request, rendered from its stored SVG and stored the first
+    time it is asked for (the worker asks right after completing; a download may ask sooner). None when
+    the design does not exist. Raises SvgError when the SVG cannot be rendered."""
+    images = {
+        image.file_type: image
+        for image in OutputImage.objects.filter(output=output, sequence_order=sequence_order)
+    }
+    if "png" in images or "svg" not in images:
+        return images.get("png")
+    with images["svg"].file.open("rb") as fh:
+        svg = clean_svg(fh.read()).svg  # stored SVG is clean; cleaning again trusts nothing
+    png = render_png(svg, size=png_size())
+    image = OutputImage(
+        output=output,
+        file_type=OutputImage.FileType.PNG,
+        file_size=len(png),
+        sequence_order=sequence_order,
+        style_attributes={"size": png_size()},
+    )
+    image.file.save("design.png", ContentFile(png), save=False)
+    try:
+        clean_new_row(image, trusted=("output",))
+        with transaction.atomic(), disable_auditlog():
+            image.save()
+    except IntegrityError:  # rendered by someone else meanwhile: theirs stands, ours goes
+        with contextlib.suppress(Exception):
+            default_storage.delete(image.file.name)
+        return OutputImage.objects.filter(
+            output=output, sequence_order=sequence_order, file_type=OutputImage.FileType.PNG
+        ).first()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            default_storage.delete(image.file.name)
+        raise
+    return image
+
+
+def output_pngs_render(*, output_id: Any) -> None:
+    """Render and store every design's PNG of a completed request that does not have one yet."""
+    output = DesignOutput.objects.filter(pk=output_id, status=Status.COMPLETED).first()
+    if output is None:
+        return
+    seqs = (
+        OutputImage.objects.filter(output=output, file_type=OutputImage.FileType.SVG)
+        .exclude(
+            sequence_order__in=OutputImage.objects.filter(
+                output=output, file_type=OutputImage.FileType.PNG
+            ).values("sequence_order")
+        )
+        .values_list("sequence_order", flat=True)
+    )
+    for seq in seqs:
+        try:
+            design_png_ensure(output=output, sequence_order=seq)
+        except SvgError:
+            log.warning("design %s/%s could not be rendered to PNG", output.pk, seq, exc_info=True)
+
+
 def _fail(output: DesignOutput, message: str, **extra: Any) -> None:
-    with transaction.atomic():
+    with transaction.atomic(), disable_auditlog():
         row = DesignOutput.objects.select_for_update().filter(pk=output.pk).first()
         if row is None or row.status in (Status.COMPLETED, Status.FAILED):
             return
@@ -696,12 +692,12 @@ def _fail(output: DesignOutput, message: str, **extra: Any) -> None:
             row.processing_time_ms = max(0, round((now - row.heartbeat_at).total_seconds() * 1000))
         row.save()
         Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.FAILED)
-        transaction.on_commit(events.output_finished)
+        transaction.on_commit(lambda: events.output_finished(row.pk))
 
 
 def _release(output: DesignOutput) -> None:
     """Back to pending (or failed once attempts are used up): for interrupts and stale claims."""
-    with contextlib.suppress(Exception), transaction.atomic():
+    with contextlib.suppress(Exception), transaction.atomic(), disable_auditlog():
         row = DesignOutput.objects.select_for_update().filter(pk=output.pk, status=Status.PROCESSING).first()
         if row is None:
             return
@@ -736,7 +732,7 @@ def generation_reap_stale(*, older_than: timedelta | None) -> ReapResult:
     cutoff = PROCESS_STARTED if older_than is None else timezone.now() - older_than
     qs = qs.filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff))
     for pk in qs.values_list("pk", flat=True):
-        with transaction.atomic():
+        with transaction.atomic(), disable_auditlog():
             row = DesignOutput.objects.select_for_update().filter(pk=pk, status=Status.PROCESSING).first()
             if row is None:
                 continue

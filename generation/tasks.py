@@ -17,16 +17,26 @@ TIME_LIMIT_MS = 5 * 60 * 1000
 
 @dramatiq.actor(queue_name="generation", max_retries=3, time_limit=TIME_LIMIT_MS, min_backoff=1000)
 def generate(output_id: str) -> None:
-    from generation.services import design_output_claim, generation_execute, is_claimed_by_live_worker
+    from generation.services import (
+        design_output_claim,
+        generation_execute,
+        is_claimed_by_live_worker,
+        output_pngs_render,
+    )
 
     with transaction.atomic():
         output = DesignOutput.objects.select_for_update().filter(pk=output_id).first()
-        if output is None or output.status in (DesignOutput.Status.COMPLETED, DesignOutput.Status.FAILED):
+        if output is None or output.status == DesignOutput.Status.FAILED:
             return  # a second delivery does nothing
-        if output.status == DesignOutput.Status.PROCESSING and is_claimed_by_live_worker(output):
-            return  # batched into another worker's forward pass, or being run right now
-        if not design_output_claim(output=output):
-            return
+        completed = output.status == DesignOutput.Status.COMPLETED
+        if not completed:
+            if output.status == DesignOutput.Status.PROCESSING and is_claimed_by_live_worker(output):
+                return  # being run right now
+            if not design_output_claim(output=output):
+                return
+    if completed:  # delivered again after the designs were stored: only PNGs may be missing
+        output_pngs_render(output_id=output_id)
+        return
     generation_execute(output_id=output_id)
 
 

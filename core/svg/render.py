@@ -12,7 +12,9 @@ Choices, and why:
   runs in a small pool of long-lived worker processes (core/svg/_render_worker.py) with an address-space
   limit. A render past `timeout_s` gets its worker killed and replaced, and raises SvgError.
 - Blank output: an invalid path or a missing font renders as an empty canvas without any error, so every
-  render is checked with is_blank_png().
+  render is checked with is_blank_png(). check_visible() answers "would this draw anything?" from a
+  small probe render (about 1/60 of the pixels of a 512 px one), rendering full size only when the probe
+  is blank, so a detail too small for the probe is not mistaken for an empty design.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from core.svg.serialise import serialise
 from core.svg.validate import validate_tree
 
 DEFAULT_RENDER_SIZE = 512
+PROBE_RENDER_SIZE = 64  # check_visible's first, cheap render
 MAX_RENDER_SIDE = 2048
 MAX_RENDER_PIXELS = MAX_RENDER_SIDE * MAX_RENDER_SIDE
 DEFAULT_RENDER_TIMEOUT_S = 10.0
@@ -52,6 +55,10 @@ RENDER_FONTS: dict[str, str] = {
 }
 _WORKER_SCRIPT = Path(__file__).with_name("_render_worker.py")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class BlankRenderError(SvgError):
+    """The SVG rendered, but nothing visible was drawn."""
 
 
 class _WorkerFailed(Exception):
@@ -249,8 +256,27 @@ def render_png(
     if width > MAX_RENDER_SIDE or height > MAX_RENDER_SIDE:
         raise SvgError("The rendered image is over the size limit.")
     if is_blank_png(png):
-        raise SvgError("The SVG rendered as a blank image (nothing visible was drawn).")
+        raise BlankRenderError("The SVG rendered as a blank image (nothing visible was drawn).")
     return png
+
+
+def check_visible(
+    svg_text: str | bytes,
+    size: int = DEFAULT_RENDER_SIZE,
+    *,
+    probe: int = PROBE_RENDER_SIZE,
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+) -> None:
+    """Raise SvgError unless the SVG draws something visible at `size` px, as render_png would.
+
+    A `probe` px render that is not blank settles it (anti-aliasing keeps even sub-pixel shapes
+    visible); only a blank probe is rendered again at full size before the SVG counts as blank."""
+    try:
+        render_png(svg_text, size=min(probe, size), timeout_s=timeout_s)
+    except BlankRenderError:
+        if probe >= size:
+            raise
+        render_png(svg_text, size=size, timeout_s=timeout_s)
 
 
 def _is_simple_colour(value: str) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.core.files.storage import default_storage
 
@@ -11,6 +14,7 @@ from catalog.services import (
     prompt_template_label_move,
     prompt_template_version_create,
 )
+from generation import engine
 from generation.models import DesignOutput, OutputImage, Prompt
 from generation.services import MASKED_ERROR
 from generation.tasks import generate
@@ -64,21 +68,52 @@ def test_best_of_n_is_one_generate_call(api, model_version, fake_generator):
     assert any(r.startswith("duplicate") for r in reasons)
 
 
-def test_pending_greedy_requests_for_one_model_share_a_forward_pass(api, model_version, fake_generator):
+@pytest.mark.django_db(transaction=True)
+def test_requests_arriving_while_the_model_decodes_join_its_next_step(api, model_version, fake_generator):
+    """Worker threads hand their requests to one decode loop per model: three requests, the second and
+    third sent while the first is in the model, take two forward passes, not three."""
+    first_in_model, release = threading.Event(), threading.Event()
+    make = fake_generator.make
+
+    def slow_first(prompt: str, i: int) -> str:
+        if not first_in_model.is_set():
+            first_in_model.set()
+            assert release.wait(10)
+        return make(prompt, i)
+
+    fake_generator.make = slow_first
     ids = [
-        api.post(URL, {"text": f"a small red circle at the top {i}"}, format="json").json()["id"]
+        api.post(URL, {"text": f"a small red circle at the top {i}", "seed": i}, format="json").json()["id"]
         for i in range(3)
     ]
-    generate(ids[0])
-    assert len(fake_generator.calls) == 1
-    assert sorted(fake_generator.calls[0]["prompts"]) == sorted(
-        f"a small red circle at the top {i}" for i in range(3)
-    )
+    threads = [threading.Thread(target=_run_actor, args=(pk,)) for pk in ids]
+    threads[0].start()
+    assert first_in_model.wait(10)
+    for t in threads[1:]:
+        t.start()
+    engine_queue = engine.get_scheduler(model_version)._queue
+    for _ in range(200):  # both wait for the next step
+        if len(engine_queue) == 2:
+            break
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert [len(c["prompts"]) for c in fake_generator.calls] == [1, 2]
     assert set(DesignOutput.objects.values_list("status", flat=True)) == {"completed"}
-    generate(ids[1])  # its own message arrives later: nothing to do
-    assert len(fake_generator.calls) == 1
-    assert DesignOutput.objects.get(pk=ids[1]).attempts == 1
-    assert DesignOutput.objects.get(pk=ids[1]).design_metadata["batch"]["size"] == 3
+    sizes = {str(o.pk): o.design_metadata["batch"]["size"] for o in DesignOutput.objects.all()}
+    assert sizes[ids[0]] == 1 and sizes[ids[1]] == sizes[ids[2]] == 2
+    generate(ids[1])  # its message delivered again: nothing to do
+    assert len(fake_generator.calls) == 2 and DesignOutput.objects.get(pk=ids[1]).attempts == 1
+
+
+def _run_actor(pk: str) -> None:
+    from django.db import connection
+
+    try:
+        generate(pk)
+    finally:
+        connection.close()
 
 
 def test_hostile_model_output_is_sanitised_before_storage(api, model_version, fake_generator):

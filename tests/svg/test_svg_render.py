@@ -13,7 +13,9 @@ from svg_test_helpers import BENIGN, lucide_icons, pixel_diff, rgba
 
 from core.svg import (
     MAX_RENDER_SIDE,
+    BlankRenderError,
     SvgError,
+    check_visible,
     clean_svg,
     is_blank_png,
     render_png,
@@ -138,6 +140,26 @@ def test_maximum_size_renders() -> None:
 def test_blank_render_is_an_error(body: str) -> None:
     with pytest.raises(SvgError, match="blank"):
         render_png(HEAD + body + "</svg>", 32)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['<path d="M0 0 Lx"/>', '<rect width="5" height="5" fill="none"/>', '<circle cx="5" cy="5" r="0"/>'],
+)
+def test_visibility_check_refuses_what_renders_blank(body: str) -> None:
+    with pytest.raises(BlankRenderError):
+        check_visible(HEAD + body + "</svg>", 512)
+
+
+def test_visibility_check_passes_a_detail_too_small_for_the_probe() -> None:
+    tiny = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10000 10000">'
+        '<rect x="5000" y="5000" width="12" height="12" fill="#000"/></svg>'
+    )
+    with pytest.raises(BlankRenderError):
+        render_png(tiny, 64)  # the probe alone would call it blank
+    check_visible(tiny, 512)  # the full-size render it falls back to does not
+    check_visible(HEAD + '<circle cx="5" cy="5" r="3" fill="#e53935"/></svg>', 512)
 
 
 def test_is_blank_png() -> None:

@@ -10,6 +10,7 @@ it is empty. Both run the same code, so a single `generate` call is the bare bas
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class Generator:
         self.pad_id = int(self.tokenizer.pad_token_id)
         self.eos_id = int(self.tokenizer.eos_token_id)
         self._dtype = torch.bfloat16 if self.device == "cuda" else None
+        # transformers renamed `past_key_values` to `cache` (the old name goes in 5.40): use what it takes.
+        params = inspect.signature(type(self.model).forward).parameters
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
 
     def batch(self) -> DecodeBatch:
         """An empty continuous batch on this model."""
@@ -189,8 +193,8 @@ class DecodeBatch:
                 input_ids=ids,
                 attention_mask=mask,
                 position_ids=positions,
-                past_key_values=cache,
                 use_cache=True,
+                **{g.cache_arg: cache},
             )
             logits = out.logits[:, -1, :].float()
         self._merge(cache, mask, positions[:, -1:], logits)
@@ -241,8 +245,8 @@ class DecodeBatch:
                 input_ids=nxt[:, None],
                 attention_mask=self._mask,
                 position_ids=self._pos,
-                past_key_values=self._cache,
                 use_cache=True,
+                **{g.cache_arg: self._cache},
                 cache_position=torch.tensor([length], device=g.device),
             )
             self._logits = out.logits[:, -1, :].float()

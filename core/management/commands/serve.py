@@ -22,7 +22,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, addrport: str, no_demo_model: bool, **options: Any) -> None:
         if settings.EMBEDDED_BROKER:
             start_embedded_worker()
-            self.stdout.write(f"Embedded worker running ({settings.EMBEDDED_WORKER_THREADS} threads).")
+            self.stdout.write(
+                f"Embedded worker running ({settings.EMBEDDED_WORKER_THREADS} threads, "
+                f"{settings.GENERATION_WORKER_THREADS} for generation)."
+            )
         else:
             self.stdout.write("REDIS_URL is set: start workers with `python manage.py rundramatiq`.")
         if not no_demo_model and os.environ.get("ATELIER_DEMO_MODEL", "1") != "0":
