@@ -60,7 +60,6 @@ def main() -> None:
 
     from core.embedded import start_embedded_worker, stop_embedded_worker
     from core.models import User
-    from generation import engine
     from generation.models import DesignOutput, OutputImage
     from training.ml.synthetic import generate_corpus
     from training.models import ModelAlias, SLMModel
@@ -73,7 +72,21 @@ def main() -> None:
     user = User.objects.create_user("bench", "bench@example.com", "bench-password-123")
     token = Token.objects.create(user=user).key
 
-    generator = engine.get_generator(model)  # the platform's own cached instance: same weights, same device
+    # The bare side: the same model files loaded in this process, on the same device, with the torch
+    # threads the platform's decode process uses (its own process, since GENERATION_DECODE_PROCESS).
+    import torch
+    from django.conf import settings
+
+    from training.ml.sampling import Generator
+
+    threads = settings.GENERATION_DECODE_THREADS
+    if threads:
+        torch.set_num_threads(threads)
+    generator = Generator(model_dir)
+    print(
+        f"platform decodes in {'its own process' if settings.GENERATION_DECODE_PROCESS else 'a thread'}, "
+        f"{torch.get_num_threads()} torch thread(s); bare in this process, same threads"
+    )
     prompts = [e.prompt for e in generate_corpus(max(args.repeats, args.concurrent) + 1, seed=999)]
     bare_kwargs = {"n": 1, "seed": SEED, "temperature": 0.0, "max_new_tokens": 256, "context": None}
     start_embedded_worker()

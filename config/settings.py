@@ -220,6 +220,11 @@ GENERATION_MAX_BATCH_ROWS = env.int("GENERATION_MAX_BATCH_ROWS", default=64)
 # Threads of the embedded worker's generation queue: each holds one request while it decodes, so this
 # is how many requests can share the batch. With Redis, give `rundramatiq --queues generation` as many.
 GENERATION_WORKER_THREADS = env.int("GENERATION_WORKER_THREADS", default=16)
+# Each loaded model decodes in a process of its own (training.ml.serving.DecodeServer), so the decode
+# loop does not share an interpreter lock with request handling; off: a thread of the worker's process.
+GENERATION_DECODE_PROCESS = env.bool("GENERATION_DECODE_PROCESS", default=True)
+# torch threads of a decode loop: the demo-sized models decode fastest on one (0: torch's default).
+GENERATION_DECODE_THREADS = env.int("GENERATION_DECODE_THREADS", default=1)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)

@@ -247,9 +247,9 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
         self.log_prompt_id = output.prompt_id
         wait = min(WAIT_CAP_SECONDS, query.validated_data.get("wait") or v.get("wait") or 0)
         if wait:
-            found = selectors.generation_wait(user=request.user, output_id=output.pk, timeout=wait)
+            found = selectors.generation_wait(user=request.user, output=output, timeout=wait)
         else:
-            found = selectors.generation_get(user=request.user, output_id=output.pk)
+            found = selectors.generation_refresh(user=request.user, output=output)
         assert found is not None
         body = GenerationSerializer(found, context={"request": request}).data
         done = found.status in selectors.TERMINAL

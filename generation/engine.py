@@ -14,10 +14,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
+
+from training.ml.sampling import DecodeRequest
+from training.ml.serving import BatchLoop, DecodeResult
 
 if TYPE_CHECKING:
     from training.models import SLMModel
@@ -52,14 +54,21 @@ def cache_size() -> int:
 
 
 def load_generator(model: SLMModel) -> GeneratorLike:
-    """Download (once per machine) and load a model version's artifacts."""
-    from training.ml.sampling import Generator
+    """Download (once per machine) a model version's artifacts and serve them: from a decode process of
+    its own (GENERATION_DECODE_PROCESS, the default), or loaded in this process."""
     from training.registry import local_model_dir
 
     if not model.storage_path:
         raise LookupError(f"model version {model} has no stored artifacts")
     model_dir = local_model_dir(storage_path=model.storage_path, cache_key=str(model.pk))
-    return Generator(model_dir)
+    threads = int(getattr(settings, "GENERATION_DECODE_THREADS", 1))
+    if getattr(settings, "GENERATION_DECODE_PROCESS", True):
+        from training.ml.serving import DecodeServer
+
+        return DecodeServer(model_dir, num_threads=threads, max_rows=max_rows())
+    from training.ml.sampling import Generator
+
+    return Generator(model_dir, num_threads=threads or None)
 
 
 def get_generator(model: SLMModel) -> GeneratorLike:
@@ -79,12 +88,20 @@ def get_generator(model: SLMModel) -> GeneratorLike:
             _cache[key] = generator
             _cache.move_to_end(key)
             while len(_cache) > max(1, cache_size()):
-                _cache.popitem(last=False)
+                _close(_cache.popitem(last=False)[1])
         return generator
+
+
+def _close(generator: Any) -> None:
+    close = getattr(generator, "close", None)
+    if callable(close):
+        close()  # a decode process: stop it
 
 
 def clear_cache() -> None:
     with _cache_lock:
+        for generator in _cache.values():
+            _close(generator)
         _cache.clear()
         for scheduler in _schedulers.values():
             scheduler.close()
@@ -94,50 +111,23 @@ def clear_cache() -> None:
 # --- the decode loop --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DecodeJob:
-    """What one request asks of the model (see training.ml.sampling.DecodeRequest)."""
-
-    prompt: str
-    n: int
-    seed: int
-    temperature: float
-    max_new_tokens: int
-    context: str | None
-
-
-@dataclass
-class DecodeResult:
-    samples: list[Any]
-    stats: dict[str, int]  # batch: most requests that shared a step with it; steps; queued_ms; decode_ms
-
-
-@dataclass
-class _InFlight:
-    future: Future[DecodeResult]
-    submitted: float
-    admitted: float = 0.0
-    peak: int = 1
-    steps: int = 0
-
-
 class _GenerateOnly:
-    """A continuous batch for generators that only have `generate()` (test fakes, older models): each
-    step runs everything added since the last one, one `generate` call per set of decoding options."""
+    """A continuous batch for generators that only have `generate()` (test fakes): each step runs
+    everything added since the last one, one `generate` call per set of decoding options."""
 
     def __init__(self, generator: GeneratorLike) -> None:
         self.generator = generator
-        self.pending: list[tuple[Hashable, DecodeJob]] = []
+        self.pending: list[tuple[Hashable, DecodeRequest]] = []
 
     def __bool__(self) -> bool:
         return bool(self.pending)
 
-    def add(self, items: Sequence[tuple[Hashable, DecodeJob]]) -> dict[Hashable, list[Any]]:
+    def add(self, items: Sequence[tuple[Hashable, DecodeRequest]]) -> dict[Hashable, list[Any]]:
         self.pending += items
         return {}
 
     def step(self) -> dict[Hashable, list[Any]]:
-        groups: dict[tuple[Any, ...], list[tuple[Hashable, DecodeJob]]] = {}
+        groups: dict[tuple[Any, ...], list[tuple[Hashable, DecodeRequest]]] = {}
         for key, job in self.pending:
             seed = job.seed if job.temperature > 0 else 0  # greedy decoding ignores the seed
             options = (job.n, seed, job.temperature, job.max_new_tokens, job.context)
@@ -159,36 +149,34 @@ class _GenerateOnly:
         return done
 
 
-class Scheduler:
-    """One decode loop per loaded model and process (iteration-level batching).
+class SchedulerLike(Protocol):
+    def submit(self, request: DecodeRequest) -> Future[DecodeResult]: ...
 
-    Worker threads `submit()` their request and wait on the future; the loop's thread adds whatever
-    arrived to the running batch between two steps, so concurrent requests share every forward pass
-    and a request never waits for another one to finish. The future resolves with the request's samples
-    the step its last candidate ends; post-processing happens back in the submitting thread, so the
-    model never waits for the database or the renderer.
-    """
+
+class Scheduler:
+    """A decode loop on a thread of this process, for generators loaded here (test fakes, or with
+    GENERATION_DECODE_PROCESS off). Worker threads `submit()` and wait on the future; the loop adds
+    whatever arrived to the running batch between two steps (see training.ml.serving.BatchLoop)."""
 
     def __init__(self, generator: GeneratorLike, *, max_rows: int) -> None:
         self.generator = generator
-        self.max_rows = max(1, max_rows)
+        make = getattr(generator, "batch", None)
+        self._loop = BatchLoop(make if callable(make) else lambda: _GenerateOnly(generator), max_rows)
         self._cond = threading.Condition()
-        self._queue: deque[tuple[DecodeJob, _InFlight]] = deque()
-        self._flight: dict[Hashable, _InFlight] = {}
+        self._queue: deque[tuple[DecodeRequest, Future[DecodeResult], float]] = deque()
+        self._futures: dict[Hashable, Future[DecodeResult]] = {}
         self._closed = False
-        self.steps = 0
-        self.largest_batch = 0
-        self._thread = threading.Thread(target=self._loop, name="atelier-decode", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="atelier-decode", daemon=True)
         self._thread.start()
 
-    def submit(self, job: DecodeJob) -> Future[DecodeResult]:
-        flight = _InFlight(future=Future(), submitted=time.perf_counter())
+    def submit(self, request: DecodeRequest) -> Future[DecodeResult]:
+        future: Future[DecodeResult] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("this model's decode loop was stopped")
-            self._queue.append((job, flight))
+            self._queue.append((request, future, time.perf_counter()))
             self._cond.notify()
-        return flight.future
+        return future
 
     def close(self) -> None:
         """Stop taking requests; the loop ends once what it holds is done."""
@@ -196,70 +184,41 @@ class Scheduler:
             self._closed = True
             self._cond.notify()
 
-    def _new_batch(self) -> Any:
-        make = getattr(self.generator, "batch", None)
-        return make() if callable(make) else _GenerateOnly(self.generator)
-
-    def _admit(self, batch: Any) -> list[tuple[Hashable, DecodeJob]]:
-        """Take queued jobs while their rows fit (always one into an empty batch). Holds the lock."""
-        rows = len(getattr(batch, "rows", ())) if batch else 0
-        items = []
-        while self._queue:
-            job, flight = self._queue[0]
-            if rows and rows + job.n > self.max_rows:
-                break
-            self._queue.popleft()
-            if not flight.future.set_running_or_notify_cancel():
-                continue
-            flight.admitted = time.perf_counter()
-            self._flight[id(flight)] = flight
-            items.append((id(flight), job))
-            rows += job.n
-        return items
-
-    def _loop(self) -> None:
-        batch = self._new_batch()
+    def _run(self) -> None:
+        loop = self._loop
         while True:
             with self._cond:
-                while not self._queue and not batch:
+                while not self._queue and not loop:
                     if self._closed:
                         return
                     self._cond.wait()
-                items = self._admit(batch)
+                items = []
+                while self._queue and loop.fits(self._queue[0][0]):
+                    request, future, submitted = self._queue.popleft()
+                    if future.set_running_or_notify_cancel():
+                        self._futures[id(future)] = future
+                        items.append((id(future), request, submitted))
             try:
-                done = batch.add(items) if items else {}
-                done.update(batch.step())
+                loop.admit(items)
+                done = loop.step()
             except BaseException as exc:  # noqa: BLE001 - every waiting request hears of it, the loop goes on
-                log.exception("decode step failed; failing the %d requests in flight", len(self._flight))
-                for flight in self._flight.values():
-                    flight.future.set_exception(exc)
-                self._flight.clear()
-                batch = self._new_batch()
+                log.exception("decode step failed; failing the %d requests in flight", len(loop.flight))
+                for key in loop.reset():
+                    self._futures.pop(key).set_exception(exc)
                 continue
-            self.steps += 1
-            sharing = len(self._flight)
-            self.largest_batch = max(self.largest_batch, sharing)
-            for flight in self._flight.values():
-                flight.steps += 1
-                flight.peak = max(flight.peak, sharing)
-            now = time.perf_counter()
-            for key, samples in done.items():
-                flight = self._flight.pop(key)
-                stats = {
-                    "size": flight.peak,
-                    "steps": flight.steps,
-                    "queued_ms": round((flight.admitted - flight.submitted) * 1000),
-                    "generate_ms": round((now - flight.admitted) * 1000),
-                }
-                flight.future.set_result(DecodeResult(samples=samples, stats=stats))
+            for key, result in done:
+                self._futures.pop(key).set_result(result)
 
 
 _schedulers: dict[str, Scheduler] = {}
 
 
-def get_scheduler(model: SLMModel) -> Scheduler:
-    """This process's decode loop for a model version (started on first use, on the cached Generator)."""
+def get_scheduler(model: SLMModel) -> SchedulerLike:
+    """Where a model version's requests are decoded: its decode process (a DecodeServer, which is its
+    own scheduler), or a decode loop on a thread here for a generator loaded in this process."""
     generator = get_generator(model)
+    if callable(getattr(generator, "submit", None)):
+        return generator  # type: ignore[return-value]
     key = str(model.pk)
     with _cache_lock:
         scheduler = _schedulers.get(key)
@@ -267,7 +226,9 @@ def get_scheduler(model: SLMModel) -> Scheduler:
             return scheduler
         if scheduler is not None:  # the model was evicted and loaded again, or a test swapped it
             scheduler.close()
-        scheduler = _schedulers[key] = Scheduler(
-            generator, max_rows=int(getattr(settings, "GENERATION_MAX_BATCH_ROWS", 64))
-        )
+        scheduler = _schedulers[key] = Scheduler(generator, max_rows=max_rows())
         return scheduler
+
+
+def max_rows() -> int:
+    return int(getattr(settings, "GENERATION_MAX_BATCH_ROWS", 64))

@@ -68,24 +68,44 @@ def generation_get(*, user: Any, output_id: Any) -> DesignOutput | None:
     return generation_list(user=user).filter(pk=output_id).first()
 
 
-def generation_wait(*, user: Any, output_id: Any, timeout: float) -> DesignOutput | None:
-    """Block until the request is completed or failed, or `timeout` seconds pass; then read it.
+def generation_wait(*, user: Any, output: DesignOutput, timeout: float) -> DesignOutput | None:
+    """Block until a request this call has just created is completed or failed, or `timeout` seconds
+    pass; then read it (generation_refresh).
 
-    A worker in this process wakes the wait at once (generation.events); others are polled."""
+    A worker in this process wakes the wait at once (generation.events) and is believed without another
+    read; other workers' results are polled every POLL_SECONDS. Called right after the request was
+    queued, so it waits before it first looks."""
     import time
 
     from generation import events
 
     deadline = time.monotonic() + max(0.0, timeout)
-    with events.waiting_for(output_id) as finished:
+    with events.waiting_for(output.pk) as finished:
         while True:
-            status = DesignOutput.objects.filter(pk=output_id).values_list("status", flat=True).first()
             remaining = deadline - time.monotonic()
-            if status is None or status in TERMINAL or remaining <= 0:
+            if remaining <= 0 or finished.wait(min(POLL_SECONDS, remaining)):
                 break
-            finished.wait(min(POLL_SECONDS, remaining))
-            finished.clear()
-    return generation_get(user=user, output_id=output_id)
+            status = DesignOutput.objects.filter(pk=output.pk).values_list("status", flat=True).first()
+            if status is None or status in TERMINAL:
+                break
+    return generation_refresh(user=user, output=output)
+
+
+def generation_refresh(*, user: Any, output: DesignOutput) -> DesignOutput | None:
+    """A request the caller created, read again for what the worker changes (its row and designs): the
+    prompt, its template, style guide and model version are the caller's own objects, so this is three
+    small queries instead of generation_get's joins."""
+    fresh = (
+        DesignOutput.objects.filter(pk=output.pk, prompt__user=user, prompt__deleted_at__isnull=True)
+        .prefetch_related(
+            Prefetch("images", queryset=OutputImage.objects.order_by("sequence_order", "file_type")),
+        )
+        .first()
+    )
+    if fresh is not None:
+        fresh.prompt = output.prompt
+        fresh.model_version = output.model_version
+    return fresh
 
 
 def output_image_get(*, user: Any, output_id: Any, sequence_order: int, file_type: str) -> OutputImage | None:

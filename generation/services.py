@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,10 +36,12 @@ from catalog.style import check_compliance, conditioning_text
 from core.jobs import enqueue_on_commit
 from core.models import clean_new_row
 from core.svg import SvgError, check_visible, clean_svg, render_png
+from core.svg.render import RENDER_WORKERS
 from generation import engine, events
 from generation.images import MAX_IMAGES, ProcessedImage, combined_palette, input_image_process
 from generation.models import Conversation, DesignOutput, InputImage, OutputImage, Prompt
 from generation.styling import StyleResult, style_apply
+from training.ml.sampling import DecodeRequest
 from training.models import SLMModel
 from training.selectors import model_version_resolve
 
@@ -400,22 +404,28 @@ def png_size() -> int:
     return int(_setting("GENERATION_PNG_SIZE", 512))
 
 
-def generation_execute(*, output_id: Any) -> None:
+def generation_execute(*, output: DesignOutput) -> None:
     """Run a claimed request: its candidates join this process's decode loop for the model (batched
     with every other request in flight), then are cleaned, checked and stored. Never leaves a row
     `processing` on an ordinary error: it ends completed or failed (masked message, full error in the
-    log). The full-size PNGs are rendered once the request is completed (see output_pngs_render)."""
-    output = DesignOutput.objects.select_related("prompt", "model_version").filter(pk=output_id).first()
-    if output is None or output.status != Status.PROCESSING:
+    log). The designs' full-size PNGs render in the renderer's processes meanwhile and are stored just
+    after the request is completed, so the answer does not wait for them. `output` is the row as its
+    claim left it (prompt and model version loaded)."""
+    if output.status != Status.PROCESSING:
         return
     if output.model_version is None:
         _fail(output, "The model version of this request no longer exists.")
         return
+    pngs: list[Future[bytes]] = []
     try:
         samples, batch = _generate(output)
         t0 = time.perf_counter()
         work = _Work(output=output, samples=samples)
         _prepare(work)
+        pngs = [
+            _png_threads().submit(render_png, d.styled.clean.svg, size=png_size(), check_blank=False)
+            for d in work.designs
+        ]
         _finish(work, batch_info=batch, postprocess_ms=lambda: round((time.perf_counter() - t0) * 1000))
     except GenerationError as exc:
         _fail(output, str(exc), **exc.details)
@@ -428,13 +438,30 @@ def generation_execute(*, output_id: Any) -> None:
         # Time limit or worker shutdown: hand the row back so a retry (or the reaper) runs it again.
         _release(output)
         raise
-    output_pngs_render(output_id=output.pk)
+    for seq, future in enumerate(pngs):
+        try:
+            _png_store(output=output, sequence_order=seq, png=future.result())
+        except SvgError:  # the download will try again, and answer 503 if it cannot either
+            log.warning("design %s/%s could not be rendered to PNG", output.pk, seq, exc_info=True)
+
+
+_png_pool: ThreadPoolExecutor | None = None
+_png_pool_lock = threading.Lock()
+
+
+def _png_threads() -> ThreadPoolExecutor:
+    """Threads that wait on core.svg's render processes, one per process."""
+    global _png_pool
+    with _png_pool_lock:
+        if _png_pool is None:
+            _png_pool = ThreadPoolExecutor(max_workers=RENDER_WORKERS, thread_name_prefix="atelier-png")
+        return _png_pool
 
 
 def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
     """This request's best-of-N candidates, decoded in the model's shared batch."""
     n = candidates_per_request(count=output.requested_count, temperature=output.temperature)
-    job = engine.DecodeJob(
+    job = DecodeRequest(
         prompt=output.prompt.text_content,
         n=n,
         seed=int(output.seed or 0),
@@ -549,17 +576,34 @@ def _store(
     old: list[str] = []
     try:
         with transaction.atomic(), disable_auditlog():
-            row = DesignOutput.objects.select_for_update().get(pk=output.pk)
-            if row.status != Status.PROCESSING:
-                return  # reaped or finished elsewhere meanwhile
-            old = [image.file.name for image in row.images.all()]  # a retried run replaces what it left
-            if old:
-                row.images.all().delete()
+            now = timezone.now()
+            started = output.heartbeat_at or now  # set by this worker's claim
+            metadata["timings_ms"] = {
+                "queued": max(0, round((started - output.created_at).total_seconds() * 1000)),
+                "decode_queued": metadata["batch"].get("queued_ms", 0),
+                "generate": metadata["batch"].get("generate_ms", 0),
+                "postprocess": postprocess_ms(),
+            }
+            # Only a row still `processing` is completed: one reaped or finished elsewhere meanwhile is
+            # left alone (and nothing else is written).
+            completed = DesignOutput.objects.filter(pk=output.pk, status=Status.PROCESSING).update(
+                status=Status.COMPLETED,
+                generated_at=now,
+                design_metadata=metadata,
+                error_message="",
+                processing_time_ms=max(0, round((now - started).total_seconds() * 1000)),
+                updated_at=now,
+            )
+            if not completed:
+                return
+            if output.attempts > 1:  # a retried run replaces what a killed one left
+                old = [image.file.name for image in OutputImage.objects.filter(output=output)]
+                OutputImage.objects.filter(output=output).delete()
             images = []
             for seq, design in enumerate(designs):
                 clean = design.styled.clean
                 image = OutputImage(
-                    output=row,
+                    output=output,
                     file_type=OutputImage.FileType.SVG,
                     file_size=0,
                     sequence_order=seq,
@@ -582,31 +626,8 @@ def _store(
                 clean_new_row(image, trusted=("output",))
                 images.append(image)
             OutputImage.objects.bulk_create(images)
-            now = timezone.now()
-            started = row.heartbeat_at or now
-            metadata["timings_ms"] = {
-                "queued": max(0, round((started - row.created_at).total_seconds() * 1000)),
-                "decode_queued": metadata["batch"].get("queued_ms", 0),
-                "generate": metadata["batch"].get("generate_ms", 0),
-                "postprocess": postprocess_ms(),
-            }
-            row.status = Status.COMPLETED
-            row.generated_at = now
-            row.design_metadata = metadata
-            row.error_message = ""
-            row.processing_time_ms = max(0, round((now - started).total_seconds() * 1000))
-            row.save(
-                update_fields=[
-                    "status",
-                    "generated_at",
-                    "design_metadata",
-                    "error_message",
-                    "processing_time_ms",
-                    "updated_at",
-                ]
-            )
-            Prompt.all_objects.filter(pk=row.prompt_id).update(status=Prompt.Status.COMPLETED)
-            transaction.on_commit(lambda: events.output_finished(row.pk))
+            Prompt.all_objects.filter(pk=output.prompt_id).update(status=Prompt.Status.COMPLETED)
+            transaction.on_commit(lambda: events.output_finished(output.pk))
     except BaseException:
         for name in saved:
             with contextlib.suppress(Exception):
@@ -622,8 +643,8 @@ def _store(
 
 def design_png_ensure(*, output: DesignOutput, sequence_order: int) -> OutputImage | None:
     """The PNG of one design of a completed request, rendered from its stored SVG and stored the first
-    time it is asked for (the worker asks right after completing; a download may ask sooner). None when
-    the design does not exist. Raises SvgError when the SVG cannot be rendered."""
+    time it is asked for when the worker has not stored it (yet). None when the design does not exist.
+    Raises SvgError when the SVG cannot be rendered."""
     images = {
         image.file_type: image
         for image in OutputImage.objects.filter(output=output, sequence_order=sequence_order)
@@ -632,7 +653,11 @@ def design_png_ensure(*, output: DesignOutput, sequence_order: int) -> OutputIma
         return images.get("png")
     with images["svg"].file.open("rb") as fh:
         svg = clean_svg(fh.read()).svg  # stored SVG is clean; cleaning again trusts nothing
-    png = render_png(svg, size=png_size())
+    return _png_store(output=output, sequence_order=sequence_order, png=render_png(svg, size=png_size()))
+
+
+def _png_store(*, output: DesignOutput, sequence_order: int, png: bytes) -> OutputImage | None:
+    """Store one design's PNG; when another worker or download stored it first, theirs stands."""
     image = OutputImage(
         output=output,
         file_type=OutputImage.FileType.PNG,
@@ -645,7 +670,7 @@ def design_png_ensure(*, output: DesignOutput, sequence_order: int) -> OutputIma
         clean_new_row(image, trusted=("output",))
         with transaction.atomic(), disable_auditlog():
             image.save()
-    except IntegrityError:  # rendered by someone else meanwhile: theirs stands, ours goes
+    except IntegrityError:
         with contextlib.suppress(Exception):
             default_storage.delete(image.file.name)
         return OutputImage.objects.filter(

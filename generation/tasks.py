@@ -25,7 +25,12 @@ def generate(output_id: str) -> None:
     )
 
     with transaction.atomic():
-        output = DesignOutput.objects.select_for_update().filter(pk=output_id).first()
+        output = (
+            DesignOutput.objects.select_for_update(of=("self",))
+            .select_related("prompt", "model_version")
+            .filter(pk=output_id)
+            .first()
+        )
         if output is None or output.status == DesignOutput.Status.FAILED:
             return  # a second delivery does nothing
         completed = output.status == DesignOutput.Status.COMPLETED
@@ -37,7 +42,7 @@ def generate(output_id: str) -> None:
     if completed:  # delivered again after the designs were stored: only PNGs may be missing
         output_pngs_render(output_id=output_id)
         return
-    generation_execute(output_id=output_id)
+    generation_execute(output=output)
 
 
 def _stale_ids(older_than: timedelta | None) -> Iterable[str]:

@@ -63,7 +63,7 @@ def _generate(user, text: str, monkeypatch, svgs: list[str]) -> DesignOutput:
     monkeypatch.setattr(engine, "get_generator", lambda model: _FixedGenerator(svgs))
     output = services.generation_create(user=user, text=text, count=1)
     assert services.design_output_claim(output=output)
-    services.generation_execute(output_id=output.pk)
+    services.generation_execute(output=output)
     output.refresh_from_db()
     assert output.status == "completed", output.error_message
     return output

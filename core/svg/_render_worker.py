@@ -35,6 +35,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def main() -> None:
     memory_limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    niceness = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    if niceness > 0:
+        os.nice(niceness)  # background renders give way to the model and to requests being answered
     if memory_limit > 0:
         import resource
 

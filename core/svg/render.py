@@ -46,6 +46,7 @@ MAX_RENDER_PIXELS = MAX_RENDER_SIDE * MAX_RENDER_SIDE
 DEFAULT_RENDER_TIMEOUT_S = 10.0
 RENDER_MEMORY_LIMIT_BYTES = 1 << 30  # per worker process (address space)
 RENDER_WORKERS = 2  # processes; concurrent renders beyond this wait for a free worker
+RENDER_NICENESS = 10  # of the full-size render processes (os.nice)
 # resvg maps generic families to Times/Arial by default; point them at fonts a Debian box has.
 RENDER_FONTS: dict[str, str] = {
     "default": "DejaVu Sans",
@@ -70,10 +71,10 @@ class _WorkerTimeout(_WorkerFailed):
 
 
 class _Worker:
-    def __init__(self, memory_limit: int) -> None:
+    def __init__(self, memory_limit: int, niceness: int = 0) -> None:
         # -I: isolated mode, so the environment and the script's folder cannot change what it imports.
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(_WORKER_SCRIPT), str(memory_limit)],
+            [sys.executable, "-I", str(_WORKER_SCRIPT), str(memory_limit), str(niceness)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -124,10 +125,14 @@ class _Worker:
 
 class _RenderPool:
     def __init__(
-        self, max_workers: int = RENDER_WORKERS, memory_limit: int = RENDER_MEMORY_LIMIT_BYTES
+        self,
+        max_workers: int = RENDER_WORKERS,
+        memory_limit: int = RENDER_MEMORY_LIMIT_BYTES,
+        niceness: int = 0,
     ) -> None:
         self.max_workers = max_workers
         self.memory_limit = memory_limit
+        self.niceness = niceness
         self._reset()
 
     def _reset(self) -> None:
@@ -146,7 +151,7 @@ class _RenderPool:
                 worker = self._idle.pop() if self._idle else None
             for attempt in range(2):
                 if worker is None or worker.proc.poll() is not None:
-                    worker = _Worker(self.memory_limit)
+                    worker = _Worker(self.memory_limit, self.niceness)
                 try:
                     result = worker.render(request, timeout_s)
                 except _WorkerFailed as exc:
@@ -175,8 +180,12 @@ class _RenderPool:
             worker.kill()
 
 
-_pool = _RenderPool()
+# Full-size renders run at a lower CPU priority; check_visible's probes are small and a request waits on
+# each, so they have a process of their own at normal priority and never queue behind full-size ones.
+_pool = _RenderPool(niceness=RENDER_NICENESS)
+_probe_pool = _RenderPool(max_workers=1)
 atexit.register(_pool.close)
+atexit.register(_probe_pool.close)
 
 
 def _render_in_worker(
@@ -187,6 +196,7 @@ def _render_in_worker(
     background: str | None = None,
     skip_fonts: bool = False,
     timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+    pool: _RenderPool | None = None,
 ) -> bytes:
     """Render already-sanitised SVG text in a worker. Raises SvgError on resvg errors, crash or timeout."""
     request = {
@@ -197,7 +207,7 @@ def _render_in_worker(
         "skip_fonts": skip_fonts,
         "fonts": RENDER_FONTS,
     }
-    status, payload = _pool.render(request, timeout_s)
+    status, payload = (pool or _pool).render(request, timeout_s)
     if status != 0:
         raise SvgError(f"The SVG could not be rendered: {payload.decode('utf-8', 'replace')[:300]}")
     return payload
@@ -231,11 +241,14 @@ def render_png(
     *,
     background: str | None = None,
     timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+    check_blank: bool = True,
+    render_pool: _RenderPool | None = None,
 ) -> bytes:
     """Render SVG to PNG fitting a `size` x `size` box (aspect ratio kept; transparent unless `background`).
 
     The input is sanitised and validated again here, so raw text is safe too. Raises SvgError for bad
-    input, a size over the caps, a render error, a timeout, or a blank result.
+    input, a size over the caps, a render error, a timeout, or a blank result (`check_blank=False`
+    skips decoding the PNG for that, when check_visible has already said the SVG draws something).
     """
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_RENDER_SIDE:
         raise SvgError(f"Render size must be between 1 and {MAX_RENDER_SIDE} pixels.")
@@ -250,12 +263,18 @@ def render_png(
         raise SvgError(" ".join(report.errors))
     skip_fonts = not (report.element_counts.get("text") or report.element_counts.get("tspan"))
     png = _render_in_worker(
-        serialise(root), size, size, background=background, skip_fonts=skip_fonts, timeout_s=timeout_s
+        serialise(root),
+        size,
+        size,
+        background=background,
+        skip_fonts=skip_fonts,
+        timeout_s=timeout_s,
+        pool=render_pool,
     )
     width, height = _png_size(png)
     if width > MAX_RENDER_SIDE or height > MAX_RENDER_SIDE:
         raise SvgError("The rendered image is over the size limit.")
-    if is_blank_png(png):
+    if check_blank and is_blank_png(png):
         raise BlankRenderError("The SVG rendered as a blank image (nothing visible was drawn).")
     return png
 
@@ -272,11 +291,11 @@ def check_visible(
     A `probe` px render that is not blank settles it (anti-aliasing keeps even sub-pixel shapes
     visible); only a blank probe is rendered again at full size before the SVG counts as blank."""
     try:
-        render_png(svg_text, size=min(probe, size), timeout_s=timeout_s)
+        render_png(svg_text, size=min(probe, size), timeout_s=timeout_s, render_pool=_probe_pool)
     except BlankRenderError:
         if probe >= size:
             raise
-        render_png(svg_text, size=size, timeout_s=timeout_s)
+        render_png(svg_text, size=size, timeout_s=timeout_s, render_pool=_probe_pool)
 
 
 def _is_simple_colour(value: str) -> bool:
