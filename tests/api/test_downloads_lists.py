@@ -172,3 +172,61 @@ def test_generation_create_has_its_own_rate(api, model_version, settings):
     codes = [api.post(URL, {"text": "x"}, format="json").status_code for _ in range(3)]
     assert codes == [202, 202, 429]
     assert api.get(URL).status_code == 200
+
+
+def test_a_png_asked_for_before_the_worker_stored_it_is_rendered_then_kept(api, done):
+    from generation.models import OutputImage
+
+    OutputImage.objects.filter(output_id=done, file_type="png").delete()  # as just after completion
+    detail = api.get(f"{URL}{done}/").json()
+    assert detail["designs"][0]["png_url"].endswith("/designs/0/png/")  # every design has one
+    first = api.get(f"{URL}{done}/designs/0/png/")
+    assert first.status_code == 200 and first["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(first.content)).size == (512, 512)
+    [png] = OutputImage.objects.filter(output_id=done, file_type="png")
+    second = api.get(f"{URL}{done}/designs/0/png/")
+    assert second.content == first.content
+    assert OutputImage.objects.filter(output_id=done, file_type="png").get().pk == png.pk
+    assert api.get(f"{URL}{done}/designs/1/png/").status_code == 404  # no such design
+
+
+def test_a_png_that_cannot_be_rendered_answers_503_and_keeps_the_svg(api, done, monkeypatch):
+    from core.svg import SvgError
+    from generation import services
+    from generation.models import OutputImage
+
+    OutputImage.objects.filter(output_id=done, file_type="png").delete()
+
+    def broken(*args, **kwargs):
+        raise SvgError("Rendering took longer than 10 s and was stopped.")
+
+    monkeypatch.setattr(services, "render_png", broken)
+    response = api.get(f"{URL}{done}/designs/0/png/")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "render_unavailable"
+    assert not OutputImage.objects.filter(output_id=done, file_type="png").exists()
+    assert api.get(f"{URL}{done}/designs/0/svg/").status_code == 200
+
+
+def test_a_message_delivered_again_after_completion_only_restores_missing_pngs(api, done, fake_generator):
+    from generation.models import OutputImage
+    from generation.tasks import generate
+
+    OutputImage.objects.filter(output_id=done, file_type="png").delete()  # killed after completing
+    calls = len(fake_generator.calls)
+    generate(done)
+    assert len(fake_generator.calls) == calls  # no second decode
+    assert OutputImage.objects.filter(output_id=done, file_type="png").count() == 1
+    assert DesignOutput.objects.get(pk=done).attempts == 1
+
+
+def test_api_generations_leave_the_audit_trail_to_the_request_log(api, done):
+    from auditlog.models import LogEntry
+
+    from generation.models import ApiRequest, OutputImage, Prompt
+
+    for model in (Prompt, DesignOutput, OutputImage):
+        for row in model.objects.all():
+            assert not LogEntry.objects.get_for_object(row).exists(), model
+    logged = ApiRequest.objects.filter(endpoint=URL, method="POST").get()
+    assert logged.prompt_id == DesignOutput.objects.get(pk=done).prompt_id and logged.user is not None

@@ -1,0 +1,110 @@
+"""The decode process: same samples as a bare Generator, concurrent requests batched, crashes contained."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import wait
+
+import pytest
+
+from tests.ml.conftest import Trained
+from training.ml.sampling import DecodeRequest, Generator
+from training.ml.serving import BatchLoop, DecodeServer
+from training.ml.synthetic import generate_corpus
+
+PROMPTS = [e.prompt for e in generate_corpus(8, seed=4321)]
+
+
+@pytest.fixture(scope="module")
+def model_dir(trained_model: Trained) -> str:
+    assert trained_model.result.final_dir is not None
+    return str(trained_model.result.final_dir)
+
+
+@pytest.fixture
+def server(model_dir: str):
+    server = DecodeServer(model_dir, num_threads=1, max_rows=64)
+    yield server
+    server.close()
+
+
+@pytest.mark.slow
+def test_the_decode_process_answers_what_a_bare_generator_does(server: DecodeServer, model_dir: str) -> None:
+    bare = Generator(model_dir)
+    futures = [server.submit(DecodeRequest(p, max_new_tokens=120)) for p in PROMPTS]
+    results = [f.result(timeout=120) for f in futures]
+    expected = [bare.generate([p], max_new_tokens=120)[0][0] for p in PROMPTS]
+    assert [(r.samples[0].text, r.samples[0].tokens) for r in results] == [
+        (s.text, s.tokens) for s in expected
+    ]
+    assert max(r.stats["size"] for r in results) > 1  # sent together, they shared decode steps
+    assert all(r.stats["steps"] >= 1 and r.stats["generate_ms"] >= 0 for r in results)
+    sampled = server.submit(DecodeRequest(PROMPTS[0], n=3, seed=5, temperature=1.0, max_new_tokens=40))
+    alone = bare.generate(PROMPTS[:1], n=3, seed=5, temperature=1.0, max_new_tokens=40)[0]
+    assert [s.text for s in sampled.result(timeout=60).samples] == [s.text for s in alone]
+    assert server.generate(PROMPTS[:2], max_new_tokens=120)[1][0].text == expected[1].text
+
+
+@pytest.mark.slow
+def test_a_killed_decode_process_fails_its_requests_and_the_next_one_restarts_it(
+    server: DecodeServer,
+) -> None:
+    server.submit(DecodeRequest(PROMPTS[0], max_new_tokens=8)).result(timeout=120)
+    first = server.pid
+    in_flight = [server.submit(DecodeRequest(p, n=4, max_new_tokens=200)) for p in PROMPTS]
+    os.kill(first, signal.SIGKILL)
+    wait(in_flight, timeout=30)
+    errors = [f.exception() for f in in_flight if f.exception() is not None]
+    assert errors and all("decode process exited" in str(e) for e in errors)
+    for _ in range(100):  # the reader notices the closed pipe
+        if server.pid != first:
+            break
+        time.sleep(0.05)
+    result = server.submit(DecodeRequest(PROMPTS[1], max_new_tokens=8)).result(timeout=120)
+    assert server.pid not in (None, first) and result.samples[0].tokens <= 8
+
+
+def test_a_model_that_cannot_load_is_a_clear_error(tmp_path) -> None:
+    server = DecodeServer(tmp_path / "missing", num_threads=1)
+    with pytest.raises(RuntimeError, match="could not load the model"):
+        server.submit(DecodeRequest("a red circle"))
+    server.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        server.submit(DecodeRequest("a red circle"))
+
+
+class _Rows:
+    """A stand-in batch: every request takes `steps` steps."""
+
+    def __init__(self, steps: int = 2) -> None:
+        self.rows: list[list] = []
+        self.steps = steps
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def add(self, items):
+        for key, request in items:
+            self.rows += [[key, self.steps] for _ in range(request.n)]
+        return {}
+
+    def step(self):
+        for row in self.rows:
+            row[1] -= 1
+        done = {row[0] for row in self.rows if row[1] <= 0}
+        self.rows = [row for row in self.rows if row[1] > 0]
+        return {key: ["sample"] for key in done}
+
+
+def test_the_batch_loop_admits_only_what_fits_and_reports_how_requests_were_batched() -> None:
+    loop = BatchLoop(lambda: _Rows(steps=2), max_rows=4)
+    assert loop.fits(DecodeRequest("x", n=8))  # an empty batch takes any request
+    loop.admit([("a", DecodeRequest("x", n=3), time.perf_counter())])
+    assert not loop.fits(DecodeRequest("y", n=2)) and loop.fits(DecodeRequest("y", n=1))
+    loop.admit([("b", DecodeRequest("y", n=1), time.perf_counter())])
+    assert loop.step() == []
+    done = dict(loop.step())
+    assert set(done) == {"a", "b"} and done["a"].stats["size"] == 2 and done["a"].stats["steps"] == 2
+    assert not loop
