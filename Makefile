@@ -45,6 +45,7 @@ worker: install
 bench: install-dev
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/training_bench.py
+	$(BIN)/python bench/generation_bench.py $(if $(MODEL_DIR),--model-dir $(MODEL_DIR),)
 
 clean:
 	rm -rf $(VENV) var

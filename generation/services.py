@@ -1,10 +1,12 @@
-"""Writes of generation: create a request, run a batch of requests, reap stale ones, conversations.
+"""Writes of generation: create a request, run it, store its designs and PNGs, reap stale ones,
+conversations.
 
 A request is a Prompt (what was asked, with its input images) and a DesignOutput (the job and its
 result). `generation_create` stores both and enqueues the `generate` actor after commit; the actor
-claims the row and calls `generation_execute`, which runs the model once for a whole batch (best-of-N
-candidates of this request, plus other pending greedy requests for the same model), cleans every
-candidate through core.svg, applies the style guide, renders PNGs and stores the designs.
+claims the row and calls `generation_execute`, which hands the request's best-of-N candidates to the
+model's decode loop (engine.get_scheduler: continuous batching with every other request in flight),
+cleans every candidate through core.svg, applies the style guide, stores the designs, and stores the
+PNGs rendered meanwhile.
 """
 
 from __future__ import annotations
@@ -426,7 +428,9 @@ def generation_execute(*, output: DesignOutput) -> None:
             _png_threads().submit(render_png, d.styled.clean.svg, size=png_size(), check_blank=False)
             for d in work.designs
         ]
-        _finish(work, batch_info=batch, postprocess_ms=lambda: round((time.perf_counter() - t0) * 1000))
+        completed = _finish(
+            work, batch_info=batch, postprocess_ms=lambda: round((time.perf_counter() - t0) * 1000)
+        )
     except GenerationError as exc:
         _fail(output, str(exc), **exc.details)
         return
@@ -438,6 +442,8 @@ def generation_execute(*, output: DesignOutput) -> None:
         # Time limit or worker shutdown: hand the row back so a retry (or the reaper) runs it again.
         _release(output)
         raise
+    if not completed:
+        return  # reaped or finished elsewhere meanwhile: its PNGs are not ours to store
     for seq, future in enumerate(pngs):
         try:
             _png_store(output=output, sequence_order=seq, png=future.result())
@@ -521,7 +527,7 @@ def _prepare(work: _Work) -> None:
         work.designs.append(_Design(i, styled, tokens, clean.removals, violations))
 
 
-def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Any) -> None:
+def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Any) -> bool:
     output, samples, designs = work.output, work.samples, work.designs
     dropped = sorted(work.dropped, key=lambda d: d["candidate"])
     if not designs:
@@ -564,14 +570,15 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Any) -> 
         metadata["note"] = (
             "Temperature 0 is deterministic: one distinct design. Use a temperature above 0 for more."
         )
-    _store(output, designs, metadata, postprocess_ms=postprocess_ms)
+    return _store(output, designs, metadata, postprocess_ms=postprocess_ms)
 
 
 def _store(
     output: DesignOutput, designs: list[_Design], metadata: dict[str, Any], *, postprocess_ms: Any
-) -> None:
-    """Store the designs' SVGs and complete the request, in one transaction (files removed if it fails).
-    Worker job-state writes are not audited: the row keeps its own timings and metadata."""
+) -> bool:
+    """Store the designs' SVGs and complete the request, in one transaction (files removed if it fails);
+    False when the row was no longer ours. Worker job-state writes are not audited: the row keeps its
+    own timings and metadata."""
     saved: list[str] = []
     old: list[str] = []
     try:
@@ -595,7 +602,7 @@ def _store(
                 updated_at=now,
             )
             if not completed:
-                return
+                return False
             if output.attempts > 1:  # a retried run replaces what a killed one left
                 old = [image.file.name for image in OutputImage.objects.filter(output=output)]
                 OutputImage.objects.filter(output=output).delete()
@@ -636,6 +643,7 @@ def _store(
     for name in old:
         with contextlib.suppress(Exception):
             default_storage.delete(name)
+    return True
 
 
 # --- PNG renders --------------------------------------------------------------------------------------
