@@ -108,3 +108,12 @@ def test_the_batch_loop_admits_only_what_fits_and_reports_how_requests_were_batc
     done = dict(loop.step())
     assert set(done) == {"a", "b"} and done["a"].stats["size"] == 2 and done["a"].stats["steps"] == 2
     assert not loop
+
+
+@pytest.mark.slow
+def test_closing_finishes_the_requests_already_sent(model_dir: str) -> None:
+    server = DecodeServer(model_dir, num_threads=1)
+    server.submit(DecodeRequest(PROMPTS[0], max_new_tokens=8)).result(timeout=120)
+    futures = [server.submit(DecodeRequest(p, max_new_tokens=60)) for p in PROMPTS[:4]]
+    server.close()
+    assert all(f.result(timeout=30).samples for f in futures)

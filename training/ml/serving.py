@@ -132,14 +132,18 @@ def _serve(conn: Any, model_dir: str, device: str | None, num_threads: int, max_
     conn.send(("ready", {"device": generator.device, "threads": torch.get_num_threads()}))
     loop = BatchLoop(generator.batch, max_rows=max_rows)
     waiting: deque[tuple[int, DecodeRequest, float]] = deque()
+    stopping = False  # told to stop: finish what was sent, then exit
     while True:
         try:
             if not loop and not waiting:
+                if stopping:
+                    return
                 conn.poll(None)  # idle: sleep until a message comes
-            while conn.poll():
+            while not stopping and conn.poll():
                 message = conn.recv()
                 if message[0] == "stop":
-                    return
+                    stopping = True
+                    break
                 _, key, fields = message
                 waiting.append((key, DecodeRequest(**fields), time.perf_counter()))
             items = []
@@ -212,6 +216,7 @@ class DecodeServer:
         return [f.result().samples for f in futures]
 
     def close(self) -> None:
+        """Stop taking requests; the process finishes those it has (10 s at most), then exits."""
         with self._lock:
             self._closed = True
             proc, conn = self._proc, self._conn
