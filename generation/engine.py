@@ -8,6 +8,8 @@ model's decode loop (continuous batching): every worker thread's request joins t
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -87,8 +89,11 @@ def get_generator(model: SLMModel) -> GeneratorLike:
         with _cache_lock:
             _cache[key] = generator
             _cache.move_to_end(key)
+            evicted = []
             while len(_cache) > max(1, cache_size()):
-                _close(_cache.popitem(last=False)[1])
+                evicted.append(_cache.popitem(last=False)[1])
+        for old in evicted:  # outside the lock: a decode process may take seconds to finish
+            _close(old)
         return generator
 
 
@@ -100,12 +105,14 @@ def _close(generator: Any) -> None:
 
 def clear_cache() -> None:
     with _cache_lock:
-        for generator in _cache.values():
-            _close(generator)
+        generators = list(_cache.values())
         _cache.clear()
-        for scheduler in _schedulers.values():
-            scheduler.close()
+        schedulers = list(_schedulers.values())
         _schedulers.clear()
+    for generator in generators:
+        _close(generator)
+    for scheduler in schedulers:
+        scheduler.close()
 
 
 # --- the decode loop --------------------------------------------------------------------------------
@@ -163,18 +170,22 @@ class Scheduler:
         make = getattr(generator, "batch", None)
         self._loop = BatchLoop(make if callable(make) else lambda: _GenerateOnly(generator), max_rows)
         self._cond = threading.Condition()
-        self._queue: deque[tuple[DecodeRequest, Future[DecodeResult], float]] = deque()
+        self._waiting: deque[tuple[Hashable, DecodeRequest, float]] = deque()
         self._futures: dict[Hashable, Future[DecodeResult]] = {}
+        self._keys = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="atelier-decode", daemon=True)
         self._thread.start()
 
     def submit(self, request: DecodeRequest) -> Future[DecodeResult]:
         future: Future[DecodeResult] = Future()
+        future.set_running_or_notify_cancel()  # a request in the batch cannot be taken back
         with self._cond:
             if self._closed:
                 raise RuntimeError("this model's decode loop was stopped")
-            self._queue.append((request, future, time.perf_counter()))
+            key = next(self._keys)
+            self._futures[key] = future
+            self._waiting.append((key, request, time.perf_counter()))
             self._cond.notify()
         return future
 
@@ -185,20 +196,21 @@ class Scheduler:
             self._cond.notify()
 
     def _run(self) -> None:
+        # GENERATION_DECODE_THREADS for a Generator loaded here (torch's setting is per process).
+        threads = getattr(self.generator, "threads", None)
+        with threads() if callable(threads) else contextlib.nullcontext():
+            self._serve()
+
+    def _serve(self) -> None:
         loop = self._loop
         while True:
             with self._cond:
-                while not self._queue and not loop:
+                while not self._waiting and not loop:
                     if self._closed:
                         return
                     self._cond.wait()
-                items = []
-                while self._queue and loop.fits(self._queue[0][0]):
-                    request, future, submitted = self._queue.popleft()
-                    if future.set_running_or_notify_cancel():
-                        self._futures[id(future)] = future
-                        items.append((id(future), request, submitted))
-            try:
+                items = loop.take(self._waiting)
+            try:  # outside the lock: submit() never waits for a forward pass
                 loop.admit(items)
                 done = loop.step()
             except BaseException as exc:  # noqa: BLE001 - every waiting request hears of it, the loop goes on

@@ -16,7 +16,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -527,7 +527,7 @@ def _prepare(work: _Work) -> None:
         work.designs.append(_Design(i, styled, tokens, clean.removals, violations))
 
 
-def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Any) -> bool:
+def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable[[], int]) -> bool:
     output, samples, designs = work.output, work.samples, work.designs
     dropped = sorted(work.dropped, key=lambda d: d["candidate"])
     if not designs:
@@ -574,7 +574,11 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Any) -> 
 
 
 def _store(
-    output: DesignOutput, designs: list[_Design], metadata: dict[str, Any], *, postprocess_ms: Any
+    output: DesignOutput,
+    designs: list[_Design],
+    metadata: dict[str, Any],
+    *,
+    postprocess_ms: Callable[[], int],
 ) -> bool:
     """Store the designs' SVGs and complete the request, in one transaction (files removed if it fails);
     False when the row was no longer ours. Worker job-state writes are not audited: the row keeps its

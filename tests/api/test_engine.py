@@ -39,9 +39,14 @@ def test_actor_declares_queue_limits_and_retries():
     assert generate.options["max_retries"] == 3
 
 
-def test_a_real_generator_loads_from_the_registry_and_runs(api, monkeypatch, tmp_path):
-    """The real path, no fake: artifacts in storage -> local cache -> Generator -> one batched call.
-    The model is untrained, so the request fails cleanly with "no usable design"."""
+@pytest.mark.parametrize("decode_process", [True, False], ids=["decode-process", "decode-thread"])
+def test_a_real_generator_loads_from_the_registry_and_runs(
+    api, monkeypatch, tmp_path, settings, decode_process
+):
+    """The real path, no fake: artifacts in storage -> local cache -> the model's decode loop (its own
+    process, or a thread here) -> one request. The model is untrained, so the request fails cleanly with
+    "no usable design"."""
+    settings.GENERATION_DECODE_PROCESS = decode_process
     from generation.models import DesignOutput
     from tests.api.conftest import run_jobs
     from training.ml.model import ModelConfig, build_model
@@ -71,6 +76,8 @@ def test_a_real_generator_loads_from_the_registry_and_runs(api, monkeypatch, tmp
         assert output.error_message.startswith("The model produced no usable design")
         assert output.design_metadata["candidates_tried"] == 1
     assert _counting.calls == 1
+    scheduler = engine.get_scheduler(version)
+    assert type(scheduler).__name__ == ("DecodeServer" if decode_process else "Scheduler")
     engine.clear_cache()
 
 

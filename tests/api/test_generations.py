@@ -91,7 +91,7 @@ def test_requests_arriving_while_the_model_decodes_join_its_next_step(api, model
     assert first_in_model.wait(10)
     for t in threads[1:]:
         t.start()
-    engine_queue = engine.get_scheduler(model_version)._queue
+    engine_queue = engine.get_scheduler(model_version)._waiting
     for _ in range(200):  # both wait for the next step
         if len(engine_queue) == 2:
             break

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import deque
 from concurrent.futures import wait
 
 import pytest
@@ -100,10 +101,15 @@ class _Rows:
 
 def test_the_batch_loop_admits_only_what_fits_and_reports_how_requests_were_batched() -> None:
     loop = BatchLoop(lambda: _Rows(steps=2), max_rows=4)
-    assert loop.fits(DecodeRequest("x", n=8))  # an empty batch takes any request
-    loop.admit([("a", DecodeRequest("x", n=3), time.perf_counter())])
-    assert not loop.fits(DecodeRequest("y", n=2)) and loop.fits(DecodeRequest("y", n=1))
-    loop.admit([("b", DecodeRequest("y", n=1), time.perf_counter())])
+    now = time.perf_counter()
+    waiting = deque([("a", DecodeRequest("x", n=8), now)])
+    assert [k for k, _, _ in loop.take(waiting)] == ["a"]  # an empty batch takes any request
+    waiting = deque([("a", DecodeRequest("x", n=3), now), ("c", DecodeRequest("z", n=2), now)])
+    loop.admit(loop.take(waiting))
+    assert loop.take(waiting) == [] and [k for k, _, _ in waiting] == ["c"]  # 3 + 2 rows > 4
+    waiting.appendleft(("b", DecodeRequest("y", n=1), now))
+    loop.admit(loop.take(waiting))  # b fits beside a (4 rows); c still waits
+    assert [k for k, _, _ in waiting] == ["c"]
     assert loop.step() == []
     done = dict(loop.step())
     assert set(done) == {"a", "b"} and done["a"].stats["size"] == 2 and done["a"].stats["steps"] == 2

@@ -67,9 +67,17 @@ class BatchLoop:
     def __bool__(self) -> bool:
         return bool(self.batch) or bool(self._ready)
 
-    def fits(self, request: DecodeRequest) -> bool:
+    def take(
+        self, waiting: deque[tuple[Hashable, DecodeRequest, float]]
+    ) -> list[tuple[Hashable, DecodeRequest, float]]:
+        """Pop requests from the front of `waiting` while their rows fit (always one into an empty
+        batch), for admit(); the rest wait for a later step."""
+        items: list[tuple[Hashable, DecodeRequest, float]] = []
         rows = len(getattr(self.batch, "rows", ())) if self.batch else 0
-        return not rows or rows + request.n <= self.max_rows
+        while waiting and (not rows or rows + waiting[0][1].n <= self.max_rows):
+            rows += waiting[0][1].n
+            items.append(waiting.popleft())
+        return items
 
     def admit(self, items: Sequence[tuple[Hashable, DecodeRequest, float]]) -> None:
         """Join requests (key, request, submitted at perf_counter) to the batch: one prefill for all."""
@@ -146,10 +154,7 @@ def _serve(conn: Any, model_dir: str, device: str | None, num_threads: int, max_
                     break
                 _, key, fields = message
                 waiting.append((key, DecodeRequest(**fields), time.perf_counter()))
-            items = []
-            while waiting and loop.fits(waiting[0][1]):
-                items.append(waiting.popleft())
-            loop.admit(items)
+            loop.admit(loop.take(waiting))
             for key, result in loop.step():
                 samples = [(s.text, s.tokens, s.finished) for s in result.samples]
                 conn.send(("done", key, samples, result.stats))
