@@ -227,6 +227,9 @@ GENERATION_WORKER_THREADS = env.int("GENERATION_WORKER_THREADS", default=16)
 GENERATION_DECODE_PROCESS = env.bool("GENERATION_DECODE_PROCESS", default=True)
 # torch threads of a decode loop: the demo-sized models decode fastest on one (0: torch's default).
 GENERATION_DECODE_THREADS = env.int("GENERATION_DECODE_THREADS", default=1)
+# GPT-2 models decode through a lean forward on the same weights (training.ml.fastpath: the same logits,
+# without transformers' per-call machinery); off: transformers' forward. Other models always use that.
+GENERATION_LEAN_DECODE = env.bool("GENERATION_LEAN_DECODE", default=True)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)

@@ -64,13 +64,14 @@ def load_generator(model: SLMModel) -> GeneratorLike:
         raise LookupError(f"model version {model} has no stored artifacts")
     model_dir = local_model_dir(storage_path=model.storage_path, cache_key=str(model.pk))
     threads = int(getattr(settings, "GENERATION_DECODE_THREADS", 1))
+    lean = bool(getattr(settings, "GENERATION_LEAN_DECODE", True))
     if getattr(settings, "GENERATION_DECODE_PROCESS", True):
         from training.ml.serving import DecodeServer
 
-        return DecodeServer(model_dir, num_threads=threads, max_rows=max_rows())
+        return DecodeServer(model_dir, num_threads=threads, max_rows=max_rows(), lean=lean)
     from training.ml.sampling import Generator
 
-    return Generator(model_dir, num_threads=threads or None)
+    return Generator(model_dir, num_threads=threads or None, lean=lean)
 
 
 def get_generator(model: SLMModel) -> GeneratorLike:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from training.ml.fastpath import lean_forward
 from training.ml.model import load_model, max_positions, pick_device, quiet_transformers
 from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
 
@@ -48,7 +49,11 @@ class Generator:
     """Loads a model directory once; `generate` can then be called many times."""
 
     def __init__(
-        self, model_dir: str | Path, device: str | None = None, num_threads: int | None = None
+        self,
+        model_dir: str | Path,
+        device: str | None = None,
+        num_threads: int | None = None,
+        lean: bool = True,
     ) -> None:
         import torch
 
@@ -65,6 +70,29 @@ class Generator:
         # transformers renamed `past_key_values` to `cache` (the old name goes in 5.40): use what it takes.
         params = inspect.signature(type(self.model).forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"
+        # The lean forward (training.ml.fastpath) where it serves this model exactly; else transformers'.
+        self.lean = lean_forward(self.model) if lean else None
+
+    def new_cache(self) -> Any:
+        return self.lean.new_cache() if self.lean is not None else _new_cache()
+
+    def forward(self, ids: Any, mask: Any, positions: Any, cache: Any, past: int) -> torch.Tensor:
+        """Logits of each row's last position for `ids` after `past` cached columns (float32); the new
+        keys/values are appended to `cache`."""
+        import torch
+
+        if self.lean is not None:
+            return self.lean.forward(ids, mask, positions, cache)
+        extra = {"cache_position": torch.tensor([past], device=self.device)} if past else {}
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            **{self.cache_arg: cache},
+            **extra,
+        )
+        return out.logits[:, -1, :].float()
 
     def batch(self) -> DecodeBatch:
         """An empty continuous batch on this model."""
@@ -141,7 +169,7 @@ class DecodeBatch:
 
     gen: Generator
     rows: list[_Row] = field(default_factory=list)
-    _cache: Any = None  # transformers DynamicCache; per layer keys/values [rows, heads, length, head_dim]
+    _cache: Any = None  # LeanCache or DynamicCache: per layer keys/values [rows, heads, length, head_dim]
     _mask: Any = None  # [rows, length] 1 = real token
     _pos: Any = None  # [rows, 1] position of each row's last token
     _logits: Any = None  # [rows, vocab] for the next token
@@ -188,15 +216,8 @@ class DecodeBatch:
         ids, mask = ids.to(g.device), mask.to(g.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with self._forward_context():
-            cache = _new_cache()
-            out = g.model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=True,
-                **{g.cache_arg: cache},
-            )
-            logits = out.logits[:, -1, :].float()
+            cache = g.new_cache()
+            logits = g.forward(ids, mask, positions, cache, 0)
         self._merge(cache, mask, positions[:, -1:], logits)
         self.rows += new_rows
         return done
@@ -241,15 +262,7 @@ class DecodeBatch:
         self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
         self._pos = self._pos + 1
         with self._forward_context():
-            out = g.model(
-                input_ids=nxt[:, None],
-                attention_mask=self._mask,
-                position_ids=self._pos,
-                use_cache=True,
-                **{g.cache_arg: self._cache},
-                cache_position=torch.tensor([length], device=g.device),
-            )
-            self._logits = out.logits[:, -1, :].float()
+            self._logits = g.forward(nxt[:, None], self._mask, self._pos, self._cache, length)
         return done
 
     # --- internals -------------------------------------------------------------------------------------

@@ -124,7 +124,9 @@ class BatchLoop:
 # --- the decode process -----------------------------------------------------------------------------
 
 
-def _serve(conn: Any, model_dir: str, device: str | None, num_threads: int, max_rows: int) -> None:
+def _serve(
+    conn: Any, model_dir: str, device: str | None, num_threads: int, max_rows: int, lean: bool = True
+) -> None:
     """The decode process: load the model, then admit, step and answer until told to stop."""
     import torch
 
@@ -133,11 +135,16 @@ def _serve(conn: Any, model_dir: str, device: str | None, num_threads: int, max_
     if num_threads > 0:
         torch.set_num_threads(num_threads)
     try:
-        generator = Generator(model_dir, device=device)
+        generator = Generator(model_dir, device=device, lean=lean)
     except Exception as exc:  # noqa: BLE001 - the parent turns this into the requests' error
         conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", {"device": generator.device, "threads": torch.get_num_threads()}))
+    info = {
+        "device": generator.device,
+        "threads": torch.get_num_threads(),
+        "lean": generator.lean is not None,
+    }
+    conn.send(("ready", info))
     loop = BatchLoop(generator.batch, max_rows=max_rows)
     waiting: deque[tuple[int, DecodeRequest, float]] = deque()
     stopping = False  # told to stop: finish what was sent, then exit
@@ -174,9 +181,11 @@ class DecodeServer:
         device: str | None = None,
         num_threads: int = 0,
         max_rows: int = 64,
+        lean: bool = True,
         start_timeout_s: float = 300.0,
     ) -> None:
         self.model_dir = str(model_dir)
+        self.lean = lean
         self.device = device
         self.num_threads = num_threads
         self.max_rows = max_rows
@@ -248,7 +257,7 @@ class DecodeServer:
         # the two ends talk over a socket pair with multiprocessing's framing.
         ours, theirs = socket.socketpair()
         command = [sys.executable, "-m", "training.ml.serving", str(theirs.fileno()), self.model_dir]
-        command += [self.device or "", str(self.num_threads), str(self.max_rows)]
+        command += [self.device or "", str(self.num_threads), str(self.max_rows), "1" if self.lean else "0"]
         try:
             proc = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True)
         finally:
@@ -303,6 +312,6 @@ class DecodeServer:
 
 if (
     __name__ == "__main__"
-):  # the decode process: python -m training.ml.serving FD MODEL_DIR DEVICE THREADS ROWS
-    _fd, _model_dir, _device, _threads, _rows = sys.argv[1:6]
-    _serve(Connection(int(_fd)), _model_dir, _device or None, int(_threads), int(_rows))
+):  # the decode process: python -m training.ml.serving FD MODEL_DIR DEVICE THREADS ROWS LEAN
+    _fd, _model_dir, _device, _threads, _rows, _lean = sys.argv[1:7]
+    _serve(Connection(int(_fd)), _model_dir, _device or None, int(_threads), int(_rows), _lean == "1")
