@@ -72,28 +72,54 @@ def generation_wait(*, user: Any, output: DesignOutput, timeout: float) -> Desig
     """Block until a request this call has just created is completed or failed, or `timeout` seconds
     pass; then read it (generation_refresh).
 
-    A worker in this process wakes the wait at once (generation.events) and is believed without another
-    read; other workers' results are polled every POLL_SECONDS. Called right after the request was
-    queued, so it waits before it first looks."""
+    A worker in this process wakes the wait at once (generation.events) and hands over what it
+    committed, which is believed without reading it back; other workers' results are polled every
+    POLL_SECONDS. Called right after the request was queued, so it waits before it first looks."""
     import time
 
     from generation import events
 
     deadline = time.monotonic() + max(0.0, timeout)
-    with events.waiting_for(output.pk) as finished:
+    with events.waiting_for(output.pk) as waiter:
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or finished.wait(min(POLL_SECONDS, remaining)):
+            if remaining <= 0 or waiter.wait(min(POLL_SECONDS, remaining)):
                 break
             status = DesignOutput.objects.filter(pk=output.pk).values_list("status", flat=True).first()
             if status is None or status in TERMINAL:
                 break
+    if waiter.finished is not None:
+        return generation_apply(output=output, finished=waiter.finished)
     return generation_refresh(user=user, output=output)
+
+
+def generation_apply(*, output: DesignOutput, finished: Any) -> DesignOutput:
+    """The caller's request as a worker of this process committed it (events.Finished): its row with
+    the new field values and the inserted designs, without reading them back."""
+    for name, value in finished.fields.items():
+        setattr(output, name, value)
+    _prefetched(output, "images", list(finished.images))
+    return output
+
+
+def _prefetched(instance: Any, name: str, objs: list[Any]) -> None:
+    """Give `instance.<name>.all()` these rows, as prefetch_related would have."""
+    cache = getattr(instance, "_prefetched_objects_cache", None)
+    if cache is None:
+        cache = instance._prefetched_objects_cache = {}
+    cache[name] = objs
+
+
+def generation_created(*, output: DesignOutput, input_images: list[InputImage]) -> DesignOutput:
+    """A request generation_create has just stored, with the input images it stored: the API answers
+    from these objects, so their relations are known without a query."""
+    _prefetched(output.prompt, "input_images", list(input_images))
+    return output
 
 
 def generation_refresh(*, user: Any, output: DesignOutput) -> DesignOutput | None:
     """A request the caller created, read again for what the worker changes (its row and designs): the
-    prompt, its template, style guide and model version are the caller's own objects, so this is three
+    prompt, its template, style guide and model version are the caller's own objects, so this is two
     small queries instead of generation_get's joins."""
     fresh = (
         DesignOutput.objects.filter(pk=output.pk, prompt__user=user, prompt__deleted_at__isnull=True)

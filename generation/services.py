@@ -42,6 +42,7 @@ from core.svg.render import RENDER_WORKERS
 from generation import engine, events
 from generation.images import MAX_IMAGES, ProcessedImage, combined_palette, input_image_process
 from generation.models import Conversation, DesignOutput, InputImage, OutputImage, Prompt
+from generation.selectors import generation_created
 from generation.styling import StyleResult, style_apply
 from training.ml.sampling import DecodeRequest
 from training.models import SLMModel
@@ -277,6 +278,7 @@ def _generation_create_rows(
     )
     clean_new_row(prompt, trusted=PROMPT_FKS)
     prompt.save()
+    inputs = []
     for p in processed:
         image = InputImage(
             prompt=prompt,
@@ -290,6 +292,7 @@ def _generation_create_rows(
         saved.append(image.file.name)
         image.full_clean()
         image.save()
+        inputs.append(image)
 
     output = DesignOutput(
         prompt=prompt,
@@ -323,7 +326,7 @@ def _generation_create_rows(
     from generation.tasks import generate
 
     enqueue_on_commit(generate, str(output.pk))
-    return output
+    return generation_created(output=output, input_images=inputs)
 
 
 @transaction.atomic
@@ -597,14 +600,15 @@ def _store(
             }
             # Only a row still `processing` is completed: one reaped or finished elsewhere meanwhile is
             # left alone (and nothing else is written).
-            completed = DesignOutput.objects.filter(pk=output.pk, status=Status.PROCESSING).update(
-                status=Status.COMPLETED,
-                generated_at=now,
-                design_metadata=metadata,
-                error_message="",
-                processing_time_ms=max(0, round((now - started).total_seconds() * 1000)),
-                updated_at=now,
-            )
+            values = {
+                "status": Status.COMPLETED,
+                "generated_at": now,
+                "design_metadata": metadata,
+                "error_message": "",
+                "processing_time_ms": max(0, round((now - started).total_seconds() * 1000)),
+                "updated_at": now,
+            }
+            completed = DesignOutput.objects.filter(pk=output.pk, status=Status.PROCESSING).update(**values)
             if not completed:
                 return False
             if output.attempts > 1:  # a retried run replaces what a killed one left
@@ -638,7 +642,12 @@ def _store(
                 images.append(image)
             OutputImage.objects.bulk_create(images)
             Prompt.all_objects.filter(pk=output.prompt_id).update(status=Prompt.Status.COMPLETED)
-            transaction.on_commit(lambda: events.output_finished(output.pk))
+            # Waiters in this process are handed what was committed (generation.selectors.generation_apply).
+            finished = events.Finished(
+                fields={**values, "attempts": output.attempts, "heartbeat_at": output.heartbeat_at},
+                images=tuple(images),
+            )
+            transaction.on_commit(lambda: events.output_finished(output.pk, finished))
     except BaseException:
         for name in saved:
             with contextlib.suppress(Exception):

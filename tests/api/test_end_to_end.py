@@ -43,6 +43,28 @@ def test_wait_answers_200_with_the_result(api, model_version, fake_generator, st
     assert body["designs"][0]["png_url"]
 
 
+def test_wait_answers_with_what_the_worker_committed_without_reading_it_back(
+    api, model_version, fake_generator, stub_worker, monkeypatch
+):
+    """An in-process worker hands its waiter the committed row and designs: the answer is what a
+    fresh read gives, and the waiter does not read them back."""
+    from generation import selectors
+
+    refreshed = []
+    real_refresh = selectors.generation_refresh
+    monkeypatch.setattr(
+        selectors, "generation_refresh", lambda **kw: refreshed.append(kw) or real_refresh(**kw)
+    )
+    response = api.post(
+        f"{URL}?wait=30", {"text": "a red circle", "count": 2, "temperature": 0.7}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "completed" and body["attempts"] == 1 and len(body["designs"]) == 2
+    assert refreshed == []
+    assert api.get(body["url"]).json() == body
+
+
 def test_wait_in_the_body_too(api, model_version, fake_generator, stub_worker):
     response = api.post(URL, {"text": "a red circle", "wait": 30}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "completed"
