@@ -25,12 +25,13 @@ def generate(output_id: str) -> None:
     )
 
     with transaction.atomic():
-        output = (
+        rows = list(
             DesignOutput.objects.select_for_update(of=("self",))
             .select_related("prompt", "model_version")
             .filter(pk=output_id)
-            .first()
+            .order_by()[:1]  # not .first(): ordering a primary-key lookup only costs time
         )
+        output = rows[0] if rows else None
         if output is None or output.status == DesignOutput.Status.FAILED:
             return  # a second delivery does nothing
         completed = output.status == DesignOutput.Status.COMPLETED

@@ -81,9 +81,10 @@ def model_version_resolve(*, ref: str) -> SLMModel:
     import uuid
 
     ref = (ref or "").strip()
-    alias = ModelAlias.objects.select_related("model_version").filter(name=ref).first()
-    if alias is not None:
-        return alias.model_version
+    # Alias names are unique: no ordering needed (first() would add one on every API call).
+    aliases = list(ModelAlias.objects.select_related("model_version").filter(name=ref).order_by()[:1])
+    if aliases:
+        return aliases[0].model_version
     if ":" in ref:
         name, _, version = ref.rpartition(":")
         if version.isdigit():
