@@ -4,7 +4,7 @@ so a request that arrives while others decode does not wait for them.
 
 `Generator.generate(prompts, ...)` is the simple call (all prompts in, all samples out); `Generator.batch()`
 gives the `DecodeBatch` that a long-lived worker feeds: `add()` requests whenever they arrive, `step()` until
-it is empty. Both run the same code, so a single `generate` call is the bare baseline of the worker.
+it is empty. Both run the same code, so a single `generate` call decodes exactly as the worker does.
 """
 
 from __future__ import annotations
