@@ -62,20 +62,12 @@ class LeanGpt2:
         # transformers' own activation function (gelu_pytorch_tanh is F.gelu's tanh form, called directly)
         tanh = getattr(cfg, "activation_function", None) == "gelu_pytorch_tanh"
         self.acts = [_gelu_tanh if tanh else b.mlp.act for b in t.h]
+        # Per block: (weight, bias) of ln_1, c_attn, attn c_proj, ln_2, c_fc, mlp c_proj, in that order.
         self.blocks = [
-            (
-                b.ln_1.weight,
-                b.ln_1.bias,
-                b.attn.c_attn.weight,
-                b.attn.c_attn.bias,
-                b.attn.c_proj.weight,
-                b.attn.c_proj.bias,
-                b.ln_2.weight,
-                b.ln_2.bias,
-                b.mlp.c_fc.weight,
-                b.mlp.c_fc.bias,
-                b.mlp.c_proj.weight,
-                b.mlp.c_proj.bias,
+            tuple(
+                p
+                for m in (b.ln_1, b.attn.c_attn, b.attn.c_proj, b.ln_2, b.mlp.c_fc, b.mlp.c_proj)
+                for p in (m.weight, m.bias)
             )
             for b in t.h
         ]
