@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
+from generation.events import Finished
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 
 
@@ -70,7 +71,7 @@ def generation_get(*, user: Any, output_id: Any) -> DesignOutput | None:
 
 def generation_wait(*, user: Any, output: DesignOutput, timeout: float) -> DesignOutput | None:
     """Block until a request this call has just created is completed or failed, or `timeout` seconds
-    pass; then read it (generation_refresh).
+    pass; then the request as it now stands (generation_apply or generation_refresh).
 
     A worker in this process wakes the wait at once (generation.events) and hands over what it
     committed, which is believed without reading it back; other workers' results are polled every
@@ -93,7 +94,7 @@ def generation_wait(*, user: Any, output: DesignOutput, timeout: float) -> Desig
     return generation_refresh(user=user, output=output)
 
 
-def generation_apply(*, output: DesignOutput, finished: Any) -> DesignOutput:
+def generation_apply(*, output: DesignOutput, finished: Finished) -> DesignOutput:
     """The caller's request as a worker of this process committed it (events.Finished): its row with
     the new field values and the inserted designs, without reading them back."""
     for name, value in finished.fields.items():
