@@ -37,7 +37,8 @@ SEED = 1234
 
 def train_tiny(work: Path, seconds: float) -> Path:
     from training.ml.synthetic import generate_corpus, make_splits
-    from training.ml.train import TrainConfig, train
+    from training.ml.train.config import TrainConfig
+    from training.ml.train.loop import train
 
     splits = make_splits(seed=0, heldout=50, compositional=0)
     examples = list(generate_corpus(20_000, seed=100, exclude=splits.exclude))

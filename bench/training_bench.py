@@ -37,16 +37,10 @@ def main() -> None:
     from training.ml.model import build_model
     from training.ml.synthetic import generate_corpus
     from training.ml.tokenizer import prefix_text, train_tokenizer
-    from training.ml.train import (
-        BucketBatcher,
-        Progress,
-        TrainConfig,
-        as_example,
-        collate,
-        encode_examples,
-        lm_loss,
-        train,
-    )
+    from training.ml.train.config import Progress, TrainConfig, as_example
+    from training.ml.train.data import BucketBatcher, collate, encode_examples
+    from training.ml.train.loop import train
+    from training.ml.train.loss import lm_loss
 
     torch.set_num_threads(args.threads)
     examples = [as_example(e) for e in generate_corpus(args.examples, seed=args.seed)]

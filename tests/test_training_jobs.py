@@ -127,7 +127,7 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
     assert run.status == "cancelled"
     # Progress is reported every 10 steps; the flag was set at step 20 and checked before step 21.
     assert run.step <= 21 and max(seen) <= 21
-    from training.ml.train import latest_checkpoint
+    from training.ml.train.checkpoints import latest_checkpoint
 
     checkpoint = latest_checkpoint(runs.run_dir(run))
     assert checkpoint is not None and checkpoint.name == f"step-{run.step:08d}"
@@ -140,7 +140,7 @@ def test_killed_run_resumes_from_its_checkpoint_and_continues_the_step_count(
     dataset, ml_staff, stub_broker, stub_worker
 ):
     from training import runs
-    from training.ml.train import train
+    from training.ml.train.loop import train
 
     run = training_run_create(dataset=dataset, params=TINY, requested_by=ml_staff)
     stub_broker.flush_all()  # the worker "dies" before its message is processed by anyone else

@@ -76,7 +76,7 @@ class TrainingParams:
 
     def train_config(self) -> Any:
         from training.ml.model import ModelConfig
-        from training.ml.train import TrainConfig
+        from training.ml.train.config import TrainConfig
 
         return TrainConfig(
             model=ModelConfig(

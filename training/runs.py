@@ -170,7 +170,7 @@ class _RunCallbacks:
 
 
 def _examples(dataset: Dataset, split: str) -> list[Any]:
-    from training.ml.train import TrainExample
+    from training.ml.train.config import TrainExample
 
     return [
         TrainExample(prompt, svg, context or None)
@@ -185,7 +185,7 @@ def training_run_execute(*, run_id: Any) -> TrainingRun:
     run = TrainingRun.objects.select_related("dataset", "base_model").get(pk=run_id)
     callbacks = _RunCallbacks(run)
     try:
-        from training.ml.train import (
+        from training.ml.train.loop import (
             train,
         )  # inside the try: a broken install must fail the run, not strand it
 

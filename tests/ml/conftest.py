@@ -9,7 +9,8 @@ import pytest
 
 from training.ml.model import ModelConfig
 from training.ml.synthetic import SyntheticExample, generate_corpus
-from training.ml.train import Progress, TrainConfig, TrainResult, train
+from training.ml.train.config import Progress, TrainConfig, TrainResult
+from training.ml.train.loop import train
 
 TINY = ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=256)
 

@@ -11,18 +11,11 @@ import torch
 from tests.ml.conftest import Trained, tiny_config
 from training.ml.model import load_model
 from training.ml.synthetic import SyntheticExample
-from training.ml.train import (
-    MANIFEST,
-    BucketBatcher,
-    Progress,
-    TrainConfig,
-    TrainExample,
-    as_example,
-    latest_checkpoint,
-    list_checkpoints,
-    lr_at,
-    train,
-)
+from training.ml.train.checkpoints import MANIFEST, latest_checkpoint, list_checkpoints
+from training.ml.train.config import Progress, TrainConfig, TrainExample, as_example
+from training.ml.train.data import BucketBatcher
+from training.ml.train.loop import train
+from training.ml.train.schedule import lr_at
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -227,7 +220,7 @@ def test_time_budget_stops(tmp_path: Path, corpus: list[SyntheticExample]) -> No
 
 
 def test_thread_tuner_prefers_the_faster_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.ml.train import ThreadTuner
+    from training.ml.train.threads import ThreadTuner
 
     current = {"n": torch.get_num_threads()}
     monkeypatch.setattr(torch, "set_num_threads", lambda n: current.__setitem__("n", n))

@@ -14,7 +14,8 @@ from pathlib import Path
 from training.ml.evaluate import EvalResult, evaluate, generate_svgs, score_samples
 from training.ml.sampling import Generator
 from training.ml.synthetic import generate_corpus, make_splits
-from training.ml.train import Progress, TrainConfig, TrainResult, train
+from training.ml.train.config import Progress, TrainConfig, TrainResult
+from training.ml.train.loop import train
 
 
 @dataclass

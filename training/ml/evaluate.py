@@ -9,7 +9,9 @@ from pathlib import Path
 
 from training.ml.adherence import ASPECTS, check
 from training.ml.sampling import Generator, Sample
-from training.ml.train import ExampleLike, as_example, encode_examples, evaluation_loss
+from training.ml.train.config import ExampleLike, as_example
+from training.ml.train.data import encode_examples
+from training.ml.train.loss import evaluation_loss
 
 RENDER_SIZE = 64  # small: we only ask "is anything drawn?"
 

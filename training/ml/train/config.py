@@ -1,0 +1,92 @@
+"""What a training run is given (its examples, TrainConfig) and what it reports (Progress, TrainResult)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.ml.model import ModelConfig
+
+
+@dataclass(frozen=True)
+class TrainExample:
+    prompt: str
+    svg: str
+    context: str | None = None
+
+
+ExampleLike = TrainExample | tuple[str, str] | tuple[str, str, str | None] | dict[str, Any] | Any
+
+
+def as_example(item: ExampleLike) -> TrainExample:
+    """Accept TrainExample, (prompt, svg[, context]) tuples, dict rows and objects with .prompt/.svg."""
+    if isinstance(item, TrainExample):
+        return item
+    if isinstance(item, tuple | list):
+        return TrainExample(item[0], item[1], item[2] if len(item) > 2 else None)
+    if isinstance(item, dict):
+        return TrainExample(item["prompt"], item["svg"], item.get("context"))
+    return TrainExample(item.prompt, item.svg, getattr(item, "context", None))
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    min_lr_ratio: float = 0.05  # cosine decays to learning_rate * min_lr_ratio
+    warmup_steps: int = 30
+    weight_decay: float = 0.01
+    beta2: float = 0.98
+    grad_clip: float = 1.0
+    max_steps: int | None = None
+    budget_seconds: float | None = 300.0  # wall-clock training time, summed over resumed runs
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    progress_every: int = 10
+    seed: int = 0
+    num_threads: int | None = None  # None: on CPU, tune between all cores and 1 while training
+    vocab_size: int = 4096
+    tokenizer_examples: int = 20_000  # train the tokenizer on a prefix: plenty for a vocabulary, much faster
+    bucket_batches: int = 32  # sort windows of this many batches by length: little padding, still shuffled
+    device: str | None = None  # None: cuda if available, else cpu
+    eval_batch_size: int = 64
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        model = ModelConfig(**data.pop("model", {}))
+        return cls(model=model, **data)
+
+
+@dataclass
+class Progress:
+    step: int
+    total_steps: int  # estimated from throughput when only a time budget bounds the run
+    loss: float
+    tokens_per_second: float
+    eta_seconds: float
+    learning_rate: float
+    elapsed_seconds: float
+
+
+@dataclass
+class TrainResult:
+    status: str  # "completed" or "cancelled"
+    steps: int
+    resumed_from_step: int
+    train_loss: float
+    val_loss: float | None
+    val_perplexity: float | None
+    tokens: int  # non-padding tokens processed by this call
+    train_seconds: float  # loop time of this call (checkpoints included, setup excluded)
+    tokens_per_second: float
+    parameters: int
+    final_dir: Path | None
+    last_checkpoint: Path | None
+    skipped_examples: int = 0  # longer than the model's context
+    threads: int = 1  # CPU threads the run ended with (the tuner's pick on a shared CPU)

@@ -1,0 +1,118 @@
+"""Training data as the model sees it: encoded sequences, right-padded batches, length-bucketed order.
+
+Sequence layout: [bos] context/prompt [sep] svg [eos]; the loss covers the SVG and [eos] only.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from training.ml.tokenizer import encode_texts, prefix_text, special_ids
+from training.ml.train.config import TrainExample
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerFast
+
+IGNORE = -100  # label of positions the loss skips (prompt and padding)
+
+
+@dataclass
+class EncodedExample:
+    ids: list[int]
+    prefix_len: int  # tokens before the first SVG token; the loss starts there
+
+
+def encode_examples(
+    tokenizer: PreTrainedTokenizerFast, examples: Sequence[TrainExample], max_len: int
+) -> tuple[list[EncodedExample], int]:
+    """Encode all examples in two Rust batches; drop (and count) sequences longer than max_len."""
+    sp = special_ids(tokenizer)
+    prefixes = encode_texts(tokenizer, [prefix_text(e.prompt, e.context) for e in examples])
+    svgs = encode_texts(tokenizer, [e.svg for e in examples])
+    out: list[EncodedExample] = []
+    skipped = 0
+    for p, s in zip(prefixes, svgs, strict=True):
+        ids = [sp["bos"], *p, sp["sep"], *s, sp["eos"]]
+        if len(ids) > max_len:
+            skipped += 1
+            continue
+        out.append(EncodedExample(ids=ids, prefix_len=len(p) + 2))
+    return out, skipped
+
+
+def collate(batch: Sequence[EncodedExample], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Right-padded input ids and labels (prefix and padding ignored) and the real-token count.
+
+    With right padding a causal model never attends to padding from real tokens, so no attention mask
+    is needed and SDPA can take its fast causal path. Callers pass eos as the filler: padding is never
+    attended nor predicted, and transformers then does not warn about an unmasked pad token.
+    """
+    import torch
+
+    width = max(len(e.ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    tokens = 0
+    for i, e in enumerate(batch):
+        n = len(e.ids)
+        row = torch.tensor(e.ids, dtype=torch.long)
+        ids[i, :n] = row
+        labels[i, e.prefix_len : n] = row[e.prefix_len :]
+        tokens += n
+    return ids, labels, tokens
+
+
+class BucketBatcher:
+    """Shuffled epochs; within windows of `bucket_batches` batches examples are sorted by length so each
+    batch pads little, then the batch order is shuffled. Deterministic per (seed, epoch): resumable."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, bucket_batches: int = 32) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = max(1, min(batch_size, len(self.lengths)))
+        self.seed = seed
+        self.bucket_batches = bucket_batches
+        self.epoch = 0
+        self.position = 0
+        self._batches: list[list[int]] = self._epoch_batches(0)
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        rng = random.Random(self.seed * 1_000_003 + epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        window = self.batch_size * self.bucket_batches
+        batches: list[list[int]] = []
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start : start + window], key=self.lengths.__getitem__)
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        rng.shuffle(batches)
+        return batches
+
+    def __next__(self) -> list[int]:
+        if self.position >= len(self._batches):
+            self.epoch += 1
+            self.position = 0
+            self._batches = self._epoch_batches(self.epoch)
+        batch = self._batches[self.position]
+        self.position += 1
+        return batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return self
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+        self._batches = self._epoch_batches(self.epoch)
+
+
+def tokenizer_texts(examples: Sequence[TrainExample]) -> Iterator[str]:
+    for e in examples:
+        yield prefix_text(e.prompt, e.context)
+        yield e.svg

@@ -1,0 +1,243 @@
+"""The training loop: budgeted, cancellable, resumable (see checkpoints), fine-tuning from a base model."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from training.ml.model import build_model, count_parameters, load_model, max_positions, pick_device
+from training.ml.tokenizer import load_tokenizer, tokenizer_dir, train_tokenizer
+from training.ml.train.checkpoints import (
+    TRAINER_STATE,
+    clean_stale,
+    latest_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    write_final,
+)
+from training.ml.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
+from training.ml.train.data import BucketBatcher, collate, encode_examples, tokenizer_texts
+from training.ml.train.loss import autocast, evaluation_loss, lm_loss
+from training.ml.train.schedule import Schedule, progress_report
+from training.ml.train.threads import ThreadTuner, configure_threads
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+
+
+def _optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optimizer:
+    import torch
+
+    # No weight decay on biases, norms and embeddings: standard for small transformers.
+    decay, no_decay = [], []
+    seen: set[int] = set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        (
+            decay
+            if p.ndim >= 2 and "wte" not in name and "embed" not in name and "wpe" not in name
+            else no_decay
+        ).append(p)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, config.beta2), eps=1e-8)
+
+
+def train(
+    config: TrainConfig,
+    train_examples: Iterable[ExampleLike],
+    val_examples: Iterable[ExampleLike],
+    out_dir: Path,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    init_from: Path | None = None,
+) -> TrainResult:
+    """Train (or resume, or fine-tune from `init_from`) until max_steps / budget_seconds / should_stop().
+
+    Resume wins over init_from: if out_dir holds a complete checkpoint, training continues from it
+    (step count, optimizer, schedule, data order and RNG state).
+    """
+    import torch
+
+    threads_before = torch.get_num_threads()
+    try:
+        return _train(config, train_examples, val_examples, out_dir, on_progress, should_stop, init_from)
+    finally:
+        torch.set_num_threads(threads_before)  # the tuner's choice must not leak into the caller
+
+
+def _train(
+    config: TrainConfig,
+    train_examples: Iterable[ExampleLike],
+    val_examples: Iterable[ExampleLike],
+    out_dir: Path,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    init_from: Path | None,
+) -> TrainResult:
+    import torch
+
+    if not config.max_steps and not config.budget_seconds:
+        raise ValueError("set max_steps and/or budget_seconds")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(out_dir)
+    configure_threads(config.num_threads)
+    device = pick_device(config.device)
+    cores = os.cpu_count() or 1
+    tuner = ThreadTuner([cores, 1]) if device == "cpu" and config.num_threads is None and cores > 1 else None
+    train_list = [as_example(e) for e in train_examples]
+    val_list = [as_example(e) for e in val_examples]
+    if not train_list:
+        raise ValueError("no training examples")
+
+    resume = latest_checkpoint(out_dir)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    if resume is not None:
+        tokenizer = load_tokenizer(tokenizer_dir(resume))
+        model = load_model(resume)
+    elif init_from is not None:
+        # Fine-tuning keeps the base vocabulary: unseen text still encodes (as characters), ids stay valid.
+        init_from = Path(init_from)
+        tokenizer = load_tokenizer(tokenizer_dir(init_from))
+        model = load_model(init_from)
+    else:
+        sample = train_list[: config.tokenizer_examples] if config.tokenizer_examples else train_list
+        tokenizer = train_tokenizer(tokenizer_texts(sample), vocab_size=config.vocab_size)
+        model = build_model(config.model, tokenizer)
+    model.to(device)
+    model.train()
+    fill_id = tokenizer.eos_token_id
+    max_len = max_positions(model)
+    encoded, skipped = encode_examples(tokenizer, train_list, max_len)
+    val_encoded, _ = encode_examples(tokenizer, val_list, max_len)
+    if not encoded:
+        raise ValueError("every training example is longer than the model context")
+
+    optimizer = _optimizer(model, config)
+    schedule = Schedule(config)
+    batcher = BucketBatcher(
+        [len(e.ids) for e in encoded], config.batch_size, config.seed, config.bucket_batches
+    )
+    loss_ema: float | None = None
+    if resume is not None:
+        # map_location: a CUDA run's checkpoint must resume on a CPU-only host too.
+        state = torch.load(resume / TRAINER_STATE, map_location="cpu", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        batcher.load_state_dict(state["batcher"])
+        set_rng_state(state["rng"])
+        loss_ema = state.get("loss_ema")
+    start_step = schedule.step
+    params = count_parameters(model)
+    last_ckpt: Path | None = resume
+
+    def checkpoint() -> Path:
+        state = {
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "batcher": batcher.state_dict(),
+            "rng": rng_state(),
+            "loss_ema": loss_ema,
+        }
+        manifest = {"config": config.to_dict(), "elapsed_seconds": schedule.elapsed, "loss": loss_ema}
+        return save_checkpoint(
+            out_dir, schedule.step, model, tokenizer, state, manifest, config.keep_checkpoints
+        )
+
+    t0 = time.perf_counter()
+    base_elapsed = schedule.elapsed
+    tokens = 0
+    window_tokens = 0
+    window_t = t0
+    status = "completed"
+    while True:
+        if should_stop is not None and should_stop():
+            status = "cancelled"
+            break
+        if config.max_steps and schedule.step >= config.max_steps:
+            break
+        if config.budget_seconds and schedule.elapsed >= config.budget_seconds:
+            break
+        lr = schedule.lr()
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if tuner is not None:
+            tuner.before_step()
+        step_t0 = time.perf_counter()
+        ids, labels, n_tok = collate([encoded[i] for i in next(batcher)], fill_id)
+        with autocast(device):
+            loss = lm_loss(model, ids.to(device, non_blocking=True), labels.to(device, non_blocking=True))
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        value = float(loss.detach())
+        loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
+        schedule.step += 1
+        tokens += n_tok
+        window_tokens += n_tok
+        now = time.perf_counter()
+        if tuner is not None:
+            tuner.after_step(now - step_t0, n_tok)
+        schedule.elapsed = base_elapsed + (now - t0)
+        if config.checkpoint_every and schedule.step % config.checkpoint_every == 0:
+            last_ckpt = checkpoint()
+        if on_progress is not None and schedule.step % max(1, config.progress_every) == 0:
+            now = time.perf_counter()
+            rate = window_tokens / max(1e-9, now - window_t)
+            window_tokens, window_t = 0, now
+            on_progress(
+                progress_report(config, schedule, loss_ema, rate, schedule.step - start_step, now - t0, lr)
+            )
+
+    loop_seconds = time.perf_counter() - t0
+    if last_ckpt is None or last_ckpt.name != f"step-{schedule.step:08d}":
+        last_ckpt = checkpoint()  # also the cancel-time checkpoint
+    val_loss = evaluation_loss(model, val_encoded, fill_id, config.eval_batch_size)
+    final_dir: Path | None = None
+    result = TrainResult(
+        status=status,
+        steps=schedule.step,
+        resumed_from_step=start_step,
+        train_loss=float(loss_ema) if loss_ema is not None else float("nan"),
+        val_loss=val_loss,
+        val_perplexity=math.exp(min(val_loss, 50)) if val_loss is not None else None,
+        tokens=tokens,
+        train_seconds=loop_seconds,
+        tokens_per_second=tokens / max(1e-9, loop_seconds),
+        parameters=params,
+        final_dir=None,
+        last_checkpoint=last_ckpt,
+        skipped_examples=skipped,
+        threads=tuner.best if tuner is not None else torch.get_num_threads(),
+    )
+    if status == "completed":
+        final_dir = write_final(out_dir, model, tokenizer, config, result, schedule.elapsed)
+        result.final_dir = final_dir
+    if on_progress is not None:
+        on_progress(
+            progress_report(
+                config,
+                schedule,
+                loss_ema,
+                result.tokens_per_second,
+                schedule.step - start_step,
+                loop_seconds,
+                schedule.lr(),
+            )
+        )
+    return result

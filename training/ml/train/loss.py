@@ -1,0 +1,62 @@
+"""The language-model loss on the SVG part of each sequence, for training and evaluation."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from training.ml.train.data import IGNORE, EncodedExample, collate
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+
+
+def lm_loss(model: PreTrainedModel, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy over labelled positions only.
+
+    The LM head runs only where there is a target (the SVG part), which saves the head's cost on
+    prompt and padding positions.
+    """
+    import torch.nn.functional as F
+
+    hidden = model.base_model(input_ids=ids, use_cache=False).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
+    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+    return F.cross_entropy(logits.float(), targets[keep])
+
+
+def evaluation_loss(
+    model: PreTrainedModel, encoded: Sequence[EncodedExample], pad_id: int, batch_size: int = 64
+) -> float | None:
+    """Token-weighted mean loss over the SVG parts; None when there is nothing to evaluate."""
+    import torch
+
+    if not encoded:
+        return None
+    device = next(model.parameters()).device
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+    total = 0.0
+    count = 0
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), autocast(device.type):
+        for start in range(0, len(order), batch_size):
+            batch = [encoded[i] for i in order[start : start + batch_size]]
+            ids, labels, _ = collate(batch, pad_id)
+            n = int((labels[:, 1:] != IGNORE).sum())
+            loss = lm_loss(model, ids.to(device), labels.to(device))
+            total += float(loss) * n
+            count += n
+    model.train(was_training)
+    return total / max(1, count)
+
+
+def autocast(device_type: str) -> Any:
+    import torch
+
+    if device_type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
