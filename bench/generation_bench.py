@@ -64,11 +64,12 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from core.embedded import start_embedded_worker, stop_embedded_worker
+    from core.jobs.models import ACTIVE
     from core.models import User
     from generation.models import DesignOutput, OutputImage
+    from training.artifacts import artifacts_upload
     from training.ml.synthetic import generate_corpus
     from training.models import ModelAlias, SLMModel
-    from training.registry import artifacts_upload
 
     model_dir = Path(args.model_dir) if args.model_dir else train_tiny(work, args.train_seconds)
     prefix = artifacts_upload(local_dir=model_dir, prefix="models/bench-slm/1")
@@ -146,7 +147,7 @@ def main() -> None:
         """Wait (untimed) until the worker has nothing left: no open request, every design's PNG stored."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            open_requests = DesignOutput.objects.filter(status__in=["pending", "processing"]).exists()
+            open_requests = DesignOutput.objects.filter(status__in=ACTIVE).exists()
             svgs = OutputImage.objects.filter(file_type="svg").count()
             if not open_requests and OutputImage.objects.filter(file_type="png").count() == svgs:
                 return

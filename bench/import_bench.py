@@ -26,7 +26,7 @@ def main() -> None:
 
     from training.ml.synthetic import generate_corpus, write_jsonl
     from training.models import TrainingExample
-    from training.services import import_batch_create, import_batch_run
+    from training.services.imports import import_batch_create, import_batch_run
 
     path = work / "rows.jsonl"
     write_jsonl(generate_corpus(args.rows, seed=args.seed), path)

@@ -19,7 +19,6 @@ from catalog.models import (
     StyleGuide,
 )
 from catalog.services import (
-    design_pattern_expand,
     prompt_template_diff,
     prompt_template_label_move,
     prompt_template_label_rollback,
@@ -27,7 +26,7 @@ from catalog.services import (
 )
 from catalog.style import check_compliance, conditioning_text
 from core.admin import BaseAdmin, SoftDeleteAdmin
-from core.admin_pages import form_page, report_page
+from core.admin_pages import report_page
 
 COMPLIANCE_SAMPLE = 2000  # examples checked per guide in one report
 
@@ -93,57 +92,11 @@ class DesignPatternAdmin(SoftDeleteAdmin):
     search_fields = ("pattern_name", "description")
     autocomplete_fields = ("style_guide",)
     list_select_related = ("style_guide",)
-    actions = ["expand", "restore_selected"]
+    # training.admin.patterns adds "expand": the training app owns the examples a pattern becomes.
+    actions = ["restore_selected"]
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.design_pattern_list(include_deleted=True)
-
-    @admin.action(description="Expand into training examples")
-    def expand(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        from training.forms import PatternExpandForm
-
-        if not request.user.has_perm("training.add_trainingexample"):
-            self.message_user(request, "You may not create training examples.", messages.ERROR)
-            return None
-        if queryset.count() != 1:
-            self.message_user(request, "Expand one pattern at a time.", messages.WARNING)
-            return None
-        pattern = queryset.get()
-        slots = (pattern.pattern_config or {}).get("slots") or {}
-        if not slots:
-            self.message_user(request, f"{pattern} has no slots to expand.", messages.ERROR)
-            return None
-        form = PatternExpandForm(request.POST if request.POST.get("confirm") else None, slots=slots)
-        if form.is_bound and form.is_valid():
-            try:
-                result = design_pattern_expand(
-                    pattern=pattern,
-                    values=form.chosen(slots),
-                    status=form.cleaned_data["status"],
-                    created_by=request.user,
-                )
-            except ValidationError as exc:
-                form.add_error(None, "; ".join(exc.messages))
-            else:
-                level = messages.SUCCESS if not result["invalid"] else messages.WARNING
-                self.message_user(
-                    request,
-                    f"{pattern}: {result['created']} example(s) created, {result['duplicates']} already present, "
-                    f"{len(result['invalid'])} invalid."
-                    + (f" First: {result['invalid'][0]}" if result["invalid"] else ""),
-                    level,
-                )
-                return None
-        return form_page(
-            request,
-            self,
-            title=f"Expand {pattern}",
-            form=form,
-            action="expand",
-            selected=[str(pattern.pk)],
-            submit_label="Create examples",
-            intro="Every combination of the chosen values becomes one training example linked to this pattern.",
-        )
 
 
 class PromptTemplateVersionInline(admin.TabularInline):

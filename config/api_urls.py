@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from catalog import api as catalog_api
+from core.api import ApiLogMixin, ApiNotFound
 from feedback import api as feedback_api
 from generation import api
-from generation.api_log import ApiLogMixin
 from training import api as training_api
 
 app_name = "api"
@@ -33,10 +34,10 @@ v1 = [
     path("generations/<uuid:pk>/inputs/<uuid:image_id>/", api.InputImageApi.as_view(), name="input-image"),
     path("conversations/", api.ConversationListCreateApi.as_view(), name="conversation-list"),
     path("conversations/<uuid:pk>/", api.ConversationDetailApi.as_view(), name="conversation-detail"),
-    path("style-guides/", api.StyleGuideListApi.as_view(), name="style-guide-list"),
-    path("patterns/", api.PatternListApi.as_view(), name="pattern-list"),
-    path("templates/", api.TemplateListApi.as_view(), name="template-list"),
-    path("models/", api.ModelVersionListApi.as_view(), name="model-list"),
+    path("style-guides/", catalog_api.StyleGuideListApi.as_view(), name="style-guide-list"),
+    path("patterns/", catalog_api.PatternListApi.as_view(), name="pattern-list"),
+    path("templates/", catalog_api.TemplateListApi.as_view(), name="template-list"),
+    path("models/", training_api.ModelVersionListApi.as_view(), name="model-list"),
     path(
         "generations/<uuid:pk>/feedback/",
         feedback_api.GenerationFeedbackApi.as_view(),
@@ -55,5 +56,5 @@ urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
-    re_path(r"^.*$", api.ApiNotFound.as_view(), name="not-found"),
+    re_path(r"^.*$", ApiNotFound.as_view(), name="not-found"),
 ]

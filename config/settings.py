@@ -14,12 +14,12 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("ATELIER_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 env_file = BASE_DIR / ".env"
 if env_file.exists():
-    environ.Env.read_env(env_file)
+    environ.Env.read_env(env_file)  # first: every variable below may come from it, ATELIER_VAR_DIR too
+VAR_DIR = Path(env.str("ATELIER_VAR_DIR", default=str(BASE_DIR / "var")))
 
 ATELIER_ENV = env.str("ATELIER_ENV", default="development")
 PRODUCTION = ATELIER_ENV == "production"
@@ -107,8 +107,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     # A file, not shared-cache memory, for tests: worker threads then wait on locks instead of failing.
-    # One file per test run, so concurrent runs in one checkout do not share it.
-    DATABASES["default"].setdefault("TEST", {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")})
+    # One file per test run, so concurrent runs in one checkout do not share it; beside the database
+    # file, whose folder exists (made above) wherever DATABASE_URL puts it.
+    _db_dir = Path(DATABASES["default"]["NAME"]).parent
+    DATABASES["default"].setdefault("TEST", {"NAME": str(_db_dir / f"test-{os.getpid()}.sqlite3")})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
@@ -164,7 +166,7 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "core.jobs.RecoverLostJobsMiddleware",
+    "core.jobs.middleware.RecoverLostJobsMiddleware",
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -182,6 +184,10 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 EMBEDDED_BROKER = not REDIS_URL
 # Threads of the embedded worker; with Redis each `rundramatiq` sets its own.
 EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=2)
+# Every job (core.jobs): a claim whose heartbeat is older than this belongs to a dead worker (each process
+# beats its claims several times within it); a job is tried this many times, whatever re-sends it.
+JOB_CLAIM_TTL_SECONDS = env.int("JOB_CLAIM_TTL_SECONDS", default=60)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -208,15 +214,13 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
-# Generation (generation/services.py reads these).
+# Generation (generation/ reads these); the request log's cap.
 GENERATION_RETENTION_DAYS = {
     "error_details": env.int("RETAIN_ERROR_DETAILS_DAYS", default=30),
     "request_logs": env.int("RETAIN_REQUEST_LOGS_DAYS", default=90),
     "generation_requests": env.int("RETAIN_GENERATIONS_DAYS", default=365),
     "designs": env.int("RETAIN_DESIGNS_DAYS", default=730),
 }
-GENERATION_MAX_ATTEMPTS = env.int("GENERATION_MAX_ATTEMPTS", default=3)
-GENERATION_CLAIM_TTL_SECONDS = env.int("GENERATION_CLAIM_TTL_SECONDS", default=600)
 # Rows (requests x candidates) one model decodes together; requests join and leave between steps.
 GENERATION_MAX_BATCH_ROWS = env.int("GENERATION_MAX_BATCH_ROWS", default=64)
 # Threads of the embedded worker's generation queue: each holds one request while it decodes, so this
@@ -251,7 +255,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ExampleStatusEnum": "training.models.TrainingExample.Status",
-        "JobStatusEnum": "training.models.JobStatus",
+        "JobStatusEnum": "core.jobs.models.JobStatus",
         "DatasetStatusEnum": "training.models.Dataset.Status",
     },
 }

@@ -9,10 +9,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.admin import ReadOnlyAdmin, SoftDeleteAdmin
-from core.admin_pages import report_page
+from core.admin_pages import form_page, report_page
 from feedback import selectors, services
+from feedback.forms import ComparisonForm
 from feedback.models import Feedback, ModelComparison, Promotion, PromotionCandidate
+from feedback.services import model_comparison_create
 from generation.models import DesignOutput
+from training.admin.registry import SLMModelAdmin
+from training.models import SLMModel
 
 
 def _promote(model_admin: admin.ModelAdmin, request: HttpRequest, outputs: list, status: str) -> None:
@@ -223,3 +227,45 @@ class ModelComparisonAdmin(ReadOnlyAdmin):
             text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else "Rating must be 1 to 5."
             self.message_user(request, text, messages.ERROR)
         return redirect(reverse("admin:feedback_modelcomparison_change", args=[comparison.pk]))
+
+
+# Comparing two versions' designs is feedback's (a comparison is rated in place): feedback adds the action
+# to the model versions' admin, which never imports feedback.
+admin.site.unregister(SLMModel)
+
+
+@admin.register(SLMModel)
+class ComparableSLMModelAdmin(SLMModelAdmin):
+    actions = [*SLMModelAdmin.actions, "compare_designs"]
+
+    @admin.action(description="Compare two versions' designs on a prompt set")
+    def compare_designs(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        models = list(queryset.order_by("model_name", "version"))
+        if len(models) != 2:
+            self.message_user(request, "Select exactly two model versions.", messages.WARNING)
+            return None
+        form = ComparisonForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            try:
+                comparison = model_comparison_create(
+                    model_a=models[0],
+                    model_b=models[1],
+                    prompts=form.prompt_list(),
+                    dataset=form.cleaned_data["dataset"],
+                    seed=form.cleaned_data["seed"],
+                    requested_by=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                return redirect(reverse("admin:feedback_modelcomparison_change", args=[comparison.pk]))
+        return form_page(
+            request,
+            self,
+            title=f"Compare {models[0]} and {models[1]}",
+            form=form,
+            action="compare_designs",
+            selected=[str(m.pk) for m in models],
+            submit_label="Generate both",
+        )

@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ERROR, READ_ERRORS, ApiMixin
 from feedback import selectors, services
 from feedback.models import Feedback
 from generation import selectors as generation_selectors
-from generation.api import ERROR, READ_ERRORS, ApiMixin
 
 
 class FeedbackSerializer(serializers.Serializer):

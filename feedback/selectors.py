@@ -150,3 +150,23 @@ def promotion_candidate_list(*, min_mean_rating: float = 4.0, min_raters: int = 
         .filter(mean__gte=min_mean_rating, raters__gte=min_raters)
         .select_related("prompt", "model_version")
     )
+
+
+def promoted_prompt_ids() -> QuerySet:
+    """Prompts whose design was promoted into training data: retention never purges them
+    (registered with generation.retention by feedback.apps)."""
+    return Promotion.objects.filter(output__isnull=False).values("output__prompt_id")
+
+
+def promotions_in_snapshot(dataset: Any) -> list[dict[str, Any]]:
+    """Designs promoted into training data that a snapshot holds, for a model's lineage (registered with
+    training.selectors by feedback.apps)."""
+    promos = (
+        Promotion.objects.filter(example__dataset_items__dataset=dataset)
+        .select_related("example", "output__prompt", "feedback__user", "model_version")
+        .order_by("created_at")[:200]
+    )
+    return [
+        {"example": p.example, "output": p.output, "feedback": p.feedback, "model_version": p.model_version}
+        for p in promos
+    ]

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Avg, Q
 
+from core.jobs.models import JobStatus
 from core.svg import SvgError, clean_svg
 from feedback.models import Feedback, Promotion
 from generation.models import DesignOutput, OutputImage
@@ -23,7 +24,7 @@ def feedback_upsert(*, output: DesignOutput, user: Any, rating: int, comments: s
     if output.prompt.user_id != user.pk and not user.is_staff:
         # Consumers rate their own designs; staff (curators) may rate any.
         raise PermissionDenied("You can only rate your own designs.")
-    if output.status != DesignOutput.Status.COMPLETED:
+    if output.status != JobStatus.COMPLETED:
         raise ValidationError({"output": "Only a completed design can be rated."})
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Rating must be a whole number from 1 to 5."})
@@ -66,7 +67,7 @@ def output_promote(
     """Add a generated design to the training data, carrying its provenance (output, prompt, feedback, model)."""
     if status not in (TrainingExample.Status.DRAFT, TrainingExample.Status.APPROVED):
         raise ValidationError({"status": "Promote as draft or approved."})
-    if output.status != DesignOutput.Status.COMPLETED:
+    if output.status != JobStatus.COMPLETED:
         raise ValidationError(
             {"output": f"Only a completed design can be promoted (this one is {output.status})."}
         )
@@ -164,7 +165,7 @@ def promotion_candidates(*, rule: CurationRule | None = None, limit: int = 200) 
 def preference_pairs(*, min_gap: int = 2) -> Iterator[dict[str, Any]]:
     """(preferred, rejected) designs for the same prompt text, by mean rating, as JSONL-ready dicts."""
     rated = (
-        DesignOutput.objects.filter(status=DesignOutput.Status.COMPLETED)
+        DesignOutput.objects.filter(status=JobStatus.COMPLETED)
         .annotate(mean=Avg("feedback__rating", filter=Q(feedback__deleted_at__isnull=True)))
         .filter(mean__isnull=False)
         .select_related("prompt")
@@ -217,7 +218,7 @@ def model_comparison_create(
 ) -> Any:
     """Queue each prompt on both versions (same seed, greedy) as ordinary generations owned by the curator."""
     from feedback.models import ComparisonItem, ModelComparison
-    from generation.services import generation_create
+    from generation.services.requests import generation_create
 
     prompts = [" ".join(p.split()) for p in prompts if p and p.strip()]
     if model_a.pk == model_b.pk:

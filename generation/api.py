@@ -1,131 +1,48 @@
-"""The public API, /api/v1/: generations, their designs and inputs, conversations, and catalog reads.
+"""The public API for generation, /api/v1/: generations, their designs and inputs, conversations.
 
-Every view: token or session auth, per-user throttling, a user sees only their own rows (others' ids
-answer 404), errors in core.api's one JSON shape, and one ApiRequest log row per call.
+Every view is a core.api view (auth, throttling, the error shape, the request log); a user sees only
+their own rows (others' ids answer 404).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-    extend_schema_view,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from catalog.selectors import design_pattern_list, prompt_template_list, style_guide_list
+from core.api import (
+    ERROR,
+    INLINE_PARAM,
+    READ_ERRORS,
+    ApiMixin,
+    FileApi,
+    UserThrottle,
+    file_response,
+    read_file,
+)
+from core.jobs.models import TERMINAL
 from core.svg import SvgError, clean_svg
 from generation import selectors
-from generation.api_log import ApiLogMixin
 from generation.filters import GenerationFilter
 from generation.images import MAX_IMAGES
 from generation.models import Conversation, DesignOutput
 from generation.serializers import ConversationSerializer, GenerationSerializer
-from generation.services import MAX_COUNT, conversation_create, design_png_ensure, generation_create
-from training.selectors import model_version_list
+from generation.services.renders import design_png_ensure
+from generation.services.requests import MAX_COUNT, conversation_create, generation_create
 
 WAIT_CAP_SECONDS = 60
-SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-ERROR = OpenApiResponse(
-    response=inline_serializer(
-        "Error",
-        {
-            "error": inline_serializer(
-                "ErrorBody",
-                {
-                    "code": serializers.CharField(),
-                    "message": serializers.CharField(),
-                    "fields": serializers.DictField(
-                        child=serializers.ListField(child=serializers.CharField())
-                    ),
-                },
-            )
-        },
-    ),
-    description="The error shape: a code, a message, and field-level messages (for 400).",
-)
-READ_ERRORS = {401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR}
-
-
-# --- base --------------------------------------------------------------------------------------------
-
-
-class UserThrottle(UserRateThrottle):
-    """Per user (per IP when anonymous); the rate is read from settings on each request."""
-
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 class GenerationCreateThrottle(UserThrottle):
     scope = "generation_create"
-
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or getattr(
-            settings, "GENERATION_CREATE_RATE", "120/minute"
-        )
-
-
-class ApiMixin(ApiLogMixin):
-    throttle_classes = [UserThrottle]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        # DRF authenticates tokens here, after the audit middleware ran: name the actor now.
-        from auditlog.context import auditlog_value
-
-        ctx = auditlog_value.get(None)
-        if ctx is not None and request.user.is_authenticated:
-            ctx["actor"] = request.user
-
-
-# Downloads: the body is a file, errors are JSON whatever the Accept header asked for.
-class FileApi(ApiMixin, APIView):
-    renderer_classes = [JSONRenderer]
-
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        return super().perform_content_negotiation(request, force=True)
-
-
-def _file_response(content: bytes, *, content_type: str, filename: str, inline: bool) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = SVG_CSP
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
-
-
-def _read(field: Any) -> bytes:
-    with field.open("rb") as fh:
-        return fh.read()
-
-
-INLINE_PARAM = OpenApiParameter(
-    "disposition", OpenApiTypes.STR, enum=["attachment", "inline"], description="Default: attachment."
-)
-
-
-def _inline(request: Request) -> bool:
-    return request.query_params.get("disposition") == "inline"
 
 
 # --- generations -------------------------------------------------------------------------------------
@@ -252,7 +169,7 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
             found = selectors.generation_refresh(user=request.user, output=output)
         assert found is not None
         body = GenerationSerializer(found, context={"request": request}).data
-        done = found.status in selectors.TERMINAL
+        done = found.status in TERMINAL
         return Response(
             body,
             status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED,
@@ -285,14 +202,14 @@ class DesignSvgApi(FileApi):
         if image is None:
             raise exceptions.NotFound()
         try:  # stored SVG is already clean; cleaning again on the way out costs little and trusts nothing
-            svg = clean_svg(_read(image.file)).svg
+            svg = clean_svg(read_file(image.file)).svg
         except (SvgError, OSError) as exc:
             raise exceptions.NotFound() from exc
-        return _file_response(
+        return file_response(
             svg.encode("utf-8"),
             content_type="image/svg+xml; charset=utf-8",
             filename=f"design-{str(pk)[:8]}-{seq}.svg",
-            inline=_inline(request),
+            request=request,
         )
 
 
@@ -329,14 +246,14 @@ class DesignPngApi(FileApi):
             if image is None:
                 raise exceptions.NotFound()
         try:
-            content = _read(image.file)
+            content = read_file(image.file)
         except OSError as exc:
             raise exceptions.NotFound() from exc
-        return _file_response(
+        return file_response(
             content,
             content_type="image/png",
             filename=f"design-{str(pk)[:8]}-{seq}.png",
-            inline=_inline(request),
+            request=request,
         )
 
 
@@ -355,15 +272,15 @@ class InputImageApi(FileApi):
         if image is None:
             raise exceptions.NotFound()
         try:
-            content = _read(image.file)
+            content = read_file(image.file)
         except OSError as exc:
             raise exceptions.NotFound() from exc
         ext = "jpg" if image.file_type == "jpeg" else "png"
-        return _file_response(
+        return file_response(
             content,
             content_type=f"image/{image.file_type}",
             filename=f"input-{str(image.pk)[:8]}.{ext}",
-            inline=_inline(request),
+            request=request,
         )
 
 
@@ -412,131 +329,3 @@ class ConversationDetailApi(ApiMixin, APIView):
         if conversation is None:
             raise exceptions.NotFound()
         return Response(ConversationSerializer(conversation).data)
-
-
-# --- catalog and models (read-only) ------------------------------------------------------------------
-
-
-class StyleGuideSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(source="guide_name")
-    category = serializers.CharField()
-    description = serializers.CharField()
-    source = serializers.CharField()
-    style_rules = serializers.JSONField()
-    example_count = serializers.IntegerField()
-
-
-class PatternSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(source="pattern_name")
-    pattern_type = serializers.CharField()
-    description = serializers.CharField()
-    pattern_config = serializers.JSONField()
-    style_guide = serializers.UUIDField(source="style_guide_id", allow_null=True)
-
-
-class TemplateVersionSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    version = serializers.IntegerField()
-    content = serializers.CharField()
-    variables = serializers.JSONField()
-    change_note = serializers.CharField()
-    usage_count = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-
-
-class TemplateLabelSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    version_id = serializers.UUIDField()
-    version = serializers.IntegerField(source="version.version")
-
-
-class TemplateSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    description = serializers.CharField()
-    category = serializers.CharField()
-    latest_version = serializers.IntegerField(allow_null=True)
-    labels = TemplateLabelSerializer(many=True)
-    versions = TemplateVersionSerializer(many=True)
-
-
-class ModelVersionSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(source="model_name")
-    version = serializers.IntegerField()
-    architecture = serializers.CharField()
-    training_strategy = serializers.CharField()
-    parameter_count = serializers.IntegerField()
-    trained_at = serializers.DateTimeField(allow_null=True)
-    base_model = serializers.UUIDField(source="base_model_id", allow_null=True)
-    metrics = serializers.JSONField()
-    aliases = serializers.SerializerMethodField()
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_aliases(self, obj: Any) -> list[str]:
-        return sorted(a.name for a in obj.aliases.all())  # prefetched by the selector
-
-
-# A published list: the selector decides what and how it is fetched (a constant number of queries).
-# (A comment, not a docstring: drf-spectacular would show a docstring as every subclass's description.)
-class ReadOnlyListApi(ApiMixin, generics.ListAPIView):
-    filter_backends: list[Any] = []
-
-    def selector(self) -> QuerySet:
-        raise NotImplementedError
-
-    def get_queryset(self) -> QuerySet:
-        return self.selector()
-
-
-def _list_schema(summary: str, serializer: type[serializers.Serializer]) -> Any:
-    return extend_schema_view(
-        get=extend_schema(summary=summary, responses={200: serializer(many=True), **READ_ERRORS})
-    )
-
-
-@_list_schema("Published style guides", StyleGuideSerializer)
-class StyleGuideListApi(ReadOnlyListApi):
-    serializer_class = StyleGuideSerializer
-
-    def selector(self) -> QuerySet:
-        return style_guide_list(published_only=True).order_by("guide_name")
-
-
-@_list_schema("Published design patterns", PatternSerializer)
-class PatternListApi(ReadOnlyListApi):
-    serializer_class = PatternSerializer
-
-    def selector(self) -> QuerySet:
-        return design_pattern_list(published_only=True).order_by("pattern_name")
-
-
-@_list_schema("Public prompt templates with their labels and versions", TemplateSerializer)
-class TemplateListApi(ReadOnlyListApi):
-    serializer_class = TemplateSerializer
-
-    def selector(self) -> QuerySet:
-        return prompt_template_list(public_only=True, with_versions=True).order_by("name")
-
-
-@_list_schema("Model versions and their aliases", ModelVersionSerializer)
-class ModelVersionListApi(ReadOnlyListApi):
-    serializer_class = ModelVersionSerializer
-
-    def selector(self) -> QuerySet:
-        return model_version_list().order_by("model_name", "-version")
-
-
-@extend_schema(exclude=True)
-class ApiNotFound(ApiMixin, APIView):
-    """Unknown paths under /api/ answer 404 in the JSON error shape (and are logged)."""
-
-    permission_classes = [AllowAny]
-    throttle_classes: list[Any] = []
-
-    def _missing(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise exceptions.NotFound()
-
-    get = post = put = patch = delete = _missing

@@ -1,14 +1,13 @@
-"""The API request log: one ApiRequest row per call under /api/, written from one place (ApiLogMixin).
+"""The API request log: one ApiRequest row per call under /api/, written from one place (the receiver of
+core.api's `api_request_done`, connected by generation.apps).
 
 Secrets (passwords, tokens, authorization headers…) are redacted, uploaded files are described but never
-stored, and the payload is capped (API_LOG_MAX_PAYLOAD_BYTES, default 8 KB).
+stored, and the payload is capped (settings.API_LOG_MAX_PAYLOAD_BYTES, 8 KB by default).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +21,6 @@ from core.context import current_request_meta
 from core.models import clean_new_row
 from generation.models import ApiRequest
 
-log = logging.getLogger(__name__)
-
 SECRET_WORDS = (
     "password",
     "passwd",
@@ -36,10 +33,6 @@ SECRET_WORDS = (
     "session",
 )
 REDACTED = "[redacted]"
-
-
-def max_payload_bytes() -> int:
-    return int(getattr(settings, "API_LOG_MAX_PAYLOAD_BYTES", 8 * 1024))
 
 
 def _is_secret(key: Any) -> bool:
@@ -85,7 +78,7 @@ def request_payload(request: Any) -> dict[str, Any]:
                 body = {**(body if isinstance(body, dict) else {"value": body}), **_querydict(files)}
             payload["body"] = scrub(body)
     text = json.dumps(payload, default=str)
-    cap = max_payload_bytes()
+    cap = settings.API_LOG_MAX_PAYLOAD_BYTES
     if len(text.encode("utf-8")) > cap:
         keys = sorted(payload.get("body", {})) if isinstance(payload.get("body"), dict) else []
         payload = {"truncated": True, "size": len(text), "body_keys": keys[:50], "preview": text[: cap // 2]}
@@ -136,29 +129,27 @@ def api_request_create(
     return row
 
 
-# Mix into every API view (before APIView): logs the call after DRF has answered it. (A comment, not a
-# docstring: the schema generator would show a docstring as every view's description.)
-class ApiLogMixin:
-    log_prompt_id: Any = None
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        started = timezone.now()
-        t0 = time.monotonic()
-        response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        drf_request = getattr(self, "request", request)
-        try:
-            user = getattr(drf_request, "_user", None)  # never re-run authentication here
-            api_request_create(
-                user=user if getattr(user, "is_authenticated", False) else None,
-                endpoint=request.path,
-                method=request.method or "",
-                request_time=started,
-                duration_ms=round((time.monotonic() - t0) * 1000),
-                status_code=response.status_code,
-                payload=request_payload(drf_request),
-                error_detail=_error_detail(response),
-                prompt_id=self.log_prompt_id,
-            )
-        except Exception:  # the log must never break the answer
-            log.exception("could not write the API request log for %s %s", request.method, request.path)
-        return response
+def api_request_log(
+    sender: Any,
+    *,
+    request: HttpRequest,
+    drf_request: Any,
+    response: HttpResponseBase,
+    started: datetime,
+    duration_ms: int,
+    prompt_id: Any,
+    **kwargs: Any,
+) -> None:
+    """core.api.api_request_done's receiver: one ApiRequest row for the call."""
+    user = getattr(drf_request, "_user", None)  # never re-run authentication here
+    api_request_create(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        endpoint=request.path,
+        method=request.method or "",
+        request_time=started,
+        duration_ms=duration_ms,
+        status_code=response.status_code,
+        payload=request_payload(drf_request),
+        error_detail=_error_detail(response),
+        prompt_id=prompt_id,
+    )

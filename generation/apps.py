@@ -6,5 +6,8 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation: prompts, designs, API log"
 
     def ready(self) -> None:
-        # Declares the actors and registers their recoverable job kinds (core.jobs) in every process.
-        from generation import tasks  # noqa: F401
+        from core.api import api_request_done
+        from generation import tasks  # noqa: F401 - declares the generation job kind (core.jobs) in every process
+        from generation.api_log import api_request_log
+
+        api_request_done.connect(api_request_log, dispatch_uid="generation.api_request_log")

@@ -51,24 +51,22 @@ _cache_lock = threading.Lock()
 _load_locks: dict[str, threading.Lock] = {}
 
 
-def cache_size() -> int:
-    return int(getattr(settings, "GENERATION_MODEL_CACHE_SIZE", 2))
-
-
 def load_generator(model: SLMModel) -> GeneratorLike:
     """Download (once per machine) a model version's artifacts and serve them: from a decode process of
     its own (GENERATION_DECODE_PROCESS, the default), or loaded in this process."""
-    from training.registry import local_model_dir
+    from training.artifacts import local_model_dir
 
     if not model.storage_path:
         raise LookupError(f"model version {model} has no stored artifacts")
     model_dir = local_model_dir(storage_path=model.storage_path, cache_key=str(model.pk))
-    threads = int(getattr(settings, "GENERATION_DECODE_THREADS", 1))
-    lean = bool(getattr(settings, "GENERATION_LEAN_DECODE", True))
-    if getattr(settings, "GENERATION_DECODE_PROCESS", True):
+    threads = settings.GENERATION_DECODE_THREADS
+    lean = settings.GENERATION_LEAN_DECODE
+    if settings.GENERATION_DECODE_PROCESS:
         from training.ml.serving import DecodeServer
 
-        return DecodeServer(model_dir, num_threads=threads, max_rows=max_rows(), lean=lean)
+        return DecodeServer(
+            model_dir, num_threads=threads, max_rows=settings.GENERATION_MAX_BATCH_ROWS, lean=lean
+        )
     from training.ml.sampling import Generator
 
     return Generator(model_dir, num_threads=threads or None, lean=lean)
@@ -91,7 +89,7 @@ def get_generator(model: SLMModel) -> GeneratorLike:
             _cache[key] = generator
             _cache.move_to_end(key)
             evicted = []
-            while len(_cache) > max(1, cache_size()):
+            while len(_cache) > max(1, settings.GENERATION_MODEL_CACHE_SIZE):
                 evicted.append(_cache.popitem(last=False)[1])
         for old in evicted:  # outside the lock: a decode process may take seconds to finish
             _close(old)
@@ -239,9 +237,5 @@ def get_scheduler(model: SLMModel) -> SchedulerLike:
             return scheduler
         if scheduler is not None:  # the model was evicted and loaded again, or a test swapped it
             scheduler.close()
-        scheduler = _schedulers[key] = Scheduler(generator, max_rows=max_rows())
+        scheduler = _schedulers[key] = Scheduler(generator, max_rows=settings.GENERATION_MAX_BATCH_ROWS)
         return scheduler
-
-
-def max_rows() -> int:
-    return int(getattr(settings, "GENERATION_MAX_BATCH_ROWS", 64))

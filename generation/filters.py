@@ -6,10 +6,11 @@ import django_filters
 from django.db.models import QuerySet
 
 from generation.models import DesignOutput
+from generation.serializers import API_STATUS_CHOICES, API_TO_JOB_STATUS
 
 
 class GenerationFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=DesignOutput.Status.choices)
+    status = django_filters.ChoiceFilter(choices=API_STATUS_CHOICES, method="filter_status")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     template = django_filters.CharFilter(method="filter_template", help_text="Template id or name.")
@@ -26,6 +27,9 @@ class GenerationFilter(django_filters.FilterSet):
             "template_version",
             "model_version",
         ]
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(status=API_TO_JOB_STATUS.get(value, value))
 
     def filter_template(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         try:

@@ -21,14 +21,6 @@ MAX_IMAGES = 4
 PALETTE_COLOURS = 5
 
 
-def max_pixels() -> int:
-    return int(getattr(settings, "GENERATION_INPUT_MAX_PIXELS", 16_000_000))
-
-
-def max_bytes() -> int:
-    return int(getattr(settings, "GENERATION_INPUT_MAX_BYTES", 10 * 1024 * 1024))
-
-
 @dataclass(frozen=True)
 class ProcessedImage:
     content: bytes
@@ -48,11 +40,13 @@ def _open(data: bytes) -> Image.Image:
     try:
         im = Image.open(io.BytesIO(data), formats=list(FORMATS))
         width, height = im.size
-        if width < 1 or height < 1 or width * height > max_pixels():
-            raise _refuse(f"Images may have at most {max_pixels():,} pixels; this one is {width}x{height}.")
+        if width < 1 or height < 1 or width * height > settings.GENERATION_INPUT_MAX_PIXELS:
+            raise _refuse(
+                f"Images may have at most {settings.GENERATION_INPUT_MAX_PIXELS:,} pixels; this one is {width}x{height}."
+            )
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _refuse(f"Images may have at most {max_pixels():,} pixels.") from exc
+        raise _refuse(f"Images may have at most {settings.GENERATION_INPUT_MAX_PIXELS:,} pixels.") from exc
     except UnidentifiedImageError as exc:
         raise _refuse("Only PNG and JPEG images are accepted.") from exc
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
@@ -103,9 +97,9 @@ def _encode(im: Image.Image, fmt: str) -> bytes:
 
 def input_image_process(fp: IO[bytes]) -> ProcessedImage:
     """Read an upload (capped), decode it safely, re-encode it and analyse it. Raises ValidationError."""
-    data = fp.read(max_bytes() + 1)
-    if len(data) > max_bytes():
-        raise _refuse(f"Images may be at most {max_bytes() // (1024 * 1024)} MB.")
+    data = fp.read(settings.GENERATION_INPUT_MAX_BYTES + 1)
+    if len(data) > settings.GENERATION_INPUT_MAX_BYTES:
+        raise _refuse(f"Images may be at most {settings.GENERATION_INPUT_MAX_BYTES // (1024 * 1024)} MB.")
     if not data:
         raise _refuse("The image is empty.")
     im = _open(data)

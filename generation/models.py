@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs.models import Job, JobStatus
 from core.models import BaseModel, SoftDeleteModel
 
 USER = settings.AUTH_USER_MODEL
@@ -50,15 +51,10 @@ class Conversation(SoftDeleteModel):
 
 
 class Prompt(SoftDeleteModel):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="prompts")
     text_content = models.TextField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Mirrors its request's (DesignOutput's) job status.
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
     metadata = models.JSONField(default=dict, blank=True)
     template_version = models.ForeignKey(
         "catalog.PromptTemplateVersion",
@@ -78,7 +74,7 @@ class Prompt(SoftDeleteModel):
     class Meta(SoftDeleteModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "processing", "completed", "failed"]),
+                condition=Q(status__in=JobStatus.values),
                 name="prompt_status_valid",
             )
         ]
@@ -111,14 +107,10 @@ class InputImage(BaseModel):
         return f"{self.file_type} {self.width}x{self.height}"
 
 
-class DesignOutput(BaseModel):
-    """The result of one prompt: status, timings, and its OutputImage rows."""
+class DesignOutput(Job):
+    """The result of one prompt, and the job that makes it: status, timings, and its OutputImage rows."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+    exhausted_message = "Generation did not finish after several attempts. Please try again."
 
     class OutputType(models.TextChoices):
         SVG = "svg", "SVG design"
@@ -128,23 +120,16 @@ class DesignOutput(BaseModel):
         "training.SLMModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs"
     )
     output_type = models.CharField(max_length=20, choices=OutputType.choices, default=OutputType.SVG)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     generated_at = models.DateTimeField(null=True, blank=True)
     design_metadata = models.JSONField(default=dict, blank=True)
-    error_message = models.TextField(blank=True)
     processing_time_ms = models.PositiveIntegerField(null=True, blank=True)
     requested_count = models.PositiveSmallIntegerField(default=1)
     seed = models.BigIntegerField(null=True, blank=True)
     temperature = models.FloatField(default=0.0)
-    attempts = models.PositiveIntegerField(default=0)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta(BaseModel.Meta):
+    class Meta(Job.Meta):
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "processing", "completed", "failed"]),
-                name="output_status_valid",
-            ),
+            *Job.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="output_temperature_range"
             ),

@@ -1,11 +1,12 @@
 """Retention: purge request logs, generation requests and designs past their configured ages.
 
-Ages (days) come from settings.GENERATION_RETENTION_DAYS, merged over RETENTION_DEFAULTS:
+Ages (days) come from settings.GENERATION_RETENTION_DAYS (config/settings.py sets every kind):
   error_details        blank error_message of failed requests and error_detail of logged calls
   request_logs         delete ApiRequest rows
   generation_requests  purge what was asked: prompt text, variables, metadata and input images
   designs              delete the request and its designs (OutputImage rows and files)
-A design promoted into training data (feedback.Promotion.output) is never purged, nor its request.
+A request an app above this one protects (a design promoted into training data: feedback registers the
+function that lists them) is never purged.
 `retention_purge()` is what a scheduler calls; `manage.py purge_expired` runs it.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,26 +24,30 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from feedback.models import Promotion
+from core.jobs.models import JobStatus
 from generation.models import ApiRequest, DesignOutput, InputImage, OutputImage, Prompt
 
 log = logging.getLogger(__name__)
 
-RETENTION_DEFAULTS: dict[str, int] = {
-    "error_details": 30,
-    "request_logs": 90,
-    "generation_requests": 365,
-    "designs": 730,
-}
 CHUNK = 500
+# Each returns a queryset of Prompt ids that must be kept (registered by the apps that protect them).
+ProtectedPrompts = Callable[[], QuerySet]
+_protectors: list[ProtectedPrompts] = []
+
+
+def register_protected_prompts(source: ProtectedPrompts) -> None:
+    if source not in _protectors:
+        _protectors.append(source)
 
 
 def retention_days() -> dict[str, int]:
-    return {**RETENTION_DEFAULTS, **(getattr(settings, "GENERATION_RETENTION_DAYS", None) or {})}
+    return dict(settings.GENERATION_RETENTION_DAYS)
 
 
-def _promoted_prompt_ids() -> QuerySet:
-    return Promotion.objects.filter(output__isnull=False).values("output__prompt_id")
+def _unprotected(qs: QuerySet) -> QuerySet:
+    for protected in _protectors:
+        qs = qs.exclude(pk__in=protected())
+    return qs
 
 
 def _chunks(qs: QuerySet) -> Any:
@@ -62,7 +68,7 @@ def _delete_files(names: list[str]) -> None:
 
 
 def purge_error_details(*, before: datetime, dry_run: bool = False) -> int:
-    outputs = DesignOutput.objects.filter(status=DesignOutput.Status.FAILED, created_at__lt=before).exclude(
+    outputs = DesignOutput.objects.filter(status=JobStatus.FAILED, created_at__lt=before).exclude(
         error_message=""
     )
     logs = ApiRequest.objects.filter(request_time__lt=before).exclude(error_detail="")
@@ -86,11 +92,7 @@ def purge_request_logs(*, before: datetime, dry_run: bool = False) -> int:
 
 def purge_generation_requests(*, before: datetime, dry_run: bool = False) -> int:
     """Forget what was asked (text, variables, metadata, input images); the designs stay until their age."""
-    qs = (
-        Prompt.all_objects.filter(created_at__lt=before)
-        .exclude(metadata__has_key="purged_at")
-        .exclude(pk__in=_promoted_prompt_ids())
-    )
+    qs = _unprotected(Prompt.all_objects.filter(created_at__lt=before).exclude(metadata__has_key="purged_at"))
     if dry_run:
         return qs.count()
     n = 0
@@ -112,7 +114,7 @@ def purge_generation_requests(*, before: datetime, dry_run: bool = False) -> int
 
 def purge_designs(*, before: datetime, dry_run: bool = False) -> int:
     """Delete requests (prompt, design, output images and their files) older than `before`."""
-    qs = Prompt.all_objects.filter(created_at__lt=before).exclude(pk__in=_promoted_prompt_ids())
+    qs = _unprotected(Prompt.all_objects.filter(created_at__lt=before))
     if dry_run:
         return qs.count()
     n = 0

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
+from core.jobs.models import TERMINAL
 from generation.events import Finished
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 
@@ -46,7 +47,6 @@ def api_request_list() -> QuerySet[ApiRequest]:
 
 # --- the API: a user's own requests ------------------------------------------------------------------
 
-TERMINAL = (DesignOutput.Status.COMPLETED, DesignOutput.Status.FAILED)
 POLL_SECONDS = 0.1
 
 

@@ -9,7 +9,27 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.jobs.models import JobStatus
 from generation.models import DesignOutput
+
+# The API keeps the words it has always published: a request being worked on is "processing" there,
+# the job vocabulary's "running" (core.jobs) in the database. One map, read by the output and the filter.
+API_STATUS_CHOICES = [
+    ("pending", "Pending"),
+    ("processing", "Processing"),
+    ("completed", "Completed"),
+    ("failed", "Failed"),
+]
+API_TO_JOB_STATUS = {"processing": JobStatus.RUNNING}
+JOB_TO_API_STATUS = {job: api for api, job in API_TO_JOB_STATUS.items()}
+
+
+class GenerationStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=API_STATUS_CHOICES, **kwargs)
+
+    def to_representation(self, value: str) -> str:
+        return JOB_TO_API_STATUS.get(value, value)
 
 
 def _absolute(context: dict[str, Any], name: str, *args: Any) -> str:
@@ -74,7 +94,7 @@ class GenerationSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     url = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=DesignOutput.Status.choices)
+    status = GenerationStatusField()
     error = serializers.SerializerMethodField()
     prompt = PromptSerializer()
     requested_count = serializers.IntegerField()
@@ -93,7 +113,7 @@ class GenerationSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_error(self, obj: DesignOutput) -> str | None:
-        return (obj.error_message or None) if obj.status == DesignOutput.Status.FAILED else None
+        return (obj.error_message or None) if obj.status == JobStatus.FAILED else None
 
     @extend_schema_field(TimingsSerializer)
     def get_timings(self, obj: DesignOutput) -> dict[str, Any]:

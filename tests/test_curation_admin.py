@@ -14,7 +14,7 @@ from django.urls import reverse
 from core.roles import CURATORS
 from tests.factories import TrainingExampleFactory, UserFactory
 from training.models import Dataset, ImportBatch, TrainingExample
-from training.services import dataset_snapshot_create
+from training.services.snapshots import dataset_snapshot_create
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

@@ -50,20 +50,23 @@ class _FixedGenerator:
 
 
 def _train(dataset, user, **extra):
-    from training import runs
+    from training.services.runs import training_run_create
+    from training.tasks import train_model
 
-    run = runs.training_run_create(dataset=dataset, params=TINY, requested_by=user, **extra)
-    runs.training_run_claim(run_id=run.pk, claim_ttl_s=30)
-    return runs.training_run_execute(run_id=run.pk)
+    run = training_run_create(dataset=dataset, params=TINY, requested_by=user, **extra)
+    train_model(str(run.pk))  # the actor, in this thread
+    run.refresh_from_db()
+    return run
 
 
 def _generate(user, text: str, monkeypatch, svgs: list[str]) -> DesignOutput:
-    from generation import engine, services
+    from generation import engine
+    from generation.services.requests import generation_create
+    from generation.tasks import generate
 
     monkeypatch.setattr(engine, "get_generator", lambda model: _FixedGenerator(svgs))
-    output = services.generation_create(user=user, text=text, count=1)
-    assert services.design_output_claim(output=output)
-    services.generation_execute(output=output)
+    output = generation_create(user=user, text=text, count=1)
+    generate(str(output.pk))  # the actor, in this thread
     output.refresh_from_db()
     assert output.status == "completed", output.error_message
     return output
@@ -71,7 +74,7 @@ def _generate(user, text: str, monkeypatch, svgs: list[str]) -> DesignOutput:
 
 @pytest.fixture
 def world(roles, django_capture_on_commit_callbacks):
-    from training.services import dataset_export, dataset_snapshot_create
+    from training.services.snapshots import dataset_export, dataset_snapshot_create
 
     ml = UserFactory(username="ml", is_staff=True)
     ml.groups.add(Group.objects.get(name=ML_STAFF))
@@ -87,7 +90,7 @@ def world(roles, django_capture_on_commit_callbacks):
 @pytest.mark.django_db
 @pytest.mark.slow
 def test_generate_rate_promote_snapshot_train_and_lineage(world, monkeypatch):
-    from training.services import dataset_export, dataset_snapshot_create
+    from training.services.snapshots import dataset_export, dataset_snapshot_create
 
     consumer = UserFactory(username="consumer")
     output = _generate(consumer, "a large red circle at the top left", monkeypatch, [GOOD_SVG])

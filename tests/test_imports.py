@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from training.models import ImportBatch, TrainingExample
-from training.services import import_batch_create, import_batch_run
+from training.services.imports import import_batch_create, import_batch_run
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

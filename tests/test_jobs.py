@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.jobs import resend_lost_jobs
+from core.jobs.lifecycle import PROCESS_STARTED
+from core.jobs.recovery import resend_lost_jobs
 from training.models import ImportBatch, TrainingRun
-from training.services import import_batch_create
+from training.services.imports import import_batch_create
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +30,17 @@ def test_embedded_broker_restart_resends_every_unfinished_job(stub_broker):
     running = import_batch_create(
         source_name="b.jsonl", source_path="/nowhere/b.jsonl", format="jsonl", enqueue=False
     )
-    ImportBatch.objects.filter(pk=running.pk).update(status="running", heartbeat_at=timezone.now())
+    # Claimed by the worker of the process that died: its heartbeat stopped before this process started.
+    ImportBatch.objects.filter(pk=running.pk).update(
+        status="running", attempts=1, heartbeat_at=PROCESS_STARTED - timedelta(seconds=1)
+    )
     done = import_batch_create(
         source_name="c.jsonl", source_path="/nowhere/c.jsonl", format="jsonl", enqueue=False
     )
     ImportBatch.objects.filter(pk=done.pk).update(status="completed")
     # The in-process broker lost its queue with the process: at boot, every unfinished row is re-sent.
     counts = resend_lost_jobs(everything=True)
-    assert counts["import"] == 2
+    assert counts["importbatch"] == 2
     assert sorted(_queued(stub_broker, "imports")) == sorted([str(pending.pk), str(running.pk)])
     # The running one was handed back to pending, so the next worker claims it.
     assert ImportBatch.objects.get(pk=running.pk).status == "pending"
@@ -51,11 +55,11 @@ def test_periodic_reaper_leaves_live_and_recent_jobs_alone(stub_broker):
         source_name="f.jsonl", source_path="/nowhere/f.jsonl", format="jsonl", enqueue=False
     )
     counts = resend_lost_jobs(everything=False)
-    assert counts["training_run"] == 0 and counts["import"] == 0
+    assert counts["trainingrun"] == 0 and counts["importbatch"] == 0
     assert _queued(stub_broker, "training") == [] and _queued(stub_broker, "imports") == []
     # A heartbeat that stopped a minute ago means the worker died: re-sent.
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=2))
     ImportBatch.objects.filter(pk=fresh.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     counts = resend_lost_jobs(everything=False)
-    assert counts["training_run"] == 1 and counts["import"] == 1
+    assert counts["trainingrun"] == 1 and counts["importbatch"] == 1
     assert _queued(stub_broker, "training") == [str(run.pk)]

@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from catalog.services import design_pattern_expand
 from catalog.style import check_compliance, conditioning_text
 from tests.factories import DesignPatternFactory, StyleGuideFactory, TrainingExampleFactory, UserFactory
 from training.models import TrainingExample
+from training.services.patterns import design_pattern_expand
 
 OUTLINE = {
     "palette": ["#000000"],

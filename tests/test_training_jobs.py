@@ -10,19 +10,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from core.jobs import resend_lost_jobs
+from core.jobs.lifecycle import job_claim
+from core.jobs.recovery import resend_lost_jobs
 from core.roles import ML_STAFF
 from tests.factories import UserFactory
 from training.ml.synthetic import generate_corpus
 from training.models import ModelAlias, SLMModel, TrainingExample, TrainingMetric, TrainingRun
-from training.services import (
-    dataset_export,
-    dataset_snapshot_create,
-    model_alias_move,
-    model_alias_rollback,
-    training_run_cancel,
-    training_run_create,
-)
+from training.services.registry import model_alias_move, model_alias_rollback
+from training.services.runs import training_run_cancel, training_run_create
+from training.services.snapshots import dataset_export, dataset_snapshot_create
 from training.tasks import train_model
 
 TINY = {
@@ -107,7 +103,7 @@ def test_cancel_before_start_never_trains(dataset, ml_staff, stub_broker, stub_w
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset, ml_staff, monkeypatch):
-    from training import runs
+    from training.services import runs
 
     params = {**TINY, "max_steps": 400, "checkpoint_every": 1000}
     run = training_run_create(dataset=dataset, params=params, requested_by=ml_staff)
@@ -121,8 +117,7 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
             TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
 
     monkeypatch.setattr(runs._RunCallbacks, "on_progress", on_progress)
-    runs.training_run_claim(run_id=run.pk, claim_ttl_s=30)
-    runs.training_run_execute(run_id=run.pk)
+    train_model(str(run.pk))  # the actor, in this thread
     run.refresh_from_db()
     assert run.status == "cancelled"
     # Progress is reported every 10 steps; the flag was set at step 20 and checked before step 21.
@@ -139,12 +134,13 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
 def test_killed_run_resumes_from_its_checkpoint_and_continues_the_step_count(
     dataset, ml_staff, stub_broker, stub_worker
 ):
-    from training import runs
     from training.ml.train.loop import train
+    from training.selectors import dataset_examples
+    from training.services.runs import run_dir
 
     run = training_run_create(dataset=dataset, params=TINY, requested_by=ml_staff)
     stub_broker.flush_all()  # the worker "dies" before its message is processed by anyone else
-    runs.training_run_claim(run_id=run.pk, claim_ttl_s=30)
+    assert job_claim(TrainingRun, run.pk) is not None
     # Train part of the way in the run's folder, as a worker would before being killed at step 20.
     from training.params import TrainingParams
 
@@ -156,15 +152,15 @@ def test_killed_run_resumes_from_its_checkpoint_and_continues_the_step_count(
 
     train(
         TrainingParams.from_dict(TINY).train_config(),
-        runs._examples(dataset, "train"),
-        runs._examples(dataset, "validation"),
-        runs.run_dir(run),
+        dataset_examples(dataset=dataset, split="train"),
+        dataset_examples(dataset=dataset, split="validation"),
+        run_dir(run),
         should_stop=die_at_20,
     )
     # The row still says running, with a heartbeat that has stopped.
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     counts = resend_lost_jobs(everything=False)
-    assert counts["training_run"] == 1
+    assert counts["trainingrun"] == 1
     stub_broker.join("training")
     stub_worker.join()
     run.refresh_from_db()

@@ -1,11 +1,12 @@
-"""Imports and snapshots through the API, for curators' scripts: the same services as the admin and command."""
+"""Training through the API: imports and snapshots for curators' scripts (the same services as the admin
+and the command), and the list of model versions."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
@@ -14,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import StyleGuide
-from generation.api import ERROR, READ_ERRORS, ApiMixin
-from training import selectors, services
+from core.api import ERROR, READ_ERRORS, ApiMixin, ReadOnlyListApi, list_schema
+from training import selectors
 from training.models import Dataset, ImportBatch, TrainingExample
-
-SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".zip": "zip"}
+from training.readers import UPLOAD_SUFFIXES, file_format
+from training.services.imports import import_batch_create, import_upload_store
+from training.services.snapshots import dataset_snapshot_create
 
 
 class HasModelPerm(BasePermission):
@@ -62,8 +64,8 @@ class ImportCreateSerializer(serializers.Serializer):
     )
 
     def validate_file(self, upload: Any) -> Any:
-        if Path(upload.name).suffix.lower() not in SUFFIX_FORMAT:
-            raise serializers.ValidationError("Upload a .jsonl, .csv or .zip file.")
+        if file_format(upload.name) is None:
+            raise serializers.ValidationError(f"Upload {UPLOAD_SUFFIXES}.")
         return upload
 
 
@@ -81,11 +83,11 @@ class ImportListCreateApi(ApiMixin, APIView):
         data = ImportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        stored = services.import_upload_store(uploaded=upload, name=upload.name)
-        batch = services.import_batch_create(
+        stored = import_upload_store(uploaded=upload, name=upload.name)
+        batch = import_batch_create(
             source_name=upload.name,
             source_path=stored,
-            format=SUFFIX_FORMAT[Path(upload.name).suffix.lower()],
+            format=file_format(upload.name),
             mode=data.validated_data["mode"],
             dry_run=data.validated_data["dry_run"],
             default_status=data.validated_data["default_status"],
@@ -171,7 +173,7 @@ class SnapshotCreateApi(ApiMixin, APIView):
         if v.get("example_ids"):
             examples = examples.filter(pk__in=v["example_ids"])
             selection["example_ids"] = len(v["example_ids"])
-        dataset = services.dataset_snapshot_create(
+        dataset = dataset_snapshot_create(
             name=v["name"],
             examples=examples,
             seed=v["seed"],
@@ -185,3 +187,28 @@ class SnapshotCreateApi(ApiMixin, APIView):
             created_by=request.user,
         )
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class ModelVersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="model_name")
+    version = serializers.IntegerField()
+    architecture = serializers.CharField()
+    training_strategy = serializers.CharField()
+    parameter_count = serializers.IntegerField()
+    trained_at = serializers.DateTimeField(allow_null=True)
+    base_model = serializers.UUIDField(source="base_model_id", allow_null=True)
+    metrics = serializers.JSONField()
+    aliases = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aliases(self, obj: Any) -> list[str]:
+        return sorted(a.name for a in obj.aliases.all())  # prefetched by the selector
+
+
+@list_schema("Model versions and their aliases", ModelVersionSerializer)
+class ModelVersionListApi(ReadOnlyListApi):
+    serializer_class = ModelVersionSerializer
+
+    def selector(self) -> QuerySet:
+        return selectors.model_version_list().order_by("model_name", "-version")

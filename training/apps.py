@@ -6,5 +6,4 @@ class TrainingConfig(AppConfig):
     verbose_name = "Training: data, snapshots, models, runs"
 
     def ready(self) -> None:
-        # Declares the actors and registers their recoverable job kinds (core.jobs) in every process.
-        from training import tasks  # noqa: F401
+        from training import tasks  # noqa: F401 - declares the job kinds (core.jobs) in every process

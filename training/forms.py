@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from django import forms
 
 from catalog.models import StyleGuide
-from training.models import ImportBatch, TrainingExample
+from core.svg import SvgError, clean_svg
+from training.models import ImportBatch, SLMModel, TrainingExample
+from training.params import ARCHITECTURES, TrainingParams
+from training.readers import UPLOAD_SUFFIXES, file_format
 
 UPLOAD_MAX_BYTES = 512 * 1024 * 1024
 
@@ -26,9 +29,8 @@ class ImportUploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        suffix = Path(upload.name).suffix.lower()
-        if suffix not in (".jsonl", ".ndjson", ".csv", ".zip"):
-            raise forms.ValidationError("Upload a .jsonl, .csv or .zip file.")
+        if file_format(upload.name) is None:
+            raise forms.ValidationError(f"Upload {UPLOAD_SUFFIXES}.")
         if upload.size > UPLOAD_MAX_BYTES:
             raise forms.ValidationError(f"The file is larger than {UPLOAD_MAX_BYTES // (1024 * 1024)} MB.")
         return upload
@@ -74,91 +76,44 @@ class PatternExpandForm(forms.Form):
         return out
 
 
+def _param_field(f: Any) -> forms.Field:
+    """A form field for one TrainingParams field: its default, range and help, nothing restated."""
+    lo, hi = f.metadata["range"]
+    if f.name == "arch":
+        return forms.ChoiceField(choices=ARCHITECTURES, initial=f.default)
+    kind = forms.FloatField if isinstance(f.default, float) else forms.IntegerField
+    return kind(initial=f.default, min_value=lo, max_value=hi, help_text=f.metadata["help"])
+
+
 class TrainForm(forms.Form):
-    """Hyperparameters with good defaults (training.params.TrainingParams), an optional base model."""
+    """A run's hyperparameters (fields made from training.params.TrainingParams), an optional base model."""
 
     model_name = forms.SlugField(initial="atelier-slm", max_length=120)
     base_model = forms.ModelChoiceField(
-        queryset=None, required=False, help_text="Fine-tune from this version (its tokenizer is kept)."
+        queryset=SLMModel.objects.all(),
+        required=False,
+        help_text="Fine-tune from this version (its tokenizer is kept).",
     )
     promote_to = forms.SlugField(
         required=False,
         max_length=60,
         help_text="Point this alias (e.g. staging, production) at the result when done.",
     )
-    budget_seconds = forms.IntegerField(initial=300, min_value=0, help_text="Wall-clock training time.")
-    max_steps = forms.IntegerField(initial=0, min_value=0, help_text="0: bounded by the time budget only.")
-    batch_size = forms.IntegerField(initial=32, min_value=1, max_value=1024)
-    learning_rate = forms.FloatField(initial=3e-3, min_value=1e-6, max_value=1.0)
-    warmup_steps = forms.IntegerField(initial=30, min_value=0)
-    seed = forms.IntegerField(initial=0, min_value=0)
-    checkpoint_every = forms.IntegerField(initial=250, min_value=1)
-    arch = forms.ChoiceField(choices=[("gpt2", "GPT-2"), ("llama", "Llama")], initial="gpt2")
-    n_layer = forms.IntegerField(initial=4, min_value=1, max_value=48)
-    n_embd = forms.IntegerField(initial=128, min_value=16, max_value=4096)
-    n_head = forms.IntegerField(initial=4, min_value=1, max_value=64)
+    PARAM_FIELDS = tuple(f.name for f in TrainingParams.fields() if f.metadata["form"])
 
-    PARAM_FIELDS = (
-        "budget_seconds",
-        "max_steps",
-        "batch_size",
-        "learning_rate",
-        "warmup_steps",
-        "seed",
-        "checkpoint_every",
-        "arch",
-        "n_layer",
-        "n_embd",
-        "n_head",
-    )
-
-    def __init__(self, *args, **kwargs):
-        from training.models import SLMModel
-
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["base_model"].queryset = SLMModel.objects.all()
+        for f in TrainingParams.fields():
+            if f.metadata["form"]:
+                self.fields[f.name] = _param_field(f)
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.PARAM_FIELDS}
 
 
 class AliasForm(forms.Form):
     alias = forms.SlugField(max_length=60, initial="staging", help_text="production, staging, or any name.")
     note = forms.CharField(required=False, max_length=500)
-
-
-class ComparisonForm(forms.Form):
-    dataset = forms.ModelChoiceField(
-        queryset=None, required=False, help_text="Take prompts from this snapshot's test split…"
-    )
-    count = forms.IntegerField(initial=20, min_value=1, max_value=100, help_text="…this many of them.")
-    prompts = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text="…or list prompts, one per line."
-    )
-    seed = forms.IntegerField(initial=0, min_value=0)
-
-    def __init__(self, *args, **kwargs):
-        from training.models import Dataset
-
-        super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.filter(status="ready")
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("dataset") and not (data.get("prompts") or "").strip():
-            raise forms.ValidationError("Choose a snapshot or list some prompts.")
-        return data
-
-    def prompt_list(self) -> list[str]:
-        typed = [line for line in (self.cleaned_data.get("prompts") or "").splitlines() if line.strip()]
-        if typed:
-            return typed
-        dataset = self.cleaned_data["dataset"]
-        return list(
-            dataset.items.filter(split="test")
-            .order_by("content_hash")
-            .values_list("prompt", flat=True)[: self.cleaned_data["count"]]
-        )
 
 
 class TrainingExampleForm(forms.ModelForm):
@@ -185,8 +140,6 @@ class TrainingExampleForm(forms.ModelForm):
         )
 
     def clean_svg_content(self) -> str:
-        from core.svg import SvgError, clean_svg
-
         try:
             clean = clean_svg(self.cleaned_data["svg_content"])
         except SvgError as exc:

@@ -4,24 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs.models import Job
 from core.models import BaseModel, SoftDeleteModel
 
 USER = settings.AUTH_USER_MODEL
 
 
-class JobStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-class ImportBatch(BaseModel):
+class ImportBatch(Job):
     """One import run: the log a curator reads (counts, status, per-row errors)."""
+
+    exhausted_message = "The import did not finish after several attempts."
 
     class Format(models.TextChoices):
         JSONL = "jsonl", "JSON Lines"
@@ -39,7 +31,6 @@ class ImportBatch(BaseModel):
     format = models.CharField(max_length=20, choices=Format.choices)
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
     dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
     default_status = models.CharField(max_length=20, default="draft")
     style_guide = models.ForeignKey("catalog.StyleGuide", null=True, blank=True, on_delete=models.SET_NULL)
     rows_read = models.PositiveIntegerField(default=0)
@@ -48,33 +39,16 @@ class ImportBatch(BaseModel):
     rows_duplicate = models.PositiveIntegerField(default=0)
     rows_created = models.PositiveIntegerField(default=0)
     rows_updated = models.PositiveIntegerField(default=0)
-    progress = models.FloatField(default=0.0)
     report = models.JSONField(default=dict, blank=True)
     error_log = models.TextField(blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    class Meta(BaseModel.Meta):
+    class Meta(Job.Meta):
         verbose_name_plural = "import batches"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=JobStatus.values),
-                name="importbatch_status_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(progress__gte=0) & Q(progress__lte=1), name="importbatch_progress_range"
-            ),
-        ]
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.source_name} ({self.get_status_display()})"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
 
 
 class TrainingExample(SoftDeleteModel):
@@ -219,6 +193,20 @@ class DatasetItem(models.Model):
         return f"{self.dataset} · {self.prompt[:40]}"
 
 
+class DatasetExport(Job):
+    """The job that writes a snapshot's JSONL export; the snapshot's own status says whether it is ready."""
+
+    exhausted_message = "The export did not finish after several attempts."
+
+    dataset = models.OneToOneField(Dataset, on_delete=models.CASCADE, related_name="export_job")
+
+    class Meta(Job.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Export of {self.dataset} ({self.get_status_display()})"
+
+
 class SLMModel(BaseModel):
     """One trained model version in the registry."""
 
@@ -294,7 +282,9 @@ class ModelAliasEvent(BaseModel):
         return f"{self.alias.name}: {self.from_version} → {self.to_version}"
 
 
-class TrainingRun(BaseModel):
+class TrainingRun(Job):
+    exhausted_message = "The run did not finish after several attempts."
+
     class TrainingType(models.TextChoices):
         FROM_SCRATCH = "from_scratch", "From scratch"
         FINE_TUNE = "fine_tune", "Fine-tune"
@@ -311,43 +301,22 @@ class TrainingRun(BaseModel):
         max_length=20, choices=TrainingType.choices, default=TrainingType.FROM_SCRATCH
     )
     training_params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
-    progress = models.FloatField(default=0.0)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     loss = models.FloatField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
     eta_seconds = models.FloatField(null=True, blank=True)
-    error_message = models.TextField(blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    worker_id = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
     promote_to = models.SlugField(
         max_length=60, blank=True, help_text="Alias to point at the result when done."
     )
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    class Meta(BaseModel.Meta):
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=JobStatus.values),
-                name="trainingrun_status_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(progress__gte=0) & Q(progress__lte=1), name="trainingrun_progress_range"
-            ),
-        ]
+    class Meta(Job.Meta):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
         return f"Run {str(self.pk)[:8]} on {self.dataset}"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
 
 
 class TrainingRunEvent(models.Model):
@@ -390,29 +359,17 @@ class TrainingMetric(models.Model):
         return f"{self.name}@{self.step}={self.value:.4g}"
 
 
-class ModelEvaluation(BaseModel):
+class ModelEvaluation(Job):
+    exhausted_message = "The evaluation did not finish after several attempts."
+
     model_version = models.ForeignKey(SLMModel, on_delete=models.CASCADE, related_name="evaluations")
     dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
     metrics = models.JSONField(default=dict, blank=True)
     gallery = models.JSONField(default=list, blank=True)
-    error_message = models.TextField(blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    class Meta(BaseModel.Meta):
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=JobStatus.values),
-                name="evaluation_status_valid",
-            )
-        ]
+    class Meta(Job.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"Evaluation of {self.model_version} ({self.status})"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL

@@ -1,43 +1,46 @@
-"""Training hyperparameters as the admin and API see them, mapped onto training.ml's TrainConfig."""
+"""Training hyperparameters, defined once: each field's default (taken from training.ml's own TrainConfig
+and ModelConfig), its range and its help. The admin's form (training.forms.TrainForm), the validation of
+a run's parameters and the training config are all derived from this class."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from training.ml.model import ModelConfig
+from training.ml.train.config import TrainConfig
+
+_TRAIN, _MODEL = TrainConfig(), ModelConfig()
+ARCHITECTURES = (("gpt2", "GPT-2"), ("llama", "Llama"))
+
+
+def _param(
+    default: Any, lo: float | None = None, hi: float | None = None, help: str = "", form: bool = True
+) -> Any:
+    return field(default=default, metadata={"range": (lo, hi), "help": help, "form": form})
+
 
 @dataclass(frozen=True)
 class TrainingParams:
-    budget_seconds: int = 300
-    max_steps: int = 0  # 0: bounded by the time budget only
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    warmup_steps: int = 30
-    seed: int = 0
-    checkpoint_every: int = 250
-    arch: str = "gpt2"
-    n_layer: int = 4
-    n_embd: int = 128
-    n_head: int = 4
-    n_positions: int = 320
-    num_threads: int = 0  # 0: every core torch sees
+    budget_seconds: int = _param(int(_TRAIN.budget_seconds or 0), 0, 24 * 3600, "Wall-clock training time.")
+    max_steps: int = _param(_TRAIN.max_steps or 0, 0, 10_000_000, "0: bounded by the time budget only.")
+    batch_size: int = _param(_TRAIN.batch_size, 1, 1024)
+    learning_rate: float = _param(_TRAIN.learning_rate, 1e-6, 1.0)
+    warmup_steps: int = _param(_TRAIN.warmup_steps, 0, 100_000)
+    seed: int = _param(_TRAIN.seed, 0, 2**31 - 1)
+    checkpoint_every: int = _param(_TRAIN.checkpoint_every, 1, 1_000_000)
+    arch: str = _param(_MODEL.arch)
+    n_layer: int = _param(_MODEL.n_layer, 1, 48)
+    n_embd: int = _param(_MODEL.n_embd, 16, 4096)
+    n_head: int = _param(_MODEL.n_head, 1, 64)
+    n_positions: int = _param(_MODEL.n_positions, 32, 8192, form=False)
+    num_threads: int = _param(_TRAIN.num_threads or 0, 0, 256, "0: every core torch sees.", form=False)
 
-    LIMITS = {
-        "budget_seconds": (0, 24 * 3600),
-        "max_steps": (0, 10_000_000),
-        "batch_size": (1, 1024),
-        "learning_rate": (1e-6, 1.0),
-        "warmup_steps": (0, 100_000),
-        "seed": (0, 2**31 - 1),
-        "checkpoint_every": (1, 1_000_000),
-        "n_layer": (1, 48),
-        "n_embd": (16, 4096),
-        "n_head": (1, 64),
-        "n_positions": (32, 8192),
-        "num_threads": (0, 256),
-    }
+    @classmethod
+    def fields(cls) -> tuple[Field, ...]:
+        return fields(cls)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> TrainingParams:
@@ -51,17 +54,17 @@ class TrainingParams:
         for f in fields(cls):
             if f.name not in data:
                 continue
-            raw = data[f.name]
+            kind = type(f.default) if f.default is not MISSING else str
             try:
-                values[f.name] = type(getattr(cls, f.name))(raw) if f.name != "arch" else str(raw)
+                values[f.name] = kind(data[f.name])
             except (TypeError, ValueError):
-                errors[f.name] = [f"Not a valid {type(getattr(cls, f.name)).__name__}."]
+                errors[f.name] = [f"Not a valid {kind.__name__}."]
                 continue
-            lo_hi = cls.LIMITS.get(f.name)
-            if lo_hi and not lo_hi[0] <= values[f.name] <= lo_hi[1]:
-                errors[f.name] = [f"Must be between {lo_hi[0]} and {lo_hi[1]}."]
+            lo, hi = f.metadata["range"]
+            if lo is not None and not lo <= values[f.name] <= hi:
+                errors[f.name] = [f"Must be between {lo} and {hi}."]
         params = cls(**values)
-        if params.arch not in ("gpt2", "llama"):
+        if params.arch not in dict(ARCHITECTURES):
             errors["arch"] = ["Choose gpt2 or llama."]
         if params.n_embd % params.n_head:
             errors["n_head"] = ["n_embd must be divisible by n_head."]
@@ -74,10 +77,7 @@ class TrainingParams:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def train_config(self) -> Any:
-        from training.ml.model import ModelConfig
-        from training.ml.train.config import TrainConfig
-
+    def train_config(self) -> TrainConfig:
         return TrainConfig(
             model=ModelConfig(
                 arch=self.arch,

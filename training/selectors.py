@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from collections.abc import Callable
+from typing import Any
 
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from training.ml.train.config import TrainExample
 from training.models import (
     Dataset,
     DatasetItem,
@@ -68,6 +72,16 @@ def model_evaluation_list() -> QuerySet[ModelEvaluation]:
     return ModelEvaluation.objects.select_related("model_version", "dataset", "requested_by")
 
 
+def dataset_examples(*, dataset: Dataset, split: str) -> list[TrainExample]:
+    """One split of a snapshot as the training code reads it, in a stable order."""
+    return [
+        TrainExample(prompt, svg, context or None)
+        for prompt, svg, context in dataset.items.filter(split=split)
+        .order_by("content_hash")
+        .values_list("prompt", "svg_content", "context")
+    ]
+
+
 def dataset_split_counts(*, dataset: Dataset) -> dict[str, int]:
     rows = dataset.items.values("split").annotate(n=Count("id"))
     return {r["split"]: r["n"] for r in rows}
@@ -125,12 +139,19 @@ def training_run_progress(*, run: TrainingRun, max_points: int = 400) -> dict:
     }
 
 
+# Promoted designs in a snapshot's lineage come from an app above this one (feedback), which registers
+# the function that lists them (feedback.apps); training never imports it.
+PromotionsOf = Callable[[Dataset], list[dict[str, Any]]]
+_promotions_of: list[PromotionsOf] = []
+
+
+def register_lineage_promotions(source: PromotionsOf) -> None:
+    if source not in _promotions_of:
+        _promotions_of.append(source)
+
+
 def model_lineage(*, model: SLMModel) -> dict:
     """From a model version back: its run, snapshot, the examples' sources, promoted feedback, alias history."""
-    from django.db.models import Count
-
-    from feedback.models import Promotion
-
     chain = []
     cursor: SLMModel | None = model
     while cursor is not None and len(chain) < 20:  # base-model chain, guarded against cycles
@@ -151,22 +172,9 @@ def model_lineage(*, model: SLMModel) -> dict:
             .annotate(n=Count("id"))
             .order_by("-n")[:50]
         )
-        promos = (
-            Promotion.objects.filter(example__dataset_items__dataset=dataset)
-            .select_related("example", "output__prompt", "feedback__user", "model_version")
-            .order_by("created_at")[:200]
-        )
-        promoted = [
-            {
-                "example": p.example,
-                "output": p.output,
-                "feedback": p.feedback,
-                "model_version": p.model_version,
-            }
-            for p in promos
-        ]
+        promoted = [row for source in _promotions_of for row in source(dataset)]
     aliases = list(
-        ModelAliasEvent.objects.filter(models_q(model))
+        ModelAliasEvent.objects.filter(Q(from_version=model) | Q(to_version=model))
         .select_related("alias", "from_version", "to_version", "moved_by")
         .order_by("created_at")
     )
@@ -178,9 +186,3 @@ def model_lineage(*, model: SLMModel) -> dict:
         "promoted": promoted,
         "alias_history": aliases,
     }
-
-
-def models_q(model: SLMModel):
-    from django.db.models import Q
-
-    return Q(from_version=model) | Q(to_version=model)

@@ -13,6 +13,7 @@ from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.jobs.models import JobStatus
 from generation import engine
 from generation.models import DesignOutput
 from tests.factories import UserFactory
@@ -124,5 +125,5 @@ def run_jobs() -> None:
     """Run every pending generation the way the worker would (actor body, synchronously)."""
     from generation.tasks import generate
 
-    for pk in DesignOutput.objects.filter(status=DesignOutput.Status.PENDING).values_list("pk", flat=True):
+    for pk in DesignOutput.objects.filter(status=JobStatus.PENDING).values_list("pk", flat=True):
         generate(str(pk))

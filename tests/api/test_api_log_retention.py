@@ -11,11 +11,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from core.jobs import resend_lost_jobs
+from core.jobs.lifecycle import PROCESS_STARTED, job_reap
+from core.jobs.recovery import resend_lost_jobs
 from feedback.models import Promotion
 from generation.models import ApiRequest, DesignOutput, InputImage, OutputImage, Prompt
 from generation.retention import retention_purge
-from generation.services import generation_reap_stale
 from tests.api.conftest import png_bytes, run_jobs
 from tests.factories import TrainingExampleFactory
 
@@ -126,7 +126,7 @@ def test_purge_removes_old_designs_but_keeps_promoted_ones(
 
 
 def test_purge_request_logs_and_error_details(api, model_version, settings, caplog):
-    settings.GENERATION_RETENTION_DAYS = {"request_logs": 10}
+    settings.GENERATION_RETENTION_DAYS = {**settings.GENERATION_RETENTION_DAYS, "request_logs": 10}
     api.get("/api/v1/models/")
     APIClient().get("/api/v1/models/")  # a 401 with error detail
     body = api.post(URL, {"text": "x"}, format="json").json()
@@ -145,29 +145,29 @@ def test_purge_request_logs_and_error_details(api, model_version, settings, capl
 # --- reaper ------------------------------------------------------------------------------------------
 
 
-def _processing(output: DesignOutput, *, attempts: int, minutes_ago: int) -> None:
+def _running(output: DesignOutput, *, attempts: int, minutes_ago: int) -> None:
     DesignOutput.objects.filter(pk=output.pk).update(
-        status="processing", attempts=attempts, heartbeat_at=timezone.now() - timedelta(minutes=minutes_ago)
+        status="running", attempts=attempts, heartbeat_at=timezone.now() - timedelta(minutes=minutes_ago)
     )
 
 
 def test_reaper_requeues_or_fails_stale_rows(api, model_version):
     ids = [api.post(URL, {"text": f"x{i}"}, format="json").json()["id"] for i in range(3)]
     a, b, c = (DesignOutput.objects.get(pk=pk) for pk in ids)
-    _processing(a, attempts=1, minutes_ago=30)
-    _processing(b, attempts=3, minutes_ago=30)
-    _processing(c, attempts=1, minutes_ago=1)  # a live worker has it
-    result = generation_reap_stale(older_than=timedelta(minutes=10))
+    _running(a, attempts=1, minutes_ago=30)
+    _running(b, attempts=3, minutes_ago=30)
+    _running(c, attempts=1, minutes_ago=1)  # a live worker has it
+    result = job_reap(DesignOutput, older_than=timedelta(minutes=10))
     assert result.requeued == [str(a.pk)] and result.failed == [str(b.pk)]
     assert DesignOutput.objects.get(pk=a.pk).status == "pending"
     failed = DesignOutput.objects.get(pk=b.pk)
     assert failed.status == "failed" and "several attempts" in failed.error_message
-    assert DesignOutput.objects.get(pk=c.pk).status == "processing"
+    assert DesignOutput.objects.get(pk=c.pk).status == "running"
 
 
 def test_reap_command(api, model_version, stub_broker):
     output = DesignOutput.objects.get(pk=api.post(URL, {"text": "x"}, format="json").json()["id"])
-    _processing(output, attempts=1, minutes_ago=30)
+    _running(output, attempts=1, minutes_ago=30)
     call_command("reap_stale_generations")
     assert DesignOutput.objects.get(pk=output.pk).status == "pending"
     assert stub_broker.queues["generation"].qsize() == 1
@@ -176,17 +176,15 @@ def test_reap_command(api, model_version, stub_broker):
 def test_worker_boot_recovery_resends_generation_jobs(api, model_version, stub_broker):
     """With the in-process broker every message was lost on restart: pending rows are sent again, and
     rows a worker of the previous process had claimed go back to pending; live claims are left alone."""
-    from generation.services import PROCESS_STARTED
-
     ids = [api.post(URL, {"text": f"x{i}"}, format="json").json()["id"] for i in range(3)]
     DesignOutput.objects.filter(pk=ids[0]).update(
-        status="processing", attempts=1, heartbeat_at=PROCESS_STARTED - timedelta(seconds=5)
+        status="running", attempts=1, heartbeat_at=PROCESS_STARTED - timedelta(seconds=5)
     )
-    _processing(DesignOutput.objects.get(pk=ids[1]), attempts=1, minutes_ago=0)
+    _running(DesignOutput.objects.get(pk=ids[1]), attempts=1, minutes_ago=0)
     counts = resend_lost_jobs(everything=True)
-    assert counts["generation"] == 2
+    assert counts["designoutput"] == 2
     assert DesignOutput.objects.get(pk=ids[0]).status == "pending"
-    assert DesignOutput.objects.get(pk=ids[1]).status == "processing"
+    assert DesignOutput.objects.get(pk=ids[1]).status == "running"
     assert stub_broker.queues["generation"].qsize() == 2
 
 
@@ -194,7 +192,7 @@ def test_actor_exhausted_attempts_fail_instead_of_running(api, model_version, fa
     from generation.tasks import generate
 
     output = DesignOutput.objects.get(pk=api.post(URL, {"text": "x"}, format="json").json()["id"])
-    _processing(output, attempts=3, minutes_ago=30)
+    _running(output, attempts=3, minutes_ago=30)
     generate(str(output.pk))
     assert DesignOutput.objects.get(pk=output.pk).status == "failed"
     assert fake_generator.calls == []

@@ -192,15 +192,15 @@ def test_a_png_asked_for_before_the_worker_stored_it_is_rendered_then_kept(api, 
 
 def test_a_png_that_cannot_be_rendered_answers_503_and_keeps_the_svg(api, done, monkeypatch):
     from core.svg import SvgError
-    from generation import services
     from generation.models import OutputImage
+    from generation.services import renders
 
     OutputImage.objects.filter(output_id=done, file_type="png").delete()
 
     def broken(*args, **kwargs):
         raise SvgError("Rendering took longer than 10 s and was stopped.")
 
-    monkeypatch.setattr(services, "render_png", broken)
+    monkeypatch.setattr(renders, "render_png", broken)
     response = api.get(f"{URL}{done}/designs/0/png/")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "render_unavailable"

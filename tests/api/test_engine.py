@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generation import engine
-from generation.tasks import TIME_LIMIT_MS, generate
+from generation.tasks import generate
 from training.models import SLMModel
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +33,11 @@ def test_a_model_without_artifacts_cannot_load():
         engine.load_generator(SLMModel.objects.create(model_name="empty", version=1))
 
 
-def test_actor_declares_queue_limits_and_retries():
+def test_actor_declares_queue_limits_and_the_one_retry_budget(settings):
     assert generate.queue_name == "generation"
-    assert generate.options["time_limit"] == TIME_LIMIT_MS
-    assert generate.options["max_retries"] == 3
+    assert generate.options["time_limit"] == 5 * 60 * 1000
+    # Dramatiq re-delivers within the attempts the claim counts (core.jobs): one budget, not two.
+    assert generate.options["max_retries"] == settings.JOB_MAX_ATTEMPTS - 1
 
 
 @pytest.mark.parametrize("decode_process", [True, False], ids=["decode-process", "decode-thread"])
@@ -49,11 +50,11 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
     settings.GENERATION_DECODE_PROCESS = decode_process
     from generation.models import DesignOutput
     from tests.api.conftest import run_jobs
+    from training.artifacts import artifacts_upload
     from training.ml.model import ModelConfig, build_model
     from training.ml.synthetic import generate_corpus
     from training.ml.tokenizer import save_tokenizer, train_tokenizer
     from training.models import ModelAlias
-    from training.registry import artifacts_upload
 
     texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]
     tokenizer = train_tokenizer(texts, vocab_size=300)

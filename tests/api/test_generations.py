@@ -16,7 +16,7 @@ from catalog.services import (
 )
 from generation import engine
 from generation.models import DesignOutput, OutputImage, Prompt
-from generation.services import MASKED_ERROR
+from generation.services.jobs import MASKED_ERROR
 from generation.tasks import generate
 from tests.api.conftest import CIRCLE, HOSTILE, run_jobs
 from tests.factories import StyleGuideFactory
@@ -283,7 +283,7 @@ def test_conversation_carries_style_guide_palette_and_template(api, model_versio
 
 
 def test_another_users_conversation_is_refused(api, model_version, other):
-    from generation.services import conversation_create
+    from generation.services.requests import conversation_create
 
     conv = conversation_create(user=other, title="theirs")
     response = api.post(URL, {"text": "x", "conversation": str(conv.pk)}, format="json")

@@ -27,8 +27,9 @@ MAKE_MODEL = """
 from django.contrib.auth import get_user_model
 from training.ml.synthetic import generate_corpus
 from training.models import TrainingExample
-from training import runs
-from training.services import dataset_export, dataset_snapshot_create
+from training.services.runs import training_run_create
+from training.services.snapshots import dataset_export, dataset_snapshot_create
+from training.tasks import train_model
 from core.svg import clean_svg
 for ex in generate_corpus(3000, seed=21, unique=True):
     clean = clean_svg(ex.svg)
@@ -37,9 +38,9 @@ for ex in generate_corpus(3000, seed=21, unique=True):
 snapshot = dataset_snapshot_create(name="load", examples=TrainingExample.objects.all(), seed=0, enqueue=False)
 snapshot = dataset_export(dataset_id=snapshot.pk)
 user = get_user_model().objects.get(username="mlstaff")
-run = runs.training_run_create(dataset=snapshot, params=E2E["params"], promote_to="production", requested_by=user)
-runs.training_run_claim(run_id=run.pk, claim_ttl_s=30)
-run = runs.training_run_execute(run_id=run.pk)
+run = training_run_create(dataset=snapshot, params=E2E["params"], promote_to="production", requested_by=user)
+train_model(str(run.pk))  # the actor, in this process
+run.refresh_from_db()
 print(json.dumps({"status": run.status, "error": run.error_message}))
 """
 

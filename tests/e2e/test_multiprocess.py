@@ -91,8 +91,8 @@ class Stack:
             ATELIER_VAR_DIR=str(tmp / "var"),
             ATELIER_WORK_DIR=str(self.work_dir),
             ATELIER_DEMO_MODEL="0",
-            # A killed worker's generation claims count as stale after 30 s instead of 10 minutes.
-            GENERATION_CLAIM_TTL_SECONDS="30",
+            # A killed worker's claims count as stale after 30 s instead of a minute.
+            JOB_CLAIM_TTL_SECONDS="30",
             API_THROTTLE_USER="10000/minute",
             API_THROTTLE_GENERATIONS="10000/minute",
             OMP_NUM_THREADS="1",
@@ -193,7 +193,7 @@ print(json.dumps(tokens))
 START_RUN = """
 from django.contrib.auth import get_user_model
 from training.models import Dataset
-from training.services import training_run_create
+from training.services.runs import training_run_create
 dataset = Dataset.objects.get(name=E2E["dataset"], status="ready")
 user = get_user_model().objects.get(username="mlstaff")
 run = training_run_create(

@@ -5,9 +5,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.models import Dataset, JobStatus, ModelEvaluation, SLMModel
+from core.jobs.models import JobStatus
+from training.models import Dataset, SLMModel
 from training.selectors import model_version_resolve
-from training.services import model_evaluation_execute
+from training.services.evaluations import model_evaluation_create, model_evaluation_run
 
 
 class Command(BaseCommand):
@@ -32,8 +33,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No snapshot {dataset!r}.")
         if snapshot is None:
             raise CommandError(f"{model} has no snapshot; pass --dataset NAME:VERSION.")
-        evaluation = ModelEvaluation.objects.create(model_version=model, dataset=snapshot)
-        evaluation = model_evaluation_execute(evaluation_id=evaluation.pk)
+        evaluation = model_evaluation_create(model_version=model, dataset=snapshot, enqueue=False)
+        evaluation = model_evaluation_run(evaluation_id=evaluation.pk)
         if evaluation.status != JobStatus.COMPLETED:
             raise CommandError(f"Evaluation failed: {evaluation.error_message}")
         self.stdout.write(f"model={model} dataset={snapshot}")

@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.models import StyleGuide
-from training.imports import detect_format
 from training.models import ImportBatch
-from training.services import import_batch_create, import_batch_run
+from training.readers import detect_format
+from training.services.imports import import_batch_create, import_batch_run
 
 
 class Command(BaseCommand):

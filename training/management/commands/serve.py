@@ -37,7 +37,7 @@ class Command(BaseCommand):
         """Synthetic corpus → snapshot → training → production, in the background, unless one exists."""
         from django.contrib.auth import get_user_model
 
-        from training.demo import demo_needed
+        from training.services.demo import demo_needed
         from training.tasks import demo_pipeline
 
         owner = get_user_model().objects.filter(is_superuser=True).order_by("date_joined").first()

@@ -47,6 +47,16 @@ class CheckedRow:
     error: str | None = None
 
 
+# The one map from a file's suffix to its import format (uploads, the command, the API).
+SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".zip": "zip"}
+UPLOAD_SUFFIXES = "a .jsonl, .csv or .zip file"
+
+
+def file_format(name: str) -> str | None:
+    """jsonl, csv or zip from a file name's suffix; None for any other file."""
+    return SUFFIX_FORMAT.get(Path(name).suffix.lower())
+
+
 def detect_format(path: Path) -> str:
     """jsonl, csv, zip, icon_set (SVG + JSON sidecars) or svg_folder, from the path alone."""
     if path.is_dir():
@@ -54,16 +64,12 @@ def detect_format(path: Path) -> str:
             if svg.with_suffix(".json").exists():
                 return "icon_set"
         return "svg_folder"
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".zip":
-        return "zip"
-    raise ValueError(
-        f"Cannot tell the format of {path.name}: use .jsonl, .csv, .zip or a folder of SVG files."
-    )
+    fmt = file_format(path.name)
+    if fmt is None:
+        raise ValueError(
+            f"Cannot tell the format of {path.name}: use .jsonl, .csv, .zip or a folder of SVG files."
+        )
+    return fmt
 
 
 def read_jsonl(fh: IO[bytes], source: str) -> Iterator[RawRow]:

@@ -7,12 +7,18 @@ and the live training run.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from core.jobs.models import ACTIVE
+from training.ml.synthetic import generate_corpus, make_splits, write_jsonl
 from training.models import Dataset, ImportBatch, ModelAlias, TrainingExample, TrainingRun
+from training.services.imports import import_batch_create, import_batch_run
+from training.services.runs import training_run_create
+from training.services.snapshots import dataset_export, dataset_snapshot_create
 
 log = logging.getLogger(__name__)
 DEMO_SNAPSHOT = "synthetic-demo"
@@ -23,29 +29,17 @@ def demo_needed() -> bool:
     """No production model yet and no demo pipeline already under way."""
     if ModelAlias.objects.filter(name="production").exists():
         return False
-    active = TrainingRun.objects.filter(
-        dataset__name=DEMO_SNAPSHOT, status__in=["pending", "running"]
-    ).exists()
-    importing = ImportBatch.objects.filter(
-        source_name=DEMO_SOURCE, status__in=["pending", "running"]
-    ).exists()
+    active = TrainingRun.objects.filter(dataset__name=DEMO_SNAPSHOT, status__in=ACTIVE).exists()
+    importing = ImportBatch.objects.filter(source_name=DEMO_SOURCE, status__in=ACTIVE).exists()
     return not (active or importing)
 
 
 def demo_pipeline_run(
     *, corpus_size: int, budget_seconds: int, owner_id: Any, seed: int = 0
 ) -> TrainingRun | None:
-    from pathlib import Path
-
-    from training.ml.synthetic import generate_corpus, make_splits, write_jsonl
-    from training.services import (
-        dataset_export,
-        dataset_snapshot_create,
-        import_batch_create,
-        import_batch_run,
-        training_run_create,
-    )
-
+    """Each step in this process, through the curators' services; None when no demo is needed."""
+    if not demo_needed():
+        return None
     owner = get_user_model().objects.filter(pk=owner_id).first()
     dataset = (
         Dataset.objects.filter(name=DEMO_SNAPSHOT, status=Dataset.Status.READY).order_by("-version").first()

@@ -1,0 +1,53 @@
+"""The worker middleware that recovers lost jobs: on boot, then every REAPER_INTERVAL_S.
+
+Dramatiq loads middleware while Django sets up, before the apps are ready: nothing here imports a model
+until a worker boots.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+
+log = logging.getLogger(__name__)
+
+REAPER_INTERVAL_S = 30.0
+
+
+class RecoverLostJobsMiddleware(dramatiq.Middleware):
+    """On worker boot, re-send what the broker lost; then, every REAPER_INTERVAL_S, re-send jobs whose
+    worker died (stale heartbeat)."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from django.conf import settings
+
+        if getattr(self, "_owner", None) is not None:
+            return  # one reaper per process, however many workers share the broker (the embedded ones)
+        stop = threading.Event()
+        self._owner, self._stop = id(worker), stop
+        embedded = settings.EMBEDDED_BROKER
+
+        def run() -> None:
+            from django.db import connection
+
+            from core.jobs.recovery import resend_lost_jobs
+
+            first = True
+            while not stop.is_set():
+                try:
+                    resend_lost_jobs(everything=first and embedded)
+                except Exception:  # a recovery failure must not stop the worker
+                    log.exception("job recovery failed")
+                finally:
+                    connection.close()
+                first = False
+                stop.wait(REAPER_INTERVAL_S)
+
+        threading.Thread(target=run, name="atelier-reaper", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if getattr(self, "_owner", None) == id(worker):
+            self._stop.set()
+            self._owner = None

@@ -1,0 +1,45 @@
+"""The generation job's own state rules, on top of core.jobs: its prompt mirrors its status, and a failure
+says what a client may read (a masked message for internal errors) and wakes this process's waiters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.jobs.lifecycle import job_finish
+from core.jobs.models import JobStatus
+from generation import events
+from generation.models import DesignOutput, Prompt
+
+MASKED_ERROR = "Generation failed because of an internal error. Please try again later."
+
+
+class GenerationError(Exception):
+    """An expected failure whose message is safe to show to the client; `details` go to its metadata."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def prompt_status_sync(output: DesignOutput) -> None:
+    """core.jobs calls this after each state change of a request: its prompt shows the same status."""
+    Prompt.all_objects.filter(pk=output.prompt_id).update(status=output.status)
+
+
+def generation_fail(output: DesignOutput, message: str, **extra: Any) -> None:
+    """Fail a claimed request with a client-facing message; `extra` goes into its metadata."""
+    now = timezone.now()
+    started = output.heartbeat_at or now  # this claim's own start
+    failed = job_finish(
+        output,
+        JobStatus.FAILED,
+        error=message,
+        design_metadata={**(output.design_metadata or {}), **extra, "failed_at": now.isoformat()},
+        processing_time_ms=max(0, round((now - started).total_seconds() * 1000)),
+    )
+    if failed:
+        pk = output.pk
+        transaction.on_commit(lambda: events.output_finished(pk))

@@ -1,0 +1,301 @@
+"""The generation pipeline: a claimed request's best-of-N candidates are decoded in the model's shared
+batch (engine.get_scheduler: continuous batching with every other request in flight), cleaned through
+core.svg, de-duplicated, styled, checked, and stored with the request completed in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditlog.context import disable_auditlog
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.style import check_compliance
+from core.jobs.lifecycle import job_finish
+from core.jobs.models import JobStatus
+from core.models import clean_new_row
+from core.svg import SvgError, check_visible, clean_svg
+from generation import engine, events
+from generation.models import DesignOutput, OutputImage
+from generation.services.jobs import MASKED_ERROR, GenerationError, generation_fail
+from generation.services.renders import design_png_store, png_render_submit
+from generation.styling import StyleResult, style_apply
+from training.ml.sampling import DecodeRequest
+
+log = logging.getLogger(__name__)
+# What a completion commits, handed to this process's waiters (events.Finished) instead of a read back.
+FINISHED_FIELDS = (
+    "status",
+    "generated_at",
+    "design_metadata",
+    "error_message",
+    "processing_time_ms",
+    "progress",
+    "finished_at",
+    "updated_at",
+    "attempts",
+    "heartbeat_at",
+)
+
+
+def candidates_per_request(*, count: int, temperature: float) -> int:
+    if temperature <= 0:
+        return 1  # greedy decoding: every candidate would be the same
+    oversample = float(settings.GENERATION_OVERSAMPLE)
+    return max(count, min(settings.GENERATION_MAX_CANDIDATES, round(count * oversample)))
+
+
+@dataclass
+class _Design:
+    candidate: int
+    styled: StyleResult
+    tokens: int
+    removals: tuple[str, ...]
+    compliance: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Work:
+    """One request's post-processing: its candidates, what was kept and what was dropped, and why."""
+
+    output: DesignOutput
+    samples: list[Any]
+    designs: list[_Design] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def generation_execute(*, output: DesignOutput) -> None:
+    """Run a claimed request: its candidates join this process's decode loop for the model (batched
+    with every other request in flight), then are cleaned, checked and stored. Ends the row completed
+    or failed on any ordinary error (a masked message; the full error goes to the log); an interrupt
+    (time limit, shutdown) leaves it to core.jobs to hand back. The designs' full-size PNGs render in
+    the renderer's processes meanwhile and are stored just after the request is completed, so the
+    answer does not wait for them. `output` is the row as its claim left it (prompt and model loaded)."""
+    if output.status != JobStatus.RUNNING:
+        return
+    if output.model_version is None:
+        generation_fail(output, "The model version of this request no longer exists.")
+        return
+    pngs: list[Future[bytes]] = []
+    try:
+        samples, batch = _generate(output)
+        t0 = time.perf_counter()
+        work = _Work(output=output, samples=samples)
+        _prepare(work)
+        pngs = [png_render_submit(d.styled.clean.svg) for d in work.designs]
+        completed = _finish(
+            work, batch_info=batch, postprocess_ms=lambda: round((time.perf_counter() - t0) * 1000)
+        )
+    except GenerationError as exc:
+        generation_fail(output, str(exc), **exc.details)
+        return
+    except Exception:
+        log.exception("generation failed (output %s)", output.pk)
+        generation_fail(output, MASKED_ERROR)
+        return
+    if not completed:
+        return  # reaped or finished elsewhere meanwhile: its PNGs are not ours to store
+    for seq, future in enumerate(pngs):
+        try:
+            design_png_store(output=output, sequence_order=seq, png=future.result())
+        except SvgError:  # the download will try again, and answer 503 if it cannot either
+            log.warning("design %s/%s could not be rendered to PNG", output.pk, seq, exc_info=True)
+
+
+def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
+    """This request's best-of-N candidates, decoded in the model's shared batch."""
+    n = candidates_per_request(count=output.requested_count, temperature=output.temperature)
+    job = DecodeRequest(
+        prompt=output.prompt.text_content,
+        n=n,
+        seed=int(output.seed or 0),
+        temperature=float(output.temperature),
+        max_new_tokens=settings.GENERATION_MAX_NEW_TOKENS,
+        context=(output.prompt.metadata or {}).get("context"),
+    )
+    future = engine.get_scheduler(output.model_version).submit(job)
+    while True:  # short waits, so a time limit or shutdown can interrupt this thread
+        try:
+            result = future.result(timeout=1.0)
+            break
+        except FutureTimeout:
+            continue
+    if len(result.samples) != n:
+        raise RuntimeError(f"generator returned {len(result.samples)} candidates for {n}")
+    return list(result.samples), {**result.stats, "candidates_per_prompt": n}
+
+
+def _prepare(work: _Work) -> None:
+    """Clean, de-duplicate, style and check every candidate until the request has its designs."""
+    meta = work.output.prompt.metadata or {}
+    rules = meta.get("style_rules") or {}
+    palette = (meta.get("palette") or {}).get("colours") or []
+    seen: set[str] = set()
+    # Finished candidates (ended with [eos]) first, then in generation order.
+    samples = work.samples
+    for i in sorted(range(len(samples)), key=lambda i: (not getattr(samples[i], "finished", True), i)):
+        if len(work.designs) >= work.output.requested_count:
+            work.dropped.append({"candidate": i, "reason": "not needed"})
+            continue
+        try:
+            clean = clean_svg(samples[i].text)
+        except SvgError as exc:
+            work.dropped.append({"candidate": i, "reason": f"invalid SVG: {str(exc)[:200]}"})
+            continue
+        if clean.content_hash in seen:
+            work.dropped.append({"candidate": i, "reason": "duplicate of an earlier candidate"})
+            continue
+        seen.add(clean.content_hash)
+        try:
+            styled = (
+                style_apply(clean.svg, rules=rules, palette=palette)
+                if (rules or palette)
+                else StyleResult(clean)
+            )
+        except SvgError as exc:
+            work.dropped.append({"candidate": i, "reason": f"style could not be applied: {str(exc)[:200]}"})
+            continue
+        try:  # blank, timeout, caps: the candidate is dropped, with the reason
+            check_visible(styled.clean.svg, size=settings.GENERATION_PNG_SIZE)
+        except SvgError as exc:
+            work.dropped.append({"candidate": i, "reason": f"render failed: {str(exc)[:200]}"})
+            continue
+        violations = check_compliance(styled.clean.svg, rules).violations if rules else []
+        tokens = int(getattr(samples[i], "tokens", 0))
+        work.designs.append(_Design(i, styled, tokens, clean.removals, violations))
+
+
+def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable[[], int]) -> bool:
+    output, samples, designs = work.output, work.samples, work.designs
+    dropped = sorted(work.dropped, key=lambda d: d["candidate"])
+    if not designs:
+        reasons = sorted({d["reason"].split(":")[0] for d in work.dropped}) or ["no candidates"]
+        raise GenerationError(
+            f"The model produced no usable design ({len(samples)} candidate(s): {', '.join(reasons)}).",
+            candidates_tried=len(samples),
+            candidates_dropped=dropped,
+            batch=batch_info,
+        )
+    model = output.model_version
+    meta = output.prompt.metadata or {}
+    context = meta.get("context")
+    palette = meta.get("palette") or {}
+    metadata = {
+        "model_version": {"id": str(model.pk), "name": model.model_name, "version": model.version},
+        "seed": output.seed,
+        "temperature": output.temperature,
+        "tokens": {
+            "generated": sum(int(getattr(s, "tokens", 0)) for s in samples),
+            "per_candidate": [int(getattr(s, "tokens", 0)) for s in samples],
+        },
+        "candidates_tried": len(samples),
+        "candidates_dropped": dropped,
+        "context": context,
+        "palette_applied": {
+            "source": palette.get("source"),
+            "colours": palette.get("colours", []),
+            "as_model_context": bool(context and palette.get("colours")),
+            "recoloured": bool(palette.get("colours")),
+            **(
+                {"overridden_input_palette": palette["overridden_input_palette"]}
+                if palette.get("overridden_input_palette")
+                else {}
+            ),
+        },
+        "batch": batch_info,
+    }
+    if output.temperature <= 0 and output.requested_count > 1:
+        metadata["note"] = (
+            "Temperature 0 is deterministic: one distinct design. Use a temperature above 0 for more."
+        )
+    return _store(output, designs, metadata, postprocess_ms=postprocess_ms)
+
+
+def _store(
+    output: DesignOutput,
+    designs: list[_Design],
+    metadata: dict[str, Any],
+    *,
+    postprocess_ms: Callable[[], int],
+) -> bool:
+    """Store the designs' SVGs and complete the request, in one transaction (files removed if it fails);
+    False when the row was no longer ours. Worker job-state writes are not audited: the row keeps its
+    own timings and metadata."""
+    saved: list[str] = []
+    old: list[str] = []
+    try:
+        with transaction.atomic(), disable_auditlog():
+            now = timezone.now()
+            started = output.heartbeat_at or now  # set by this worker's claim
+            metadata["timings_ms"] = {
+                "queued": max(0, round((started - output.created_at).total_seconds() * 1000)),
+                "decode_queued": metadata["batch"].get("queued_ms", 0),
+                "generate": metadata["batch"].get("generate_ms", 0),
+                "postprocess": postprocess_ms(),
+            }
+            # Only a row this claim still holds is completed: one reaped or finished elsewhere meanwhile
+            # is left alone (and nothing else is written).
+            completed = job_finish(
+                output,
+                JobStatus.COMPLETED,
+                generated_at=now,
+                design_metadata=metadata,
+                error_message="",
+                processing_time_ms=max(0, round((now - started).total_seconds() * 1000)),
+            )
+            if not completed:
+                return False
+            if output.attempts > 1:  # a retried run replaces what a killed one left
+                old = [image.file.name for image in OutputImage.objects.filter(output=output)]
+                OutputImage.objects.filter(output=output).delete()
+            images = []
+            for seq, design in enumerate(designs):
+                clean = design.styled.clean
+                image = OutputImage(
+                    output=output,
+                    file_type=OutputImage.FileType.SVG,
+                    file_size=0,
+                    sequence_order=seq,
+                    style_attributes={
+                        "colours": list(clean.report.colours),
+                        "element_counts": dict(clean.report.element_counts),
+                        "content_hash": clean.content_hash,
+                        "view_box": list(clean.view_box),
+                        "style_applied": design.styled.applied,
+                        "style_violations": design.compliance,
+                        "sanitiser_removed": list(design.removals),
+                        "candidate": design.candidate,
+                        "tokens": design.tokens,
+                    },
+                )
+                content = clean.svg.encode("utf-8")
+                image.file_size = len(content)
+                image.file.save("design.svg", ContentFile(content), save=False)
+                saved.append(image.file.name)
+                clean_new_row(image, trusted=("output",))
+                images.append(image)
+            OutputImage.objects.bulk_create(images)
+            # Waiters in this process are handed what was committed (generation.selectors.generation_apply).
+            finished = events.Finished(
+                fields={name: getattr(output, name) for name in FINISHED_FIELDS}, images=tuple(images)
+            )
+            transaction.on_commit(lambda: events.output_finished(output.pk, finished))
+    except BaseException:
+        for name in saved:
+            with contextlib.suppress(Exception):
+                default_storage.delete(name)
+        raise
+    for name in old:
+        with contextlib.suppress(Exception):
+            default_storage.delete(name)
+    return True

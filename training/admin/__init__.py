@@ -1,0 +1,11 @@
+"""The training app's admin, one module per capability; importing them registers their ModelAdmins."""
+
+from training.admin import (  # noqa: F401 - imported for their @admin.register side effect
+    evaluations,
+    examples,
+    imports,
+    patterns,
+    registry,
+    runs,
+    snapshots,
+)

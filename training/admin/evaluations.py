@@ -1,0 +1,32 @@
+"""Model evaluations in the admin (read-only: they are queued from a model version's action)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from core.admin import BaseAdmin
+from training import selectors
+from training.models import ModelEvaluation
+
+
+@admin.register(ModelEvaluation)
+class ModelEvaluationAdmin(BaseAdmin):
+    list_display = ("model_version", "status", "dataset", "requested_by", "finished_at", "created_at")
+    list_filter = ("status",)
+    search_fields = ("model_version__model_name",)
+    autocomplete_fields = ("model_version", "dataset")
+    readonly_fields = (
+        "status",
+        "metrics",
+        "gallery",
+        "error_message",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "requested_by",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.model_evaluation_list()

@@ -1,0 +1,196 @@
+"""The model registry in the admin: versions (lineage, evaluate, compare, point an alias), aliases and
+their history (roll back)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+
+from core.admin import BaseAdmin, ReadOnlyAdmin
+from core.admin_pages import form_page, report_page
+from core.jobs.models import JobStatus
+from training import selectors
+from training.forms import AliasForm
+from training.models import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
+from training.services.evaluations import model_evaluation_create
+from training.services.registry import model_alias_move, model_alias_rollback
+
+
+@admin.register(SLMModel)
+class SLMModelAdmin(BaseAdmin):
+    list_display = (
+        "__str__",
+        "architecture",
+        "training_strategy",
+        "alias_names",
+        "parameter_count",
+        "dataset",
+        "base_model",
+        "trained_at",
+    )
+    list_filter = ("architecture", "training_strategy", "model_name")
+    search_fields = ("model_name", "notes")
+    readonly_fields = (
+        "lineage",
+        "model_name",
+        "version",
+        "architecture",
+        "model_config",
+        "storage_path",
+        "trained_at",
+        "last_fine_tuned",
+        "base_model",
+        "training_strategy",
+        "dataset",
+        "metrics",
+        "parameter_count",
+    )
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.model_version_list()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # versions come from finished training runs
+
+    actions = ["evaluate", "compare", "point_alias"]
+
+    @admin.display(description="lineage")
+    def lineage(self, obj: SLMModel) -> str:
+        if not obj.pk:
+            return "-"
+        return mark_safe(render_to_string("admin/training/lineage.html", selectors.model_lineage(model=obj)))
+
+    @admin.action(description="Evaluate on its snapshot's test split")
+    def evaluate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if not request.user.has_perm("training.add_modelevaluation"):
+            self.message_user(request, "Only ML staff may run evaluations.", messages.ERROR)
+            return
+        for model in queryset:
+            try:
+                model_evaluation_create(model_version=model, requested_by=request.user)
+                self.message_user(request, f"Evaluation of {model} queued.", messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, f"{model}: {'; '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description="Compare metrics side by side")
+    def compare(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        models = list(queryset.order_by("model_name", "version"))
+        latest_eval = {}
+        for ev in ModelEvaluation.objects.filter(
+            model_version__in=models, status=JobStatus.COMPLETED
+        ).order_by("created_at"):
+            latest_eval[ev.model_version_id] = ev.metrics
+        merged = {
+            m.pk: {**m.metrics, **{f"eval {k}": v for k, v in latest_eval.get(m.pk, {}).items()}}
+            for m in models
+        }
+        names = sorted({k for d in merged.values() for k in d})
+
+        def fmt(v: object) -> str:
+            return f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+        rows = [[name, *[fmt(merged[m.pk].get(name)) for m in models]] for name in names]
+        rows.insert(0, ["aliases", *[", ".join(a.name for a in m.aliases.all()) or "-" for m in models]])
+        rows.insert(1, ["parameters", *[f"{m.parameter_count:,}" for m in models]])
+        rows.insert(2, ["dataset", *[str(m.dataset or "-") for m in models]])
+        return report_page(
+            request,
+            self,
+            title="Model versions side by side",
+            sections=[{"title": "Metrics", "headers": ["metric", *[str(m) for m in models]], "rows": rows}],
+        )
+
+    @admin.action(description="Point an alias (staging, production, …) at this version")
+    def point_alias(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one version.", messages.WARNING)
+            return None
+        model = queryset.get()
+        form = AliasForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            try:
+                model_alias_move(
+                    name=form.cleaned_data["alias"],
+                    model_version=model,
+                    moved_by=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except PermissionDenied as exc:
+                form.add_error("alias", str(exc))
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                self.message_user(
+                    request, f"{form.cleaned_data['alias']} now points at {model}.", messages.SUCCESS
+                )
+                return None
+        return form_page(
+            request,
+            self,
+            title=f"Point an alias at {model}",
+            form=form,
+            action="point_alias",
+            selected=[str(model.pk)],
+            submit_label="Move alias",
+        )
+
+    @admin.display(description="aliases")
+    def alias_names(self, obj: SLMModel) -> str:
+        return ", ".join(a.name for a in obj.aliases.all())
+
+
+class ModelAliasEventInline(admin.TabularInline):
+    model = ModelAliasEvent
+    fk_name = "alias"
+    extra = 0
+    fields = ("created_at", "from_version", "to_version", "moved_by", "note")
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(BaseAdmin):
+    list_display = ("name", "model_version", "updated_by", "updated_at")
+    search_fields = ("name",)
+    autocomplete_fields = ("model_version",)
+    readonly_fields = ("name", "model_version", "updated_by")
+    inlines = [ModelAliasEventInline]
+    actions = ["rollback"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.model_alias_list()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # aliases move through the model versions' action, which keeps the history
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelAlias | None = None) -> bool:
+        return False
+
+    @admin.action(description="Roll back to the previous version", permissions=["view"])
+    def rollback(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for alias in queryset:
+            try:
+                moved = model_alias_rollback(alias=alias, moved_by=request.user)
+                self.message_user(
+                    request, f"{moved.name} rolled back to {moved.model_version}.", messages.SUCCESS
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{alias.name}: {text}", messages.ERROR)
+
+
+@admin.register(ModelAliasEvent)
+class ModelAliasEventAdmin(ReadOnlyAdmin):
+    list_display = ("alias", "from_version", "to_version", "moved_by", "created_at", "note")
+    list_filter = ("alias__name",)
+    search_fields = ("alias__name", "note")
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.model_alias_event_list()

@@ -1,0 +1,94 @@
+"""Evaluations of model versions: the one evaluation helper (runs use it too), queue one, run it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.jobs.actor import job_run
+from core.jobs.kinds import job_enqueue
+from core.jobs.lifecycle import job_finish
+from core.jobs.models import JobStatus
+from training.artifacts import local_model_dir
+from training.models import Dataset, DatasetItem, ModelEvaluation, SLMModel
+from training.selectors import dataset_examples
+
+log = logging.getLogger(__name__)
+EVAL_PROMPTS = 200
+
+
+def evaluation_metrics(*, model_dir: Path, dataset: Dataset) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Loss on the validation split; validity, non-blank and adherence on up to 200 test prompts (adherence
+    only counts prompts in the synthetic grammar). Returns (metrics, gallery); used by runs and evaluations."""
+    from training.ml.adherence import parse_prompt
+    from training.ml.evaluate import evaluate
+
+    validation = dataset_examples(dataset=dataset, split=DatasetItem.Split.VALIDATION)
+    test = (
+        dataset_examples(dataset=dataset, split=DatasetItem.Split.TEST)[:EVAL_PROMPTS]
+        or validation[:EVAL_PROMPTS]
+    )
+    if not test:
+        return {}, []
+    result = evaluate(model_dir, validation[:256] or test, [e.prompt for e in test])
+    metrics: dict[str, Any] = {
+        "eval_prompts": len(test),
+        "val_loss": result.val_loss,
+        "perplexity": result.perplexity,
+        "validity_rate": result.validity_rate,
+        "nonblank_rate": result.nonblank_rate,
+        "valid_nonblank_rate": result.valid_nonblank_rate,
+    }
+    if any(parse_prompt(e.prompt) for e in test):
+        metrics["adherence_rate"] = result.adherence_rate
+        metrics.update({f"adherence_{k}": v for k, v in result.aspect_rates.items()})
+    gallery = [
+        {"prompt": g.prompt, "svg": g.svg, "valid": g.valid, "adherent": g.adherent} for g in result.gallery
+    ]
+    return {k: v for k, v in metrics.items() if v is not None}, gallery
+
+
+@transaction.atomic
+def model_evaluation_create(
+    *, model_version: SLMModel, dataset: Dataset | None = None, requested_by: Any = None, enqueue: bool = True
+) -> ModelEvaluation:
+    dataset = dataset or model_version.dataset
+    if dataset is None:
+        raise ValidationError({"dataset": "Choose a snapshot to evaluate on."})
+    evaluation = ModelEvaluation(
+        model_version=model_version,
+        dataset=dataset,
+        requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+    )
+    evaluation.full_clean()
+    evaluation.save()
+    if enqueue:
+        job_enqueue(evaluation)
+    return evaluation
+
+
+def model_evaluation_run(*, evaluation_id: Any) -> ModelEvaluation:
+    """Claim an evaluation and run it in this process (the command line); the row as it ended."""
+    job_run(
+        ModelEvaluation, evaluation_id, lambda evaluation: model_evaluation_execute(evaluation=evaluation)
+    )
+    return ModelEvaluation.objects.get(pk=evaluation_id)
+
+
+def model_evaluation_execute(*, evaluation: ModelEvaluation) -> ModelEvaluation:
+    """Run a claimed evaluation; always ends it completed or failed."""
+    try:
+        model_dir = local_model_dir(
+            storage_path=evaluation.model_version.storage_path, cache_key=str(evaluation.model_version_id)
+        )
+        metrics, gallery = evaluation_metrics(model_dir=model_dir, dataset=evaluation.dataset)
+    except Exception as exc:
+        log.exception("evaluation %s failed", evaluation.pk)
+        job_finish(evaluation, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        return evaluation
+    job_finish(evaluation, JobStatus.COMPLETED, metrics=metrics, gallery=gallery)
+    return evaluation

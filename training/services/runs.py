@@ -1,0 +1,217 @@
+"""Training runs: queue one, cancel it, and run it (train, evaluate, register, promote)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from core.jobs.kinds import job_enqueue
+from core.jobs.lifecycle import job_finish
+from core.jobs.models import JobStatus
+from training.artifacts import local_model_dir
+from training.models import Dataset, DatasetItem, SLMModel, TrainingMetric, TrainingRun, TrainingRunEvent
+from training.params import TrainingParams
+from training.selectors import dataset_examples
+from training.services.evaluations import evaluation_metrics
+from training.services.registry import may_move_production, model_alias_move, model_version_register
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 2.0
+
+
+def run_dir(run: TrainingRun) -> Path:
+    """Checkpoints live here; share WORK_DIR between worker machines to resume across them."""
+    return Path(settings.WORK_DIR) / "runs" / str(run.pk)
+
+
+def training_run_event(
+    *, run: TrainingRun, message: str, level: str = "info", data: dict | None = None
+) -> None:
+    TrainingRunEvent.objects.create(run=run, message=message[:5000], level=level, data=data or {})
+
+
+@transaction.atomic
+def training_run_create(
+    *,
+    dataset: Dataset,
+    params: dict[str, Any] | TrainingParams | None = None,
+    base_model: SLMModel | None = None,
+    model_name: str = "atelier-slm",
+    promote_to: str = "",
+    requested_by: Any = None,
+) -> TrainingRun:
+    if dataset.status != Dataset.Status.READY:
+        raise ValidationError({"dataset": "Only a ready snapshot can be trained on."})
+    if not dataset.items.filter(split=DatasetItem.Split.TRAIN).exists():
+        raise ValidationError({"dataset": "This snapshot has no training examples."})
+    params = params if isinstance(params, TrainingParams) else TrainingParams.from_dict(params)
+    if promote_to == "production" and not may_move_production(requested_by):
+        raise ValidationError({"promote_to": "Only ML staff may point production at a model."})
+    run = TrainingRun(
+        model_name=model_name,
+        dataset=dataset,
+        base_model=base_model,
+        training_type=TrainingRun.TrainingType.FINE_TUNE
+        if base_model
+        else TrainingRun.TrainingType.FROM_SCRATCH,
+        training_params=params.as_dict(),
+        promote_to=promote_to,
+        requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+    )
+    run.full_clean()
+    run.save()
+    training_run_event(run=run, message=f"Queued on {dataset} ({run.get_training_type_display().lower()}).")
+    job_enqueue(run)
+    return run
+
+
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun, cancelled_by: Any = None) -> TrainingRun:
+    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if run.is_terminal:
+        raise ValidationError({"status": f"The run is already {run.status}."})
+    who = getattr(cancelled_by, "username", "someone")
+    if run.status == JobStatus.PENDING:
+        run.status, run.finished_at = JobStatus.CANCELLED, timezone.now()
+        run.cancel_requested = True
+        run.save(update_fields=["status", "finished_at", "cancel_requested", "updated_at"])
+        training_run_event(run=run, message=f"Cancelled by {who} before it started.", level="warning")
+    else:
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested", "updated_at"])
+        training_run_event(
+            run=run, message=f"Cancel requested by {who}; stopping after the current step.", level="warning"
+        )
+    return run
+
+
+class _RunCallbacks:
+    """Progress into the row (throttled), metrics per report, and the cancel flag every step."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run_id = run.pk
+        self.last_write = 0.0
+
+    def on_progress(self, p: Any) -> None:
+        now = time.monotonic()
+        total = max(int(p.total_steps or 0), p.step, 1)
+        TrainingMetric.objects.bulk_create(
+            [
+                TrainingMetric(run_id=self.run_id, step=p.step, name=name, value=float(value))
+                for name, value in (
+                    ("loss", p.loss),
+                    ("learning_rate", p.learning_rate),
+                    ("tokens_per_second", p.tokens_per_second),
+                )
+            ],
+            ignore_conflicts=True,  # a resumed run reports some steps again
+        )
+        if now - self.last_write >= PROGRESS_EVERY_S or p.step >= total:
+            self.last_write = now
+            TrainingRun.objects.filter(pk=self.run_id).update(
+                step=p.step,
+                total_steps=total,
+                loss=float(p.loss),
+                tokens_per_second=float(p.tokens_per_second),
+                eta_seconds=float(p.eta_seconds),
+                progress=min(p.step / total, 1.0),
+            )
+
+    def should_stop(self) -> bool:
+        return bool(TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists())
+
+
+def training_run_execute(*, run: TrainingRun) -> TrainingRun:
+    """Run a claimed run: train (resuming from the newest checkpoint), evaluate, register, promote.
+    Always ends it completed, cancelled or failed."""
+    resuming = run.attempts > 1
+    training_run_event(
+        run=run,
+        message=f"Attempt {run.attempts} on {run.worker_id}"
+        + (" (resuming from the last checkpoint)" if resuming else ""),
+    )
+    callbacks = _RunCallbacks(run)
+    try:
+        # Inside the try: a broken install must fail the run, not strand it.
+        from training.ml.train.loop import train
+
+        params = TrainingParams.from_dict(run.training_params)
+        train_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.TRAIN)
+        val_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.VALIDATION) or train_set[:64]
+        init_from = None
+        if run.base_model_id:
+            init_from = local_model_dir(
+                storage_path=run.base_model.storage_path, cache_key=str(run.base_model_id)
+            )
+        training_run_event(
+            run=run,
+            message=f"Training on {len(train_set)} examples, validating on {len(val_set)}.",
+            data={"params": params.as_dict()},
+        )
+        result = train(
+            params.train_config(),
+            train_set,
+            val_set,
+            run_dir(run),
+            on_progress=callbacks.on_progress,
+            should_stop=callbacks.should_stop,
+            init_from=init_from,
+        )
+        if result.status == "cancelled":
+            checkpoint = result.last_checkpoint.name if result.last_checkpoint else "none"
+            return _finish(
+                run,
+                JobStatus.CANCELLED,
+                f"Cancelled at step {result.steps}; checkpoint kept at {checkpoint}.",
+                level="warning",
+                step=result.steps,
+            )
+        resumed = f", resumed from step {result.resumed_from_step}" if result.resumed_from_step else ""
+        training_run_event(
+            run=run,
+            message=f"Training finished at step {result.steps}{resumed} "
+            f"(loss {result.train_loss:.4f}, {result.tokens_per_second:,.0f} tokens/s). Evaluating.",
+            data={"resumed_from_step": result.resumed_from_step, "steps": result.steps},
+        )
+        metrics = {
+            "steps": result.steps,
+            "train_loss": result.train_loss,
+            "val_loss": result.val_loss,
+            "val_perplexity": result.val_perplexity,
+            "tokens_per_second": result.tokens_per_second,
+            "parameters": result.parameters,
+        }
+        evaluated, _ = evaluation_metrics(model_dir=result.final_dir, dataset=run.dataset)
+        # The training loop's own validation loss stays; the evaluation adds what it measured on top.
+        metrics.update({k: v for k, v in evaluated.items() if k not in ("val_loss", "perplexity")})
+        model = model_version_register(
+            run=run, final_dir=result.final_dir, metrics=metrics, parameter_count=result.parameters
+        )
+        if run.promote_to:
+            model_alias_move(
+                name=run.promote_to,
+                model_version=model,
+                moved_by=run.requested_by,
+                note=f"Promoted by training run {run.pk}",
+                system=run.requested_by is None,
+            )
+            training_run_event(run=run, message=f"Alias {run.promote_to} now points at {model}.")
+        return _finish(run, JobStatus.COMPLETED, f"Registered {model}.")
+    except Exception as exc:
+        log.exception("training run %s failed", run.pk)
+        return _finish(run, JobStatus.FAILED, f"{type(exc).__name__}: {exc}", level="error")
+
+
+def _finish(run: TrainingRun, status: str, message: str, level: str = "info", **fields: Any) -> TrainingRun:
+    error = message if status == JobStatus.FAILED else ""
+    if job_finish(run, status, error=error, **fields):
+        training_run_event(run=run, message=message, level=level)
+    run.refresh_from_db()
+    return run
