@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.svg import SvgError, parse_svg
+from core.svg.colour import normalise_colour
+from core.svg.parse import parse_view_box
+from core.svg.style import local_name, presentation
 
-_HEX = re.compile(r"^#([0-9a-f]{3}|[0-9a-f]{6})$")
+DRAWN = frozenset({"path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text"})
 
 
 def conditioning_text(guide: Any) -> str:
@@ -40,26 +42,6 @@ class Compliance:
     violations: list[str] = field(default_factory=list)
 
 
-def _expand_hex(value: str) -> str:
-    value = value.lower()
-    if len(value) == 4:
-        return "#" + "".join(ch * 2 for ch in value[1:])
-    return value
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _style_decls(el: ET.Element) -> dict[str, str]:
-    decls = {}
-    for part in (el.get("style") or "").split(";"):
-        if ":" in part:
-            k, v = part.split(":", 1)
-            decls[k.strip().lower()] = v.strip()
-    return decls
-
-
 def check_compliance(svg: str, rules: dict[str, Any]) -> Compliance:
     """Which of the guide's rules a design breaks. Parsing goes through core.svg."""
     try:
@@ -67,45 +49,36 @@ def check_compliance(svg: str, rules: dict[str, Any]) -> Compliance:
     except SvgError as exc:
         return Compliance(False, [f"not a valid SVG: {exc}"])
     violations: list[str] = []
-    palette = {_expand_hex(c) for c in rules.get("palette", [])}
+    palette = {normalise_colour(c) for c in rules.get("palette", [])}
     if "currentcolor" not in palette and "#000000" in palette:
         palette.add("currentcolor")  # icon sets draw in currentColor, black by default
-    drawn = [
-        el
-        for el in root.iter()
-        if _local(el.tag) in {"path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text"}
-    ]
+    drawn = [el for el in root.iter() if local_name(el.tag) in DRAWN]
     fills: set[str] = set()
     strokes: set[str] = set()
     widths: set[float] = set()
     caps: set[str] = set()
     joins: set[str] = set()
     for el in root.iter():
-        decls = _style_decls(el)
-
-        def get(name: str, el: ET.Element = el, decls: dict[str, str] = decls) -> str | None:
-            return decls.get(name) or el.get(name)
-
-        fill, stroke = get("fill"), get("stroke")
+        props = presentation(el)
+        fill, stroke, width = props.get("fill"), props.get("stroke"), props.get("stroke-width")
         if fill:
             fills.add(fill.lower())
         if stroke:
             strokes.add(stroke.lower())
-        if get("stroke-width"):
+        if width:
             try:
-                widths.add(float(re.sub(r"px$", "", get("stroke-width") or "")))
+                widths.add(float(re.sub(r"px$", "", width)))
             except ValueError:
-                violations.append(f"unreadable stroke-width {get('stroke-width')!r}")
-        if get("stroke-linecap"):
-            caps.add(get("stroke-linecap") or "")
-        if get("stroke-linejoin"):
-            joins.add(get("stroke-linejoin") or "")
+                violations.append(f"unreadable stroke-width {width!r}")
+        if props.get("stroke-linecap"):
+            caps.add(props["stroke-linecap"])
+        if props.get("stroke-linejoin"):
+            joins.add(props["stroke-linejoin"])
     if palette:
         for colour in sorted(fills | strokes):
             if colour in ("none", "transparent") or colour.startswith("url("):
                 continue
-            c = _expand_hex(colour) if _HEX.match(colour) else colour
-            if c not in palette:
+            if normalise_colour(colour) not in palette:
                 violations.append(f"colour {colour} is not in the palette")
     sw = rules.get("stroke_width")
     if sw is not None and widths:
@@ -128,8 +101,8 @@ def check_compliance(svg: str, rules: dict[str, Any]) -> Compliance:
     if mode == "fill" and not painted_fills and drawn:
         violations.append("outline-only design in a filled style")
     if rules.get("view_box"):
-        want = [float(x) for x in rules["view_box"].split()]
-        got = [float(x) for x in re.split(r"[\s,]+", (root.get("viewBox") or "").strip()) if x]
+        want = parse_view_box(rules["view_box"])
+        got = parse_view_box(root.get("viewBox"))
         if got != want:
             violations.append(f"viewBox {root.get('viewBox')} (guide: {rules['view_box']})")
     if rules.get("max_elements") and len(drawn) > rules["max_elements"]:

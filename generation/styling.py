@@ -12,13 +12,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import ImageColor
-
 from core.svg import CleanSvg, clean_svg, parse_svg
+from core.svg.colour import hex_colour, nearest_colour, parse_colour
+from core.svg.style import format_style, local_name, parse_style, presentation
 
 PAINT_ATTRS = ("fill", "stroke", "stop-color", "color")
 SHAPES = frozenset({"rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "text"})
-_DECL = re.compile(r"\s*([a-zA-Z-]+)\s*:\s*([^;]+)")
 
 
 @dataclass
@@ -27,48 +26,15 @@ class StyleResult:
     applied: dict[str, Any] = field(default_factory=dict)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _rgb(value: str) -> tuple[int, int, int] | None:
-    value = value.strip().lower()
-    if not value or value in ("none", "transparent", "currentcolor", "inherit") or value.startswith("url("):
-        return None
-    try:
-        rgb = ImageColor.getrgb(value)
-    except ValueError:
-        return None
-    return rgb[0], rgb[1], rgb[2]
-
-
-def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
-def nearest(rgb: tuple[int, int, int], palette: list[tuple[int, int, int]]) -> tuple[int, int, int]:
-    # Weighted RGB distance ("redmean"): cheap and close enough to perceived difference.
-    def dist(p: tuple[int, int, int]) -> float:
-        rmean = (rgb[0] + p[0]) / 2
-        dr, dg, db = rgb[0] - p[0], rgb[1] - p[1], rgb[2] - p[2]
-        return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
-
-    return min(palette, key=dist)
-
-
-def _styles(el: ET.Element) -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2).strip() for m in _DECL.finditer(el.get("style") or "")}
-
-
 def _set_style(el: ET.Element, decls: dict[str, str]) -> None:
     if decls:
-        el.set("style", ";".join(f"{k}:{v}" for k, v in decls.items()))
+        el.set("style", format_style(decls))
     elif "style" in el.attrib:
         del el.attrib["style"]
 
 
 def _get(el: ET.Element, name: str, inherited: dict[str, str]) -> str | None:
-    return _styles(el).get(name) or el.get(name) or inherited.get(name)
+    return presentation(el).get(name) or inherited.get(name)
 
 
 def _numeric(value: str | None) -> float | None:
@@ -91,19 +57,19 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
     applied: dict[str, Any] = {}
     not_applied: list[str] = []
 
-    targets = [rgb for rgb in (_rgb(c) for c in (palette or [])) if rgb is not None]
+    targets = [rgb for rgb in (parse_colour(c) for c in (palette or [])) if rgb is not None]
     recoloured: dict[str, str] = {}
     if targets:
         for el in root.iter():
-            decls = _styles(el)
+            decls = parse_style(el.get("style"))
             for name in PAINT_ATTRS:
                 for source in ("attr", "style"):
                     value = el.get(name) if source == "attr" else decls.get(name)
-                    rgb = _rgb(value) if value else None
+                    rgb = parse_colour(value)
                     if rgb is None:
                         continue
-                    new = _hex(nearest(rgb, targets))
-                    recoloured[_hex(rgb)] = new
+                    new = hex_colour(nearest_colour(rgb, targets))
+                    recoloured[hex_colour(rgb)] = new
                     if source == "attr":
                         el.set(name, new)
                     else:
@@ -117,13 +83,13 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
     inherited = {k: v for k in ("fill", "stroke", "stroke-width") if (v := root.get(k))}
     changed_mode = changed_width = 0
     for el in root.iter():
-        if _local(el.tag) not in SHAPES:
+        if local_name(el.tag) not in SHAPES:
             continue
         fill = _get(el, "fill", inherited)
         stroke = _get(el, "stroke", inherited)
         fill_paint = fill is None or fill.strip().lower() != "none"  # SVG default fill is black
         stroke_paint = stroke is not None and stroke.strip().lower() != "none"
-        if mode == "outline" and fill_paint and _local(el.tag) != "text":
+        if mode == "outline" and fill_paint and local_name(el.tag) != "text":
             colour = fill if fill is not None else "#000000"
             el.set("fill", "none")
             if not stroke_paint:
@@ -131,7 +97,7 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
                 stroke_paint = True
             changed_mode += 1
         elif (
-            mode == "fill" and not fill_paint and stroke_paint and _local(el.tag) not in ("line", "polyline")
+            mode == "fill" and not fill_paint and stroke_paint and local_name(el.tag) not in ("line", "polyline")
         ):
             el.set("fill", stroke or "#000000")
             changed_mode += 1
@@ -147,7 +113,7 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
             new_width = None
         if new_width is not None and new_width != width:
             el.set("stroke-width", f"{new_width:g}")
-            decls = _styles(el)
+            decls = parse_style(el.get("style"))
             if decls.pop("stroke-width", None) is not None:
                 _set_style(el, decls)
             changed_width += 1

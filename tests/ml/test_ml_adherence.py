@@ -7,15 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.ml.adherence import (
-    ASPECTS,
-    check,
-    check_file,
-    nearest_palette_colour,
-    parse_colour,
-    parse_prompt,
-    parse_transform,
-)
+from core.svg.colour import parse_colour
+from core.svg.geometry import parse_transform
+from training.ml.adherence import ASPECTS, check, check_file, nearest_palette_colour, parse_prompt
 from training.ml.synthetic import (
     COUNT_WORDS,
     PALETTE,
