@@ -97,7 +97,10 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
                 stroke_paint = True
             changed_mode += 1
         elif (
-            mode == "fill" and not fill_paint and stroke_paint and local_name(el.tag) not in ("line", "polyline")
+            mode == "fill"
+            and not fill_paint
+            and stroke_paint
+            and local_name(el.tag) not in ("line", "polyline")
         ):
             el.set("fill", stroke or "#000000")
             changed_mode += 1

@@ -58,4 +58,3 @@ def job_enqueue(job: Job) -> None:
         raise LookupError(f"no job actor is registered for {type(job).__name__}")
     pk = str(job.pk)
     transaction.on_commit(lambda: kind.actor.send(pk))
-
