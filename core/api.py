@@ -177,8 +177,12 @@ def file_response(content: bytes, *, content_type: str, filename: str, request: 
 
 
 def read_file(field: Any) -> bytes:
-    with field.open("rb") as fh:
-        return fh.read()
+    """A stored file's bytes; a file missing from storage answers 404 in the error shape."""
+    try:
+        with field.open("rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise exceptions.NotFound() from exc
 
 
 # A published list: the selector decides what and how it is fetched (a constant number of queries).

@@ -203,7 +203,7 @@ class DesignSvgApi(FileApi):
             raise exceptions.NotFound()
         try:  # stored SVG is already clean; cleaning again on the way out costs little and trusts nothing
             svg = clean_svg(read_file(image.file)).svg
-        except (SvgError, OSError) as exc:
+        except SvgError as exc:
             raise exceptions.NotFound() from exc
         return file_response(
             svg.encode("utf-8"),
@@ -245,10 +245,7 @@ class DesignPngApi(FileApi):
                 raise RenderUnavailable() from exc
             if image is None:
                 raise exceptions.NotFound()
-        try:
-            content = read_file(image.file)
-        except OSError as exc:
-            raise exceptions.NotFound() from exc
+        content = read_file(image.file)
         return file_response(
             content,
             content_type="image/png",
@@ -271,10 +268,7 @@ class InputImageApi(FileApi):
         image = selectors.input_image_get(user=request.user, output_id=pk, image_id=image_id)
         if image is None:
             raise exceptions.NotFound()
-        try:
-            content = read_file(image.file)
-        except OSError as exc:
-            raise exceptions.NotFound() from exc
+        content = read_file(image.file)
         ext = "jpg" if image.file_type == "jpeg" else "png"
         return file_response(
             content,

@@ -19,7 +19,7 @@ from core.api import ERROR, READ_ERRORS, ApiMixin, ReadOnlyListApi, list_schema
 from training import selectors
 from training.models import Dataset, ImportBatch, TrainingExample
 from training.readers import UPLOAD_SUFFIXES, file_format
-from training.services.imports import import_batch_create, import_upload_store
+from training.services.imports import import_upload_create
 from training.services.snapshots import dataset_snapshot_create
 
 
@@ -82,12 +82,8 @@ class ImportListCreateApi(ApiMixin, APIView):
     def post(self, request: Request) -> Response:
         data = ImportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        stored = import_upload_store(uploaded=upload, name=upload.name)
-        batch = import_batch_create(
-            source_name=upload.name,
-            source_path=stored,
-            format=file_format(upload.name),
+        batch = import_upload_create(
+            uploaded=data.validated_data["file"],
             mode=data.validated_data["mode"],
             dry_run=data.validated_data["dry_run"],
             default_status=data.validated_data["default_status"],

@@ -17,8 +17,7 @@ from core.jobs.models import JobStatus
 from training import selectors
 from training.forms import ImportUploadForm
 from training.models import ImportBatch
-from training.readers import file_format
-from training.services.imports import import_batch_create, import_upload_store
+from training.services.imports import import_batch_create, import_upload_create
 
 
 @admin.register(ImportBatch)
@@ -87,11 +86,8 @@ class ImportBatchAdmin(BaseAdmin):
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            stored = import_upload_store(uploaded=upload, name=upload.name)
-            batch = import_batch_create(
-                source_name=upload.name,
-                source_path=stored,
-                format=file_format(upload.name),
+            batch = import_upload_create(
+                uploaded=upload,
                 mode=form.cleaned_data["mode"],
                 dry_run=form.cleaned_data["dry_run"],
                 default_status=form.cleaned_data["default_status"],

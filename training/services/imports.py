@@ -74,6 +74,30 @@ def import_upload_store(*, uploaded: IO[bytes], name: str) -> str:
     return default_storage.save(f"imports/{timezone.now():%Y/%m/%d}/{safe}", uploaded)
 
 
+def import_upload_create(
+    *,
+    uploaded: Any,
+    mode: str,
+    dry_run: bool,
+    default_status: str,
+    style_guide: Any = None,
+    created_by: Any = None,
+) -> ImportBatch:
+    """An uploaded file (JSONL, CSV or ZIP, already checked by its suffix), stored and queued for import:
+    what the admin's upload page and the API both do."""
+    stored = import_upload_store(uploaded=uploaded, name=uploaded.name)
+    return import_batch_create(
+        source_name=uploaded.name,
+        source_path=stored,
+        format=readers.file_format(uploaded.name) or "",
+        mode=mode,
+        dry_run=dry_run,
+        default_status=default_status,
+        style_guide=style_guide,
+        created_by=created_by,
+    )
+
+
 def import_batch_run(
     *, batch_id: Any, on_progress: Callable[[ImportBatch], None] | None = None
 ) -> ImportBatch:

@@ -180,14 +180,7 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             f"(loss {result.train_loss:.4f}, {result.tokens_per_second:,.0f} tokens/s). Evaluating.",
             data={"resumed_from_step": result.resumed_from_step, "steps": result.steps},
         )
-        metrics = {
-            "steps": result.steps,
-            "train_loss": result.train_loss,
-            "val_loss": result.val_loss,
-            "val_perplexity": result.val_perplexity,
-            "tokens_per_second": result.tokens_per_second,
-            "parameters": result.parameters,
-        }
+        metrics = result.metrics()
         evaluated, _ = evaluation_metrics(model_dir=result.final_dir, dataset=run.dataset)
         # The training loop's own validation loss stays; the evaluation adds what it measured on top.
         metrics.update({k: v for k, v in evaluated.items() if k not in ("val_loss", "perplexity")})

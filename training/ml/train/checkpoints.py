@@ -152,13 +152,8 @@ def write_final(
         model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))  # standard HF layout: model and tokenizer side by side
     metrics = {
-        "steps": result.steps,
-        "train_loss": result.train_loss,
-        "val_loss": result.val_loss,
-        "val_perplexity": result.val_perplexity,
-        "tokens_per_second": result.tokens_per_second,
+        **result.metrics(),
         "training_seconds": elapsed,
-        "parameters": result.parameters,
         "vocab_size": len(tokenizer),
         "skipped_examples": result.skipped_examples,
     }

@@ -90,3 +90,14 @@ class TrainResult:
     last_checkpoint: Path | None
     skipped_examples: int = 0  # longer than the model's context
     threads: int = 1  # CPU threads the run ended with (the tuner's pick on a shared CPU)
+
+    def metrics(self) -> dict[str, Any]:
+        """What the run measured, as its manifest and the model registry record it."""
+        return {
+            "steps": self.steps,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "val_perplexity": self.val_perplexity,
+            "tokens_per_second": self.tokens_per_second,
+            "parameters": self.parameters,
+        }
