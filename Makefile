@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
 
-.PHONY: run test install install-dev lint format migrate worker bench clean
+.PHONY: run test install install-dev lint format migrate worker bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ format: install-dev
 
 worker: install
 	$(BIN)/python manage.py rundramatiq --processes 1 --threads 2
+
+# The browser test, refreshing the README's screenshots (docs/screenshots/); `make test` never writes there.
+screenshots: install-dev
+	ATELIER_REFRESH_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python bench/import_bench.py

@@ -121,6 +121,16 @@ def png_bytes(
     return buf.getvalue()
 
 
+def assert_field_error(response: Any, field: str, message: str = "") -> dict[str, Any]:
+    """A 400 in the one error shape whose fields name `field` (and say `message`, when given)."""
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "validation_error", error
+    assert field in error["fields"], error
+    assert not message or any(message in text for text in error["fields"][field]), error
+    return error
+
+
 def run_jobs() -> None:
     """Run every pending generation the way the worker would (actor body, synchronously)."""
     from generation.tasks import generate

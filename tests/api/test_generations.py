@@ -18,7 +18,7 @@ from generation import engine
 from generation.models import DesignOutput, OutputImage, Prompt
 from generation.services.jobs import MASKED_ERROR
 from generation.tasks import generate
-from tests.api.conftest import CIRCLE, HOSTILE, run_jobs
+from tests.api.conftest import CIRCLE, HOSTILE, assert_field_error, run_jobs
 from tests.factories import StyleGuideFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,10 +92,10 @@ def test_requests_arriving_while_the_model_decodes_join_its_next_step(api, model
     for t in threads[1:]:
         t.start()
     engine_queue = engine.get_scheduler(model_version)._waiting
-    for _ in range(200):  # both wait for the next step
-        if len(engine_queue) == 2:
-            break
+    deadline = time.monotonic() + 10
+    while len(engine_queue) < 2 and time.monotonic() < deadline:  # both wait for the next step
         time.sleep(0.01)
+    assert len(engine_queue) == 2, "the second and third requests never reached the decode loop"
     release.set()
     for t in threads:
         t.join(10)
@@ -176,11 +176,7 @@ def test_internal_errors_are_masked_and_logged(api, model_version, monkeypatch, 
     ],
 )
 def test_invalid_requests_answer_400_with_field_messages(api, model_version, payload, field):
-    response = api.post(URL, payload, format="json")
-    assert response.status_code == 400, response.content
-    error = response.json()["error"]
-    assert error["code"] == "validation_error"
-    assert field in error["fields"], error
+    assert_field_error(api.post(URL, payload, format="json"), field)
     assert not Prompt.all_objects.exists()
 
 
@@ -203,7 +199,7 @@ def test_template_by_name_uses_production_and_counts_usage(api, model_version, f
     assert PromptTemplateVersion.objects.get(pk=v1.pk).usage_count == 1
     assert PromptTemplateVersion.objects.get(pk=v2.pk).usage_count == 2
     missing = api.post(URL, {"template": "badge", "variables": {"size": "small"}}, format="json")
-    assert missing.status_code == 400 and "variables" in missing.json()["error"]["fields"]
+    assert_field_error(missing, "variables", "Missing template variables: colour")
 
 
 def test_private_templates_of_others_are_not_usable(api, model_version, other):
@@ -211,7 +207,7 @@ def test_private_templates_of_others_are_not_usable(api, model_version, other):
         name="secret", content="a red circle", is_public=False, created_by=other
     )
     response = api.post(URL, {"template_version": str(template.versions.get().pk)}, format="json")
-    assert response.status_code == 400
+    assert_field_error(response, "template_version", "No such template version.")
 
 
 def test_style_guide_recolours_and_sets_strokes(api, model_version, fake_generator):
@@ -240,7 +236,7 @@ def test_style_guide_recolours_and_sets_strokes(api, model_version, fake_generat
 def test_unpublished_style_guide_is_refused(api, model_version):
     guide = StyleGuideFactory(is_published=False)
     response = api.post(URL, {"text": "x", "style_guide": str(guide.pk)}, format="json")
-    assert response.status_code == 400 and "style_guide" in response.json()["error"]["fields"]
+    assert_field_error(response, "style_guide", "No such published style guide.")
 
 
 def test_conversation_carries_style_guide_palette_and_template(api, model_version, fake_generator):
@@ -287,4 +283,4 @@ def test_another_users_conversation_is_refused(api, model_version, other):
 
     conv = conversation_create(user=other, title="theirs")
     response = api.post(URL, {"text": "x", "conversation": str(conv.pk)}, format="json")
-    assert response.status_code == 400 and "conversation" in response.json()["error"]["fields"]
+    assert_field_error(response, "conversation", "No such active conversation.")

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.roles import CURATORS
-from tests.api.conftest import client_for
+from tests.api.conftest import assert_field_error, client_for
 from tests.factories import TrainingExampleFactory, UserFactory
 from training.models import Dataset, ImportBatch, TrainingExample
 
@@ -50,9 +50,9 @@ def test_dry_run_then_import_through_the_api(curator, django_capture_on_commit_c
 
 def test_bad_upload_and_empty_selection_are_field_errors(curator):
     bad = curator.post("/api/v1/imports/", {"file": SimpleUploadedFile("x.txt", b"hi")}, format="multipart")
-    assert bad.status_code == 400 and "file" in bad.json()["error"]["fields"]
+    assert_field_error(bad, "file", "Upload a .jsonl, .csv or .zip file.")
     empty = curator.post("/api/v1/datasets/", {"name": "nothing", "status": "rejected"}, format="json")
-    assert empty.status_code == 400 and "examples" in empty.json()["error"]["fields"]
+    assert_field_error(empty, "examples", "A snapshot needs at least one example.")
     assert not ImportBatch.objects.exists() and not Dataset.objects.exists()
 
 

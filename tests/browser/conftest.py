@@ -1,4 +1,9 @@
-"""Headless Chromium (Selenium) against pytest-django's live server, with the stub broker's worker."""
+"""Headless Chromium (Selenium) against pytest-django's live server, with the stub broker's worker.
+
+Screenshots go to the test's temporary folder, so a test run never changes the checkout; with
+ATELIER_REFRESH_SCREENSHOTS=1 (`make screenshots`) they also replace the README's copies in
+docs/screenshots/.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+README_SCREENSHOTS = REPO / "docs" / "screenshots"
+REFRESH = "ATELIER_REFRESH_SCREENSHOTS"
 WINDOW = (1280, 800)
 CHROME_FLAGS = (
     "--headless",
@@ -73,25 +79,30 @@ def browser(tmp_path: Path) -> Iterator[object]:
 
 
 class Screenshots:
-    """docs/screenshots/NN-name.png, overwritten each run, palette-quantised to stay small."""
+    """<folder>/NN-name.png, palette-quantised to stay small; copied over docs/screenshots/ when asked."""
 
-    def __init__(self, driver: object) -> None:
+    def __init__(self, driver: object, folder: Path, *, refresh_readme: bool) -> None:
         self.driver = driver
+        self.folder = folder
+        self.refresh_readme = refresh_readme
         self.saved: list[Path] = []
 
     def __call__(self, name: str) -> Path:
-        """Save the current window as docs/screenshots/<name>.png (name is NN-what)."""
+        """Save the current window as <folder>/<name>.png (name is NN-what)."""
         from PIL import Image
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{name}.png"
         png = self.driver.get_screenshot_as_png()  # type: ignore[attr-defined]
         image = Image.open(io.BytesIO(png)).convert("RGB")
         image.quantize(colors=128).save(path, optimize=True)
         self.saved.append(path)
+        if self.refresh_readme:
+            README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_SCREENSHOTS / path.name)
         return path
 
 
 @pytest.fixture
-def shot(browser: object) -> Screenshots:
-    return Screenshots(browser)
+def shot(browser: object, tmp_path: Path) -> Screenshots:
+    return Screenshots(browser, tmp_path / "screenshots", refresh_readme=os.environ.get(REFRESH) == "1")

@@ -1,8 +1,8 @@
 """The admin in a real browser, one curator/ML-staff journey end to end.
 
 Headless Chromium drives pytest-django's live server; the stub broker's worker (same process) runs the
-imports, the snapshot export and the training the admin queues. Each step saves a screenshot to
-docs/screenshots/ (the README shows them).
+imports, the snapshot export and the training the admin queues. Each step saves a screenshot in the
+test's temporary folder; `make screenshots` also refreshes the README's copies in docs/screenshots/.
 """
 
 from __future__ import annotations

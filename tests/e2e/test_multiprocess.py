@@ -399,7 +399,9 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
 
 
 RACE = """
+import json
 import threading
+import time
 import django
 
 django.setup()
@@ -409,41 +411,52 @@ import_tasks_modules()  # what a rundramatiq worker process has imported before 
 from training.ml.model import load_model
 from training.ml.tokenizer import train_tokenizer
 
-errors = []
+start = threading.Barrier(2)  # both threads make their first transformers import at the same moment
+spans, errors = {}, []
+
+
+def timed(name, work):
+    start.wait()
+    began = time.monotonic()
+    try:
+        work()
+    except ImportError as exc:  # the race lost: what ensure_transformers prevents
+        errors.append(f"{name}: {exc!r}")
+    except OSError:  # the model folder is missing on purpose; loading got past the imports
+        pass
+    spans[name] = (began, time.monotonic())
 
 
 def tokenizer():  # a training thread's first step
-    try:
-        train_tokenizer(["<svg><circle r='1'/></svg> a red circle"] * 20, vocab_size=300)
-    except ImportError as exc:
-        errors.append(repr(exc))
+    train_tokenizer(["<svg><circle r='1'/></svg> a red circle"] * 20, vocab_size=300)
 
 
-def model():  # a generation thread loading a model version (the folder is missing: any OSError is fine)
-    try:
-        load_model("/nonexistent/model")
-    except ImportError as exc:
-        errors.append(repr(exc))
-    except Exception:
-        pass
+def model():  # a generation thread loading a model version
+    load_model("/nonexistent/model")
 
 
-threads = [threading.Thread(target=tokenizer), threading.Thread(target=model)]
+threads = [threading.Thread(target=timed, args=(n, f)) for n, f in (("tokenizer", tokenizer), ("model", model))]
 for t in threads:
     t.start()
 for t in threads:
     t.join()
-print(errors)
-raise SystemExit(1 if errors else 0)
+print(json.dumps({"errors": errors, "spans": spans}))
 """
 
 
 def test_first_transformers_imports_race_between_worker_threads() -> None:
-    """Two worker threads, two first imports from transformers, in a fresh process (as after a deploy)."""
+    """Two worker threads, two first imports from transformers, in a fresh process (as after a deploy).
+
+    The threads start together (a barrier) and the test checks that their first uses overlapped in time,
+    so a run where one finished before the other began cannot pass for a race that was survived."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "OMP_NUM_THREADS": "1"}
     env.pop("REDIS_URL", None)
-    for attempt in range(3):  # a race: three fresh processes
+    for attempt in range(3):  # three fresh processes
         done = subprocess.run(
             [sys.executable, "-c", RACE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0, f"attempt {attempt + 1}: {done.stdout[-1000:]} {done.stderr[-2000:]}"
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["errors"] == [], f"attempt {attempt + 1}: {result['errors']}"
+        (a0, a1), (b0, b1) = result["spans"]["tokenizer"], result["spans"]["model"]
+        assert max(a0, b0) < min(a1, b1), f"attempt {attempt + 1}: the two first uses did not overlap"
