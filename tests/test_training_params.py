@@ -1,0 +1,54 @@
+"""Hyperparameters are defined once (training.params): the training code's defaults, the admin form
+and the validation of a run's parameters all come from that one definition."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from training.forms import TrainForm
+from training.ml.model import ModelConfig
+from training.ml.train.config import TrainConfig
+from training.params import TrainingParams
+
+
+def test_defaults_are_the_training_codes_own():
+    config = TrainingParams().train_config()
+    defaults, model = TrainConfig(), ModelConfig()
+    for name in ("batch_size", "learning_rate", "warmup_steps", "seed", "checkpoint_every"):
+        assert getattr(config, name) == getattr(defaults, name), name
+    assert config.budget_seconds == defaults.budget_seconds and config.max_steps == defaults.max_steps
+    assert config.model == model
+
+
+def test_the_form_is_built_from_the_definition():
+    form = TrainForm()
+    for f in TrainingParams.fields():
+        if not f.metadata["form"]:
+            assert f.name not in form.fields
+            continue
+        field = form.fields[f.name]
+        assert field.initial == f.default, f.name
+        lo, hi = f.metadata["range"]
+        if lo is not None:
+            assert (field.min_value, field.max_value) == (lo, hi), f.name
+    bound = TrainForm({**{n: form.fields[n].initial for n in TrainForm.PARAM_FIELDS}, "model_name": "m"})
+    assert bound.is_valid(), bound.errors
+    assert TrainingParams.from_dict(bound.params()) == TrainingParams()
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": "fast"}, "learning_rate"),
+        ({"arch": "rnn"}, "arch"),
+        ({"n_embd": 30, "n_head": 4}, "n_head"),
+        ({"budget_seconds": 0, "max_steps": 0}, "budget_seconds"),
+        ({"dropout": 0.1}, "training_params"),
+    ],
+)
+def test_bad_parameters_are_field_errors(data, field):
+    with pytest.raises(ValidationError) as err:
+        TrainingParams.from_dict(data)
+    assert field in err.value.message_dict
