@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-env_file = BASE_DIR / ".env"
+env_file = Path(os.environ.get("ATELIER_ENV_FILE", BASE_DIR / ".env"))
 if env_file.exists():
     environ.Env.read_env(env_file)  # first: every variable below may come from it, ATELIER_VAR_DIR too
 VAR_DIR = Path(env.str("ATELIER_VAR_DIR", default=str(BASE_DIR / "var")))

@@ -44,3 +44,40 @@ def test_production_passes_check_deploy_at_warning_level(tmp_path):
     }
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+SHOW = (
+    "from django.conf import settings; d = settings.DATABASES['default']; "
+    "print(settings.MEDIA_ROOT); print(d['NAME']); print(d.get('TEST', {}).get('NAME', ''))"
+)
+
+
+def _settings_seen(env: dict[str, str]) -> list[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ATELIER_") and k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", SHOW],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-3:]
+
+
+def test_the_env_file_sets_the_var_dir_too(tmp_path):
+    env_file = tmp_path / "atelier.env"
+    env_file.write_text(f"ATELIER_VAR_DIR={tmp_path / 'from-env-file'}\n")
+    media, database, _ = _settings_seen({"ATELIER_ENV_FILE": str(env_file)})
+    assert media == str(tmp_path / "from-env-file" / "media")
+    assert database == str(tmp_path / "from-env-file" / "atelier.sqlite3")
+
+
+def test_the_sqlite_test_database_sits_beside_a_database_url_in_a_new_folder(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh' / 'db.sqlite3'}"
+    _, database, test_database = _settings_seen(
+        {"DATABASE_URL": url, "ATELIER_ENV_FILE": str(tmp_path / "none.env")}
+    )
+    assert Path(test_database).parent == Path(database).parent == tmp_path / "fresh"
+    assert (tmp_path / "fresh").is_dir()  # so `pytest tests/x.py` on a fresh clone can open it
