@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin import BaseAdmin, ReadOnlyAdmin, SoftDeleteAdmin
+from core.jobs.models import JOB_FIELDS
 from generation import selectors
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 
@@ -97,15 +98,7 @@ class DesignOutputAdmin(BaseAdmin):
     list_filter = ("status", "output_type")
     search_fields = ("prompt__text_content", "error_message")
     autocomplete_fields = ("prompt", "model_version")
-    readonly_fields = (
-        "status",
-        "generated_at",
-        "design_metadata",
-        "error_message",
-        "processing_time_ms",
-        "attempts",
-        "heartbeat_at",
-    )
+    readonly_fields = (*JOB_FIELDS, "generated_at", "design_metadata", "processing_time_ms")
     date_hierarchy = "created_at"
     inlines = [OutputImageInline]
 

@@ -19,6 +19,17 @@ class JobStatus(models.TextChoices):
 
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+# Written by workers only: read-only wherever a job row is shown for editing (the admin).
+JOB_FIELDS = (
+    "status",
+    "attempts",
+    "worker_id",
+    "heartbeat_at",
+    "progress",
+    "error_message",
+    "started_at",
+    "finished_at",
+)
 
 
 class Job(BaseModel):

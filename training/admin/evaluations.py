@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin import BaseAdmin
+from core.jobs.models import JOB_FIELDS
 from training import selectors
 from training.models import ModelEvaluation
 
@@ -17,16 +18,7 @@ class ModelEvaluationAdmin(BaseAdmin):
     list_filter = ("status",)
     search_fields = ("model_version__model_name",)
     autocomplete_fields = ("model_version", "dataset")
-    readonly_fields = (
-        "status",
-        "metrics",
-        "gallery",
-        "error_message",
-        "started_at",
-        "finished_at",
-        "heartbeat_at",
-        "requested_by",
-    )
+    readonly_fields = (*JOB_FIELDS, "metrics", "gallery", "requested_by")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.model_evaluation_list()
