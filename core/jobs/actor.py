@@ -12,6 +12,7 @@ an interrupted message within the same budget the claim counts (JOB_MAX_ATTEMPTS
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from core.jobs.kinds import JobKind, kind_of, register
 from core.jobs.lifecycle import job_claim, job_release
 from core.jobs.models import Job, JobStatus
 
+log = logging.getLogger(__name__)
 J = TypeVar("J", bound=Job)
 R = TypeVar("R")
 
@@ -44,7 +46,10 @@ def job_run(
         try:
             return work(job)
         except BaseException:
-            job_release(job)  # a retry (or the reaper) runs it again, within the attempts budget
+            try:  # a retry (or the reaper) runs it again, within the attempts budget
+                job_release(job)
+            except Exception:  # the original error matters more; the reaper hands the row back later
+                log.exception("could not hand back %s %s", model.__name__, pk)
             raise
 
 
