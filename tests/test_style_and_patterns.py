@@ -6,19 +6,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from catalog.demo import DEMO_STYLE_GUIDES
 from catalog.style import check_compliance, conditioning_text
 from tests.factories import DesignPatternFactory, StyleGuideFactory, TrainingExampleFactory, UserFactory
 from training.models import TrainingExample
 from training.services.patterns import design_pattern_expand
 
-OUTLINE = {
-    "palette": ["#000000"],
-    "stroke_width": 2,
-    "line_cap": "round",
-    "line_join": "round",
-    "fill_mode": "outline",
-    "view_box": "0 0 24 24",
-}
+# The demo's Lucide-like outline guide: black, 2 px round strokes, no fills, a 24 px viewBox.
+OUTLINE = next(g["style_rules"] for g in DEMO_STYLE_GUIDES if g["guide_name"] == "Lucide outline")
 LUCIDE_LIKE = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
     'stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><circle cx="12" cy="12" r="8"/></svg>'
