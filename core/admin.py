@@ -8,10 +8,12 @@ from auditlog.admin import LogEntryAdmin as BaseLogEntryAdmin
 from auditlog.models import LogEntry
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_dramatiq.models import Task
 
+from core.admin_json import ReadableJSONWidget
 from core.models import SoftDeleteModel, User
 from core.services import restore_many, soft_delete
 
@@ -51,9 +53,11 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 class BaseAdmin(admin.ModelAdmin):
-    """Timestamps and ids are read-only everywhere; the full count query is skipped on big tables."""
+    """Timestamps and ids are read-only everywhere; the full count query is skipped on big tables; JSON
+    fields are indented with a readable tree (read-only ones too, through templates/admin/includes)."""
 
     show_full_result_count = False
+    formfield_overrides = {models.JSONField: {"widget": ReadableJSONWidget}}
     list_per_page = 50
     base_readonly = ("id", "created_at", "updated_at")
 

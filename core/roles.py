@@ -25,7 +25,8 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("training", "slmmodel"): ("view",),
         ("training", "modelalias"): ("view",),
         ("training", "trainingrun"): ("view",),
-        ("generation", "prompt"): ("view",),
+        # add_prompt: the admin's playground requests designs through the API's service (studio).
+        ("generation", "prompt"): ("add", "view"),
         ("generation", "designoutput"): ("view",),
         ("generation", "outputimage"): ("view",),
         ("generation", "conversation"): ("view",),
@@ -49,7 +50,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("catalog", "styleguide"): ("view",),
         ("catalog", "designpattern"): ("view",),
         ("catalog", "prompttemplate"): ("view",),
-        ("generation", "prompt"): ("view",),
+        ("generation", "prompt"): ("add", "view"),  # the playground (studio)
         ("generation", "designoutput"): ("view",),
         ("generation", "outputimage"): ("view",),
         ("generation", "apirequest"): ("view",),

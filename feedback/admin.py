@@ -43,7 +43,7 @@ def _promote(model_admin: admin.ModelAdmin, request: HttpRequest, outputs: list,
 @admin.register(Feedback)
 class FeedbackAdmin(SoftDeleteAdmin):
     list_display = ("output", "user", "rating", "short_comment", "created_at")
-    list_filter = ("rating",)
+    list_filter = ("rating", "output__model_version")  # the dashboard links ratings per model version here
     search_fields = ("comments", "user__username")
     autocomplete_fields = ("output", "user")
     date_hierarchy = "created_at"

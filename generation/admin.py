@@ -1,13 +1,61 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.cache import cache_control
 
 from core.admin import BaseAdmin, ReadOnlyAdmin, SoftDeleteAdmin
+from core.admin_pages import thumbnail_response
 from core.jobs.models import JOB_FIELDS
 from generation import selectors
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
+
+THUMB = 48  # px in changelists
+LARGE = 256  # px on a design's page and in the playground
+
+
+def design_image_url(image: OutputImage, *, large: bool = False) -> str:
+    """The PNG of one stored design (its PNG row as stored, or its SVG row rendered): never SVG markup."""
+    url = reverse("admin:generation_outputimage_thumbnail", args=[image.pk])
+    return url + "?size=large" if large else url
+
+
+def design_slots(output: DesignOutput) -> list[dict[str, Any]]:
+    """One entry per design of an output (its PNG row, else its SVG row), from its prefetched images."""
+    slots: dict[int, dict[str, Any]] = {}
+    for image in output.images.all():
+        slot = slots.setdefault(image.sequence_order, {"sequence_order": image.sequence_order})
+        slot[image.file_type] = image
+    for slot in slots.values():
+        slot["shown"] = slot.get("png") or slot.get("svg")
+        slot["style"] = (slot.get("svg") or slot["shown"]).style_attributes or {}
+    return [slots[k] for k in sorted(slots)]
+
+
+def design_links(output: DesignOutput, user: Any) -> list[tuple[str, str]]:
+    """(label, url) from a design to its prompt, request log rows, model version and ratings, for those
+    pages the user may open."""
+    links = []
+    if user.has_perm("generation.view_prompt"):
+        links.append(("Prompt", reverse("admin:generation_prompt_change", args=[output.prompt_id])))
+    if user.has_perm("generation.view_apirequest"):
+        url = reverse("admin:generation_apirequest_changelist")
+        links.append(("Request log", f"{url}?prompt__id__exact={output.prompt_id}"))
+    if output.model_version_id and user.has_perm("training.view_slmmodel"):
+        links.append(
+            ("Model version", reverse("admin:training_slmmodel_change", args=[output.model_version_id]))
+        )
+    if user.has_perm("feedback.view_feedback"):
+        url = reverse("admin:feedback_feedback_changelist")
+        links.append(("Ratings", f"{url}?output__id__exact={output.pk}"))
+    return links
 
 
 @admin.register(Conversation)
@@ -83,37 +131,134 @@ class OutputImageInline(admin.TabularInline):
 
 @admin.register(DesignOutput)
 class DesignOutputAdmin(BaseAdmin):
+    """Every design of an output as a rendered PNG, with links to its prompt, request log, model and
+    ratings (templates/admin/generation/designoutput/change_form.html)."""
+
+    change_form_template = "admin/generation/designoutput/change_form.html"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # designs come from generation jobs
 
     list_display = (
+        "thumbnail",
         "__str__",
         "prompt",
         "status",
         "model_version",
         "processing_time_ms",
-        "generated_at",
         "created_at",
     )
-    list_filter = ("status", "output_type")
+    list_filter = ("status", "output_type", "model_version")
     search_fields = ("prompt__text_content", "error_message")
     autocomplete_fields = ("prompt", "model_version")
-    readonly_fields = (*JOB_FIELDS, "generated_at", "design_metadata", "processing_time_ms")
+    readonly_fields = ("designs", *JOB_FIELDS, "generated_at", "design_metadata", "processing_time_ms")
     date_hierarchy = "created_at"
     inlines = [OutputImageInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.design_output_list()
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        output = self.get_object(request, object_id)
+        links = design_links(output, request.user) if output is not None else []
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "design_links": links}
+        )
+
+    @admin.display(description="")
+    def thumbnail(self, obj: DesignOutput) -> str:
+        slots = design_slots(obj)
+        if not slots:
+            return ""
+        return format_html(
+            '<img class="design-thumb" src="{}" width="{}" height="{}" loading="lazy" alt="design">',
+            design_image_url(slots[0]["shown"]),
+            THUMB,
+            THUMB,
+        )
+
+    @admin.display(description="designs")
+    def designs(self, obj: DesignOutput) -> str:
+        slots = design_slots(obj)
+        if not slots:
+            return "No designs stored (yet)." if not obj.is_terminal else "No designs stored."
+        return format_html(
+            '<div class="design-gallery">{}</div>',
+            format_html_join(
+                "",
+                '<figure><a href="{}"><img class="design-thumb" src="{}" width="{}" height="{}" alt="design #{}">'
+                "</a><figcaption>#{} · {}</figcaption></figure>",
+                (
+                    (
+                        design_image_url(s["shown"], large=True),
+                        design_image_url(s["shown"], large=True),
+                        LARGE,
+                        LARGE,
+                        s["sequence_order"],
+                        s["sequence_order"],
+                        ", ".join(s["style"].get("colours", [])[:6]) or "-",
+                    )
+                    for s in slots
+                ),
+            ),
+        )
+
 
 @admin.register(OutputImage)
 class OutputImageAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "output", "file_type", "file_size", "sequence_order")
+    list_display = ("thumbnail", "__str__", "output", "file_type", "file_size", "sequence_order")
     list_filter = ("file_type",)
     search_fields = ("output__prompt__text_content",)
+    readonly_fields = ("preview",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.output_image_list()
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:pk>/thumbnail.png",
+                self.admin_site.admin_view(self.thumbnail_view),
+                name="generation_outputimage_thumbnail",
+            ),
+        ] + super().get_urls()
+
+    @method_decorator(cache_control(private=True, max_age=3600))
+    def thumbnail_view(self, request: HttpRequest, pk: str) -> HttpResponse:
+        """A stored PNG as it is; a stored SVG rendered to PNG by core.svg (never sent as markup)."""
+        image = get_object_or_404(selectors.output_image_list(), pk=pk)
+        if not self.has_view_permission(request, image):
+            raise Http404
+        with image.file.open("rb") as fh:
+            body = fh.read()
+        if image.file_type == OutputImage.FileType.PNG and body.startswith(b"\x89PNG"):
+            response = HttpResponse(body, content_type="image/png")
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+        size = LARGE if request.GET.get("size") == "large" else 2 * THUMB
+        return thumbnail_response(body.decode("utf-8", "replace"), size=size)
+
+    @admin.display(description="")
+    def thumbnail(self, obj: OutputImage) -> str:
+        return format_html(
+            '<img class="design-thumb" src="{}" width="{}" height="{}" loading="lazy" alt="design">',
+            design_image_url(obj),
+            THUMB,
+            THUMB,
+        )
+
+    @admin.display(description="preview")
+    def preview(self, obj: OutputImage) -> str:
+        if not obj.pk:
+            return "-"
+        return format_html(
+            '<img class="design-thumb" src="{}" width="{}" height="{}" alt="preview">',
+            design_image_url(obj, large=True),
+            LARGE,
+            LARGE,
+        )
 
 
 @admin.register(ApiRequest)
