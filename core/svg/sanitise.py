@@ -3,10 +3,18 @@
 Everything not listed is removed and reported; nothing is "fixed up" except `<a>`/`<switch>` (turned
 into `<g>` so their drawing survives) and `xlink:href` (rewritten as plain `href`, which resvg and
 browsers read the same way).
+
+Text policy: the text of `<title>`, `<desc>`, `<text>` and `<tspan>` is kept, but never anything in it that
+reads as markup if a consumer shows it as HTML (a title as a tooltip through innerHTML, say): tags,
+comments and declarations (`<img src=x onerror=...>` written as escaped text, closed or not), a `<` that
+could start one when pieces of text are joined, event-handler assignments (`onerror=`) and script URL
+schemes (`javascript:`) are removed and reported. `<title>` and `<desc>` hold plain text only: elements
+inside them are removed, their text kept (and checked the same way).
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -137,6 +145,15 @@ ELEMENTS: dict[str, dict[str, Kind]] = {
 }
 # Containers whose text content means something; elsewhere text is dropped.
 TEXT_ELEMENTS = frozenset({"text", "tspan", "title", "desc", "style"})
+# Human-readable text: checked for markup-like content (the text policy above). <style> is CSS (css.py).
+PROSE_ELEMENTS = frozenset({"text", "tspan", "title", "desc"})
+PLAIN_TEXT_ELEMENTS = frozenset({"title", "desc"})  # no child elements either
+_MARKUP_LIKE = (
+    re.compile(r"<[/!?a-zA-Z][^<>]*>?"),  # a tag, end tag, comment, declaration or PI, closed or not
+    re.compile(r"<(?!\s+[^\s<])"),  # a "<" that could start one when texts are joined ("a < b" stays)
+    re.compile(r"\bon[a-z]+\s*=", re.IGNORECASE),  # an event handler assignment
+    re.compile(r"\b(?:java|vb)script\s*:|\bdata\s*:\s*text/html", re.IGNORECASE),  # script URL schemes
+)
 # Turned into <g>: their children are legitimate drawing, only their own behaviour is not.
 UNWRAP_AS_G = frozenset({"a", "switch"})
 MAX_REMOVALS_LISTED = 200
@@ -181,6 +198,37 @@ def _drop_text(el: ET.Element, removals: list[str], where: str) -> None:
     if el.text and el.text.strip():
         removals.append(f"removed text content in {where}")
         el.text = None
+
+
+def strip_markup_like(text: str) -> str:
+    """`text` without anything that reads as markup (the text policy); repeated until nothing changes,
+    so removing one piece cannot leave another behind."""
+    previous = None
+    while previous != text:
+        previous = text
+        for pattern in _MARKUP_LIKE:
+            text = pattern.sub("", text)
+    return text
+
+
+def _clean_prose(el: ET.Element, local: str, removals: list[str]) -> None:
+    """Apply the text policy to an element's own text and to the text after each of its children."""
+    if local in PLAIN_TEXT_ELEMENTS and len(el):
+        text = "".join(el.itertext())
+        for child in list(el):
+            removals.append(f"removed element {_describe_tag(child.tag)} inside <{local}>")
+            el.remove(child)
+        el.text = text or None
+    changed = False
+    for node, attr in [(el, "text"), *((child, "tail") for child in el)]:
+        value = getattr(node, attr)
+        if value:
+            clean = strip_markup_like(value)
+            if clean != value:
+                setattr(node, attr, clean or None)
+                changed = True
+    if changed:
+        removals.append(f"removed markup-like text in <{local}>")
 
 
 def _sanitise_attributes(el: ET.Element, local: str, removals: list[str]) -> None:
@@ -254,6 +302,8 @@ def _sanitise_element(el: ET.Element, local: str, removals: list[str]) -> None:
         if not is_text and child.tail and child.tail.strip():
             removals.append(f"removed text content in {where}")
             child.tail = None
+    if local in PROSE_ELEMENTS:  # after the children: removing one may have joined two texts
+        _clean_prose(el, local, removals)
 
 
 def _remove_keeping_tail(parent: ET.Element, child: ET.Element, *, keep_tail: bool) -> None:

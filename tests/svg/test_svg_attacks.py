@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,33 @@ def test_dtd_attacks_are_refused_by_the_parser(name: str) -> None:
     path = next(p for p in ATTACKS if p.name == name)
     with pytest.raises(SvgError, match="DOCTYPE"):
         parse_svg(path.read_text())
+
+
+# The text policy (core.svg.sanitise): text that a consumer might show as HTML (a title as a tooltip through
+# innerHTML) never reads as markup, an event handler or a script URL, whichever file it came from.
+_MARKUP_IN_TEXT = re.compile(r"<[a-zA-Z/!?]|\bon[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
+TEXT_ATTACKS = {
+    "61-title-escaped-img-onerror.svg",
+    "62-desc-cdata-and-comment-markup.svg",
+    "63-text-markup-split-across-tspans.svg",
+    "64-title-with-child-elements-and-handlers.svg",
+}
+
+
+@pytest.mark.parametrize("path", [p for p in ATTACKS if p.name not in MUST_REFUSE], ids=lambda p: p.name)
+def test_text_content_never_reads_as_markup(path: Path) -> None:
+    root = ET.fromstring(clean_svg(path.read_text()).svg)
+    for el in root.iter():
+        if el.tag.split("}")[-1] in ("title", "desc", "text", "tspan"):
+            text = "".join(el.itertext())  # what textContent gives a consumer, tspans joined
+            assert not _MARKUP_IN_TEXT.search(text), (path.name, text)
+
+
+def test_the_text_attacks_are_in_the_corpus_and_really_carry_markup_as_text() -> None:
+    by_name = {p.name: p for p in ATTACKS}
+    assert set(by_name) >= TEXT_ATTACKS
+    for name in TEXT_ATTACKS:
+        raw = ET.fromstring(by_name[name].read_text())
+        text = " ".join("".join(el.itertext()) for el in raw.iter() if el.tag.split("}")[-1] != "svg")
+        assert _MARKUP_IN_TEXT.search(text), name
+        assert any("markup-like text" in r for r in clean_svg(by_name[name].read_text()).removals), name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from svg_test_helpers import assert_clean
 
-from core.svg import SvgError, sanitise
+from core.svg import SvgError, clean_svg, sanitise
 
 HEAD = (
     '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 10 10"'
@@ -205,3 +205,25 @@ def test_removal_list_is_capped() -> None:
     result = sanitise(doc(body))
     assert len(result.removals) == 201
     assert result.removals[-1] == "… and 300 more removals"
+
+
+def test_ordinary_text_is_kept_and_markup_like_text_is_removed_once() -> None:
+    ordinary = (
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><title>Sale: 3 < 5, price > 2 &amp; on time'
+            '</title><text x="1" y="5">Tom &amp; Jerry &lt; 3</text><rect width="5" height="5"/></svg>'
+        )
+        .replace("< 5", "&lt; 5")
+        .replace("> 2", "&gt; 2")
+    )
+    kept = clean_svg(ordinary)
+    assert kept.removals == ()
+    assert "<title>Sale: 3 &lt; 5, price &gt; 2 &amp; on time</title>" in kept.svg
+    hostile = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+        "<title>Hi &lt;img src=x onerror=alert(1)&gt; there&lt;</title><rect width='5' height='5'/></svg>"
+    )
+    cleaned = clean_svg(hostile)
+    assert "<title>Hi there</title>" in cleaned.svg
+    assert cleaned.removals == ("removed markup-like text in <title>",)
+    assert clean_svg(cleaned.svg).removals == () and clean_svg(cleaned.svg).svg == cleaned.svg
