@@ -56,6 +56,11 @@ class PlaygroundForm(forms.Form):
         )
         self.fields["style_guide"].queryset = style_guide_list(published_only=True)
 
+    def groups(self) -> list[list[forms.BoundField]]:
+        """What is asked, and of which models: the page's two columns."""
+        what = ("text", "template_version", "variables", "style_guide", "image")
+        return [[self[n] for n in what], [self[n] for n in self.fields if n not in what]]
+
     def clean_variables(self) -> dict[str, str]:
         values = {}
         for n, line in enumerate((self.cleaned_data.get("variables") or "").splitlines(), start=1):

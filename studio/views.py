@@ -85,6 +85,8 @@ def playground(request: HttpRequest) -> HttpResponse:
             return redirect(_results_url([str(o.pk) for o in outputs]))
     ids = _ids(request.GET.get("ids", ""))
     outputs = selectors.playground_outputs(user=user, ids=ids) if ids else []
+    if outputs and not form.is_bound:  # the results under the form that asked for them, ready to tweak
+        form = PlaygroundForm(initial=_asked(outputs), user=user)
     context = {
         **admin.site.each_context(request),
         "title": "Playground",
@@ -97,6 +99,21 @@ def playground(request: HttpRequest) -> HttpResponse:
         "snapshots_url": reverse("admin:training_dataset_changelist"),
     }
     return TemplateResponse(request, "admin/studio/playground.html", context)
+
+
+def _asked(outputs: list[DesignOutput]) -> dict[str, Any]:
+    first, prompt = outputs[0], outputs[0].prompt
+    return {
+        "text": "" if prompt.template_version_id else prompt.text_content,
+        "template_version": prompt.template_version_id,
+        "variables": "\n".join(f"{k}={v}" for k, v in (prompt.template_variables or {}).items()),
+        "style_guide": prompt.style_guide_id,
+        "model_a": str(first.model_version_id),
+        "model_b": str(outputs[1].model_version_id) if len(outputs) > 1 else "",
+        "count": first.requested_count,
+        "seed": first.seed,
+        "temperature": first.temperature,
+    }
 
 
 def _results_url(ids: list[str]) -> str:
