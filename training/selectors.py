@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -80,6 +80,11 @@ def dataset_examples(*, dataset: Dataset, split: str) -> list[TrainExample]:
         .order_by("content_hash")
         .values_list("prompt", "svg_content", "context")
     ]
+
+
+def dataset_export_items(*, dataset: Dataset) -> Iterator[DatasetItem]:
+    """A snapshot's items in export order (split, then content hash), streamed."""
+    return dataset.items.order_by("split", "content_hash").iterator(chunk_size=2000)
 
 
 def dataset_split_counts(*, dataset: Dataset) -> dict[str, int]:

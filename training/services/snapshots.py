@@ -22,6 +22,7 @@ from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from training.models import Dataset, DatasetExport, DatasetItem, TrainingExample
+from training.selectors import dataset_export_items
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,8 @@ def dataset_export_execute(*, export: DatasetExport) -> Dataset:
     try:
         md5 = hashlib.md5(usedforsecurity=False)
         with tempfile.NamedTemporaryFile("w+b", suffix=".jsonl") as tmp:
-            for item in dataset.items.order_by("split", "content_hash").iterator(chunk_size=2000):
-                line = json.dumps(_export_row(item), ensure_ascii=False).encode() + b"\n"
+            for item in dataset_export_items(dataset=dataset):
+                line = export_line(item)
                 md5.update(line)
                 tmp.write(line)
             tmp.flush()
@@ -162,6 +163,11 @@ def dataset_export_execute(*, export: DatasetExport) -> Dataset:
             error=dataset.error_message if failed else "",
         )
     return dataset
+
+
+def export_line(item: DatasetItem) -> bytes:
+    """One JSONL line of a snapshot's export (the stored export and `manage.py export_snapshot`)."""
+    return json.dumps(_export_row(item), ensure_ascii=False).encode() + b"\n"
 
 
 def _export_row(item: DatasetItem) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.jobs.models import JobStatus
+from core.progress import elapsed_bar
 from training.models import Dataset, SLMModel
 from training.selectors import model_version_resolve
 from training.services.evaluations import model_evaluation_create, model_evaluation_run
@@ -34,7 +35,8 @@ class Command(BaseCommand):
         if snapshot is None:
             raise CommandError(f"{model} has no snapshot; pass --dataset NAME:VERSION.")
         evaluation = model_evaluation_create(model_version=model, dataset=snapshot, enqueue=False)
-        evaluation = model_evaluation_run(evaluation_id=evaluation.pk)
+        with elapsed_bar(f"evaluating {model} on {snapshot}"):
+            evaluation = model_evaluation_run(evaluation_id=evaluation.pk)
         if evaluation.status != JobStatus.COMPLETED:
             raise CommandError(f"Evaluation failed: {evaluation.error_message}")
         self.stdout.write(f"model={model} dataset={snapshot}")

@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from catalog.models import StyleGuide
+from core.progress import progress_bar
 from training.models import ImportBatch
 from training.readers import detect_format
 from training.services.imports import import_batch_create, import_batch_run
@@ -59,7 +59,7 @@ class Command(BaseCommand):
             style_guide=guide,
             enqueue=False,
         )
-        bar = tqdm(total=1000, desc=f"{fmt} {source.name}", unit="‰", disable=not self.stdout.isatty())
+        bar = progress_bar(total=1000, desc=f"{fmt} {source.name}", unit="‰")
 
         def progress(b: ImportBatch) -> None:
             bar.n = int(b.progress * 1000)

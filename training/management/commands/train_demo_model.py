@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from core.progress import progress_bar
+
 
 class Command(BaseCommand):
     help = (
@@ -26,8 +28,14 @@ class Command(BaseCommand):
         keep = bool(out)
         out_dir = Path(out) if out else Path(tempfile.mkdtemp(prefix="demo-", dir=_work_dir()))
         last = {"step": -1}
+        bar = progress_bar(total=None, desc="training", unit="step")
 
         def progress(p: Any) -> None:
+            if not bar.disable:  # a terminal: one bar (budgeted runs re-estimate their total)
+                bar.total = max(p.total_steps, p.step)
+                bar.n = p.step
+                bar.set_postfix(loss=f"{p.loss:.4f}", tok_s=f"{p.tokens_per_second:,.0f}")
+                return
             if p.step - last["step"] >= 100:
                 last["step"] = p.step
                 self.stdout.write(
@@ -38,6 +46,7 @@ class Command(BaseCommand):
         try:
             report = train_demo(out_dir, budget_seconds=budget_seconds, seed=seed, on_progress=progress)
         finally:
+            bar.close()
             if not keep:
                 shutil.rmtree(out_dir, ignore_errors=True)
         self.stdout.write(
