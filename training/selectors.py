@@ -93,27 +93,32 @@ def dataset_split_counts(*, dataset: Dataset) -> dict[str, int]:
 
 
 def model_version_resolve(*, ref: str) -> SLMModel:
-    """An alias name (`production`), `model_name:version`, or a version's UUID → that version.
+    """A version's UUID, `model_name:version`, or an alias name (`production`) → that version, tried in
+    that order. Alias names can be neither a UUID nor contain ':' (training.models.validate_alias_name),
+    so no alias can stand in for another version's id or name.
 
     Raises SLMModel.DoesNotExist with a message naming the reference.
     """
     import uuid
 
     ref = (ref or "").strip()
-    # Alias names are unique: no ordering needed (first() would add one on every API call).
-    aliases = list(ModelAlias.objects.select_related("model_version").filter(name=ref).order_by()[:1])
-    if aliases:
-        return aliases[0].model_version
-    if ":" in ref:
-        name, _, version = ref.rpartition(":")
-        if version.isdigit():
-            found = SLMModel.objects.filter(model_name=name, version=int(version)).first()
-            if found is not None:
-                return found
     try:
-        found = SLMModel.objects.filter(pk=uuid.UUID(ref)).first()
+        version_id = uuid.UUID(ref)
     except ValueError:
-        found = None
+        version_id = None
+    if version_id is not None:
+        found = SLMModel.objects.filter(pk=version_id).first()
+    elif ":" in ref:
+        name, _, version = ref.rpartition(":")
+        found = (
+            SLMModel.objects.filter(model_name=name, version=int(version)).first()
+            if version.isdigit() and len(version) < 10
+            else None
+        )
+    else:
+        # Alias names are unique: no ordering needed (first() would add one on every API call).
+        aliases = list(ModelAlias.objects.select_related("model_version").filter(name=ref).order_by()[:1])
+        found = aliases[0].model_version if aliases else None
     if found is None:
         raise SLMModel.DoesNotExist(f"No model version or alias named {ref!r}.")
     return found
