@@ -164,7 +164,7 @@ def test_dashboard_and_playground_side_by_side_rate_promote(
     assert "atelier-slm v1" in columns[0].text and "atelier-slm v2" in columns[1].text
     assert "seed 11" in columns[0].text and "seed 11" in columns[1].text
     assert not d.find_elements("css selector", ".playground-design svg"), "designs are PNGs, never inline SVG"
-    d.execute_script("window.scrollTo(0, document.getElementById('playground-results').offsetTop - 150)")
+    d.execute_script("window.scrollTo(0, document.getElementById('playground-results').offsetTop - 330)")
     shot("14-playground")
     outputs = list(
         DesignOutput.objects.filter(prompt__user=curator, prompt__text_content__startswith="a bold").order_by(
