@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.cache import cache_control
@@ -15,47 +13,8 @@ from core.admin import BaseAdmin, ReadOnlyAdmin, SoftDeleteAdmin
 from core.admin_pages import thumbnail_response
 from core.jobs.models import JOB_FIELDS
 from generation import selectors
+from generation.admin_designs import LARGE, THUMB, design_image_url, design_links, design_slots
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
-
-THUMB = 48  # px in changelists
-LARGE = 256  # px on a design's page and in the playground
-
-
-def design_image_url(image: OutputImage, *, large: bool = False) -> str:
-    """The PNG of one stored design (its PNG row as stored, or its SVG row rendered): never SVG markup."""
-    url = reverse("admin:generation_outputimage_thumbnail", args=[image.pk])
-    return url + "?size=large" if large else url
-
-
-def design_slots(output: DesignOutput) -> list[dict[str, Any]]:
-    """One entry per design of an output (its PNG row, else its SVG row), from its prefetched images."""
-    slots: dict[int, dict[str, Any]] = {}
-    for image in output.images.all():
-        slot = slots.setdefault(image.sequence_order, {"sequence_order": image.sequence_order})
-        slot[image.file_type] = image
-    for slot in slots.values():
-        slot["shown"] = slot.get("png") or slot.get("svg")
-        slot["style"] = (slot.get("svg") or slot["shown"]).style_attributes or {}
-    return [slots[k] for k in sorted(slots)]
-
-
-def design_links(output: DesignOutput, user: Any) -> list[tuple[str, str]]:
-    """(label, url) from a design to its prompt, request log rows, model version and ratings, for those
-    pages the user may open."""
-    links = []
-    if user.has_perm("generation.view_prompt"):
-        links.append(("Prompt", reverse("admin:generation_prompt_change", args=[output.prompt_id])))
-    if user.has_perm("generation.view_apirequest"):
-        url = reverse("admin:generation_apirequest_changelist")
-        links.append(("Request log", f"{url}?prompt__id__exact={output.prompt_id}"))
-    if output.model_version_id and user.has_perm("training.view_slmmodel"):
-        links.append(
-            ("Model version", reverse("admin:training_slmmodel_change", args=[output.model_version_id]))
-        )
-    if user.has_perm("feedback.view_feedback"):
-        url = reverse("admin:feedback_feedback_changelist")
-        links.append(("Ratings", f"{url}?output__id__exact={output.pk}"))
-    return links
 
 
 @admin.register(Conversation)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
-from generation.admin import design_image_url, design_slots
+from generation.admin_designs import design_image_url, design_slots
 from studio import charts, selectors
 from training.models import TrainingExample
 

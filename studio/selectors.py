@@ -13,7 +13,15 @@ from core.jobs.models import ACTIVE, JobStatus
 from feedback.models import Feedback, Promotion
 from generation.models import DesignOutput, OutputImage
 from generation.selectors import design_output_list
-from training.models import Dataset, ImportBatch, ModelAlias, ModelEvaluation, TrainingExample, TrainingRun
+from training.models import (
+    Dataset,
+    ImportBatch,
+    ModelAlias,
+    ModelEvaluation,
+    SLMModel,
+    TrainingExample,
+    TrainingRun,
+)
 from training.selectors import dataset_list, import_batch_list, model_alias_list, training_run_list
 
 ALIASES_SHOWN = 12
@@ -166,8 +174,6 @@ def playground_output_get(*, user: Any, output_id: Any) -> DesignOutput | None:
 
 def model_choices() -> list[tuple[str, str]]:
     """What the playground offers: every alias, then every version (newest first)."""
-    from training.models import SLMModel
-
     aliases = [(a.name, f"{a.name} → {a.model_version}") for a in model_alias_list().order_by("name")]
     versions = [
         (str(m.pk), str(m))

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from core.admin_json import json_html
 from core.jobs.models import TERMINAL
 from feedback.services import feedback_upsert, output_promote
-from generation.admin import design_image_url, design_links, design_slots
+from generation.admin_designs import design_image_url, design_links, design_slots
 from generation.models import DesignOutput
 from studio import selectors
 from studio.access import may_use_playground, may_watch_jobs, staff_page
@@ -26,33 +26,31 @@ from studio.services import playground_generate
 FORM_FIELDS = {"model": "model_a", "images": "image", "template": "template_version"}
 
 
-def _ids(raw: str) -> list[str]:
+def _ids(raw: str, *, limit: int = 2) -> list[str]:
+    """The UUIDs in a comma-separated parameter (anything else ignored), at most `limit`."""
     ids = []
     for part in (raw or "").split(","):
         try:
             ids.append(str(uuid.UUID(part.strip())))
         except ValueError:
             continue
-    return ids[:2]
+    return ids[:limit]
 
 
 @staff_page(may_watch_jobs)
 def dashboard_jobs(request: HttpRequest) -> JsonResponse:
     """Status and progress of the running jobs the dashboard shows (?runs=id,id&imports=id,id)."""
     user = request.user
-    runs = _all_ids(request.GET.get("runs", "")) if user.has_perm("training.view_trainingrun") else []
-    imports = _all_ids(request.GET.get("imports", "")) if user.has_perm("training.view_importbatch") else []
+    shown = selectors.JOBS_SHOWN
+    runs = (
+        _ids(request.GET.get("runs", ""), limit=shown) if user.has_perm("training.view_trainingrun") else []
+    )
+    imports = (
+        _ids(request.GET.get("imports", ""), limit=shown)
+        if user.has_perm("training.view_importbatch")
+        else []
+    )
     return JsonResponse(selectors.job_progress(run_ids=runs, import_ids=imports))
-
-
-def _all_ids(raw: str) -> list[str]:
-    ids = []
-    for part in raw.split(","):
-        try:
-            ids.append(str(uuid.UUID(part.strip())))
-        except ValueError:
-            continue
-    return ids
 
 
 @staff_page(may_use_playground)
