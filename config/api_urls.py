@@ -56,5 +56,6 @@ urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
-    re_path(r"^.*$", ApiNotFound.as_view(), name="not-found"),
+    # Any other path under /api/, newlines included ("." would not match them), is a JSON 404.
+    re_path(r"^[\s\S]*$", ApiNotFound.as_view(), name="not-found"),
 ]

@@ -7,3 +7,10 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("core.urls")),
 ]
+
+# Errors Django answers itself (a bad Host header, an exception outside the API's views) are JSON in the
+# API's error shape under /api/, Django's pages elsewhere.
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

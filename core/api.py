@@ -1,10 +1,15 @@
-"""What every API view shares: the one JSON error shape (one exception handler, documented once), per-user
-throttling, the request-log hook, file downloads with safe headers, and the base of published lists.
+"""What every API view shares: the one JSON error shape (one exception handler, documented once),
+permissions by role, per-user throttling, the request-log hook, file downloads with safe headers, and the base of published lists.
 
 {"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]}}}
 
+`fields` maps a field name to a list of strings, always: errors inside a field (an item of a list, a key of
+an object) are flattened into that field's list, each prefixed with its path ("0: Not a file.").
+
 Every view: token or session auth, per-user throttling, errors in this shape, and one `api_request_done`
-signal per call, which the request log (generation.api_log) turns into a row.
+signal per call, which the request log (generation.api_log) turns into a row. Strict JSON parsing is
+core.api_json's, token authentication with failures throttled per IP core.api_auth's (DRF's settings import
+both, so they stay free of rest_framework.views).
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.dispatch import Signal
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http.request import UnreadablePostError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -28,7 +35,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, generics, serializers, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,13 +47,27 @@ from rest_framework.views import exception_handler as drf_exception_handler
 log = logging.getLogger(__name__)
 
 
-def _fields(detail: Any) -> dict[str, Any]:
+def _messages(detail: Any, path: str = "") -> list[str]:
+    """Every message under `detail` as a flat list of strings, each prefixed with its path inside the field."""
+    prefix = f"{path}: " if path else ""
     if isinstance(detail, dict):
-        return {
-            k: _fields(v) if isinstance(v, dict) else [str(x) for x in (v if isinstance(v, list) else [v])]
-            for k, v in detail.items()
-        }
-    return {"non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
+        return [m for k, v in detail.items() for m in _messages(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(detail, list | tuple):
+        if any(isinstance(x, dict | list | tuple) for x in detail):  # a list serializer's per-item errors
+            return [m for i, x in enumerate(detail) for m in _messages(x, f"{path}.{i}" if path else str(i))]
+        return [f"{prefix}{x}" for x in detail]
+    return [f"{prefix}{detail}"]
+
+
+def error_fields(detail: Any) -> dict[str, list[str]]:
+    """A validation error's detail as the error shape's `fields`: {name: [strings]}, never deeper."""
+    if isinstance(detail, dict):
+        return {str(k): _messages(v) for k, v in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -56,28 +77,48 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(*([str(exc)] if str(exc) else []))
+    elif isinstance(exc, SuspiciousOperation | UnreadablePostError):
+        # Too many fields, a body over the size limit, a broken upload: the client's request, not our error.
+        exc = exceptions.ParseError(f"The request could not be read: {exc}"[:300])
 
     response = drf_exception_handler(exc, context)
     if response is None:
         # Unexpected: log it, never leak internals to the client.
         log.exception("unhandled API error", exc_info=exc)
         return Response(
-            {"error": {"code": "server_error", "message": "An internal error occurred.", "fields": {}}},
+            error_body("server_error", "An internal error occurred."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if isinstance(exc, exceptions.ValidationError):
-        body = {
-            "code": "validation_error",
-            "message": "The request has invalid fields.",
-            "fields": _fields(exc.detail),
-        }
+        response.data = error_body(
+            "validation_error", "The request has invalid fields.", error_fields(exc.detail)
+        )
     else:
         detail = getattr(exc, "detail", "")
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        body = {"code": code if isinstance(code, str) else "error", "message": str(detail), "fields": {}}
-    response.data = {"error": body}
+        response.data = error_body(code if isinstance(code, str) else "error", str(detail))
     return response
+
+
+class HasModelPerm(BasePermission):
+    """The Django permissions a view names per method (`required_perms`, e.g. {"POST":
+    ("generation.add_prompt",)}), which the roles' groups hold (core.roles). 403 names the roles that may."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        needed = tuple(getattr(view, "required_perms", {}).get(request.method, ()))
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if user.has_perms(needed):
+            return True
+        from core.roles import roles_holding
+
+        roles = roles_holding(needed)
+        self.message = (
+            f"This needs the {' or '.join(roles)} role." if roles else "Your account may not do this."
+        )
+        return False
 
 
 ERROR = OpenApiResponse(

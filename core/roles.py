@@ -69,6 +69,17 @@ CUSTOM_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def roles_holding(perms: tuple[str, ...] | list[str]) -> list[str]:
+    """The roles whose group holds every one of `perms` ("app_label.codename"), for messages that say who may."""
+    out = []
+    for role, table in ROLE_PERMISSIONS.items():
+        held = {f"{app}.{action}_{model}" for (app, model), actions in table.items() for action in actions}
+        held |= {f"{app}.{codename}" for app, codename in CUSTOM_PERMISSIONS.get(role, [])}
+        if set(perms) <= held:
+            out.append(role)
+    return out
+
+
 def sync_roles(apps: Any) -> None:
     """Create the groups and set exactly the permissions above (apps: a registry, historical or live)."""
     from django.contrib.auth.management import create_permissions

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ERROR, READ_ERRORS, ApiMixin
+from core.api import ERROR, READ_ERRORS, ApiMixin, HasModelPerm
 from feedback import selectors, services
 from feedback.models import Feedback
 from generation import selectors as generation_selectors
@@ -32,10 +32,13 @@ class RatingInputSerializer(serializers.Serializer):
 
 
 class GenerationFeedbackApi(ApiMixin, APIView):
+    permission_classes = [HasModelPerm]
+    required_perms = {"POST": ("feedback.add_feedback",)}  # the API consumers' role
+
     @extend_schema(
         summary="Rate one of your designs (1–5); rating again edits your rating",
         request=RatingInputSerializer,
-        responses={200: FeedbackSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 429: ERROR},
+        responses={200: FeedbackSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR},
     )
     def post(self, request: Request, pk: Any) -> Response:
         output = generation_selectors.generation_get(user=request.user, output_id=pk)
@@ -62,6 +65,9 @@ class FeedbackListApi(ApiMixin, generics.ListAPIView):
 
 
 class FeedbackDetailApi(ApiMixin, APIView):
+    permission_classes = [HasModelPerm]
+    required_perms = {"PATCH": ("feedback.change_feedback",)}  # the API consumers' role
+
     def _own(self, request: Request, pk: Any) -> Feedback:
         feedback = selectors.feedback_list(user=request.user).filter(pk=pk).first()
         if feedback is None:
@@ -75,7 +81,7 @@ class FeedbackDetailApi(ApiMixin, APIView):
     @extend_schema(
         summary="Edit your rating",
         request=RatingInputSerializer(partial=True),
-        responses={200: FeedbackSerializer, 400: ERROR, 401: ERROR, 404: ERROR},
+        responses={200: FeedbackSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR},
     )
     def patch(self, request: Request, pk: Any) -> Response:
         feedback = self._own(request, pk)
@@ -96,13 +102,17 @@ class AggregateSerializer(serializers.Serializer):
 class FeedbackAggregatesApi(ApiMixin, APIView):
     @extend_schema(
         summary="Rating count, mean and distribution per model version, template version or style guide",
+        description=(
+            "Only groups you may see: every model version, public templates and your own private ones, "
+            "published style guides. Ratings of deleted generations are left out."
+        ),
         parameters=[OpenApiParameter("by", str, enum=["model_version", "template_version", "style_guide"])],
         responses={200: AggregateSerializer(many=True), 400: ERROR, 401: ERROR},
     )
     def get(self, request: Request) -> Response:
         by = request.query_params.get("by", "model_version")
         try:
-            rows = selectors.feedback_aggregates(by=by)
+            rows = selectors.feedback_aggregates(by=by, user=request.user)
         except ValueError as exc:
             raise exceptions.ValidationError({"by": [str(exc)]}) from exc
         return Response(AggregateSerializer(rows, many=True).data)

@@ -6,11 +6,14 @@ from django.db.models import Avg, Count, Q, QuerySet
 
 from feedback.models import Feedback, Promotion
 
-_LIVE = Q(deleted_at__isnull=True)
+# A live rating: neither it nor its generation's prompt is deleted (a rating is hidden with its prompt).
+_LIVE = Q(deleted_at__isnull=True, output__prompt__deleted_at__isnull=True)
 
 
 def feedback_list(*, user: Any = None, include_deleted: bool = False) -> QuerySet[Feedback]:
-    qs = Feedback.all_objects.all() if include_deleted else Feedback.objects.all()
+    """Ratings; unless include_deleted (the admin), only live ones: neither the rating nor the prompt of
+    the rated generation is deleted."""
+    qs = Feedback.all_objects.all() if include_deleted else Feedback.objects.filter(_LIVE)
     if user is not None:
         qs = qs.filter(user=user)
     return qs.select_related("user", "output", "output__prompt", "output__model_version")
@@ -20,8 +23,27 @@ def promotion_list() -> QuerySet[Promotion]:
     return Promotion.objects.select_related("example", "output", "feedback", "model_version", "promoted_by")
 
 
-def feedback_aggregates(*, by: str) -> list[dict[str, Any]]:
-    """Count, mean and the 1–5 distribution of ratings per model version, template version or style guide."""
+def _visible_to(user: Any) -> dict[str, Q]:
+    """Which groups an API caller may see aggregated: every model version (the models list is public),
+    public templates and their own private ones, published style guides."""
+    return {
+        "model_version": Q(),
+        "template_version": Q(
+            output__prompt__template_version__template__deleted_at__isnull=True,
+            output__prompt__template_version__template__is_public=True,
+        )
+        | Q(output__prompt__template_version__template__created_by=user),
+        "style_guide": Q(
+            output__prompt__style_guide__deleted_at__isnull=True,
+            output__prompt__style_guide__is_published=True,
+        ),
+    }
+
+
+def feedback_aggregates(*, by: str, user: Any = None) -> list[dict[str, Any]]:
+    """Count, mean and the 1–5 distribution of live ratings per model version, template version or style
+    guide. With `user` (the API) only the groups that user may see (_visible_to); without, every group
+    (the admin, for curators and ML staff)."""
     keys = {
         "model_version": (
             "output__model_version",
@@ -39,8 +61,9 @@ def feedback_aggregates(*, by: str) -> list[dict[str, Any]]:
         raise ValueError(f"by must be one of {', '.join(keys)}")
     pk, name, version = keys[by]
     fields = [pk, name] + ([version] if version else [])
+    visible = _visible_to(user)[by] if user is not None else Q()
     rows = (
-        Feedback.objects.filter(_LIVE, **{f"{pk}__isnull": False})
+        Feedback.all_objects.filter(_LIVE, visible, **{f"{pk}__isnull": False})
         .values(*fields)
         .annotate(
             count=Count("id"),
@@ -143,7 +166,9 @@ def promotion_candidate_list(*, min_mean_rating: float = 4.0, min_raters: int = 
 
     live = Q(feedback__deleted_at__isnull=True)
     return (
-        PromotionCandidate.objects.filter(status="completed", promotions__isnull=True)
+        PromotionCandidate.objects.filter(
+            status="completed", promotions__isnull=True, prompt__deleted_at__isnull=True
+        )
         .annotate(
             mean=Avg("feedback__rating", filter=live), raters=Count("feedback", filter=live, distinct=True)
         )

@@ -26,6 +26,8 @@ def feedback_upsert(*, output: DesignOutput, user: Any, rating: int, comments: s
         raise PermissionDenied("You can only rate your own designs.")
     if output.status != JobStatus.COMPLETED:
         raise ValidationError({"output": "Only a completed design can be rated."})
+    if output.prompt.deleted_at is not None:
+        raise ValidationError({"output": "This generation was deleted; it cannot be rated."})
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Rating must be a whole number from 1 to 5."})
     feedback = Feedback.objects.select_for_update().filter(output=output, user=user).first()

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,10 +24,12 @@ from core.api import (
     READ_ERRORS,
     ApiMixin,
     FileApi,
+    HasModelPerm,
     UserThrottle,
     file_response,
     read_file,
 )
+from core.api_json import StrictJSONField, StrictJSONParser
 from core.jobs.models import TERMINAL
 from core.svg import SvgError, clean_svg
 from generation import selectors
@@ -36,7 +38,12 @@ from generation.images import MAX_IMAGES
 from generation.models import Conversation, DesignOutput
 from generation.serializers import ConversationSerializer, GenerationSerializer
 from generation.services.renders import design_png_ensure
-from generation.services.requests import MAX_COUNT, conversation_create, generation_create
+from generation.services.requests import (
+    MAX_COUNT,
+    MAX_PROMPT_CHARS,
+    conversation_create,
+    generation_create,
+)
 
 WAIT_CAP_SECONDS = 60
 
@@ -51,10 +58,12 @@ class GenerationCreateThrottle(UserThrottle):
 class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
     serializer_class = GenerationSerializer
     filterset_class = GenerationFilter
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
+    permission_classes = [HasModelPerm]
+    required_perms = {"POST": ("generation.add_prompt",)}  # the API consumers' role
 
     class InputSerializer(serializers.Serializer):
-        text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+        text = serializers.CharField(required=False, allow_blank=True, max_length=MAX_PROMPT_CHARS)
         template_version = serializers.UUIDField(
             required=False, allow_null=True, help_text="A template version id."
         )
@@ -64,8 +73,10 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
             max_length=120,
             help_text="A template name: its production version.",
         )
-        variables = serializers.JSONField(
-            required=False, help_text="Template variables, an object of strings."
+        variables = StrictJSONField(
+            required=False,
+            help_text=f"Template variables, an object of strings or numbers; the rendered prompt is at most "
+            f"{MAX_PROMPT_CHARS} characters.",
         )
         style_guide = serializers.UUIDField(required=False, allow_null=True)
         conversation = serializers.UUIDField(required=False, allow_null=True)
@@ -139,7 +150,14 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
         parameters=[
             OpenApiParameter("wait", OpenApiTypes.INT, description="Seconds to wait (capped at 60).")
         ],
-        responses={200: GenerationSerializer, 202: GenerationSerializer, 400: ERROR, 401: ERROR, 429: ERROR},
+        responses={
+            200: GenerationSerializer,
+            202: GenerationSerializer,
+            400: ERROR,
+            401: ERROR,
+            403: ERROR,
+            429: ERROR,
+        },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         query = self.QuerySerializer(data=request.query_params)
@@ -283,6 +301,8 @@ class InputImageApi(FileApi):
 
 class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
     serializer_class = ConversationSerializer
+    permission_classes = [HasModelPerm]
+    required_perms = {"POST": ("generation.add_conversation",)}  # the API consumers' role
 
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
@@ -304,7 +324,7 @@ class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
     @extend_schema(
         summary="Start a conversation: its context (style guide, palette, template) carries to the next prompt",
         request=InputSerializer,
-        responses={201: ConversationSerializer, 400: ERROR, 401: ERROR, 429: ERROR},
+        responses={201: ConversationSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 429: ERROR},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.InputSerializer(data=request.data)

@@ -2,12 +2,17 @@
 core.api's `api_request_done`, connected by generation.apps).
 
 Secrets (passwords, tokens, authorization headers…) are redacted, uploaded files are described but never
-stored, and the payload is capped (settings.API_LOG_MAX_PAYLOAD_BYTES, 8 KB by default).
+stored, and the payload is capped (settings.API_LOG_MAX_PAYLOAD_BYTES, 8 KB by default). What a database
+column cannot hold (NaN and infinities in JSON, NUL characters, unpaired surrogates) is spelled out as text,
+and a row that still fails to save is saved again without its payload: every call leaves its row.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +38,13 @@ SECRET_WORDS = (
     "session",
 )
 REDACTED = "[redacted]"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # neither fits a PostgreSQL text or jsonb column
+
+log = logging.getLogger(__name__)
+
+
+def _text(value: str, limit: int) -> str:
+    return _UNSTORABLE.sub("\ufffd", value[:limit])
 
 
 def _is_secret(key: Any) -> bool:
@@ -47,12 +59,18 @@ def scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, UploadedFile):
         return {"file": True, "size": value.size, "content_type": (value.content_type or "")[:100]}
     if isinstance(value, dict):
-        return {str(k)[:100]: (REDACTED if _is_secret(k) else scrub(v, depth + 1)) for k, v in value.items()}
+        return {
+            _text(str(k), 100): (REDACTED if _is_secret(k) else scrub(v, depth + 1)) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [scrub(v, depth + 1) for v in value[:100]]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value[:2000] if isinstance(value, str) else value
-    return str(value)[:200]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "inf", "nan": JSON columns refuse the numbers
+    if isinstance(value, str):
+        return _text(value, 2000)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return _text(str(value), 200)
 
 
 def _querydict(qd: Any) -> dict[str, Any]:
@@ -114,14 +132,14 @@ def api_request_create(
     row = ApiRequest(
         user=user,
         prompt_id=prompt_id,
-        endpoint=endpoint[:300],
-        method=method[:10],
+        endpoint=_text(endpoint, 300),
+        method=_text(method, 10),
         request_time=request_time,
         response_time=timezone.now(),
         duration_ms=max(0, duration_ms),
         status_code=status_code,
         request_payload=payload,
-        error_detail=error_detail,
+        error_detail=_text(error_detail, 4000),
         ip_address=meta.ip if meta else None,
     )
     clean_new_row(row, trusted=("user", "prompt"))  # both come from rows this request just read or wrote
@@ -142,14 +160,18 @@ def api_request_log(
 ) -> None:
     """core.api.api_request_done's receiver: one ApiRequest row for the call."""
     user = getattr(drf_request, "_user", None)  # never re-run authentication here
-    api_request_create(
-        user=user if getattr(user, "is_authenticated", False) else None,
-        endpoint=request.path,
-        method=request.method or "",
-        request_time=started,
-        duration_ms=duration_ms,
-        status_code=response.status_code,
-        payload=request_payload(drf_request),
-        error_detail=_error_detail(response),
-        prompt_id=prompt_id,
-    )
+    row = {
+        "user": user if getattr(user, "is_authenticated", False) else None,
+        "endpoint": request.path,
+        "method": request.method or "",
+        "request_time": started,
+        "duration_ms": duration_ms,
+        "status_code": response.status_code,
+        "error_detail": _error_detail(response),
+        "prompt_id": prompt_id,
+    }
+    try:
+        api_request_create(**row, payload=request_payload(drf_request))
+    except Exception as exc:  # the payload would not store: the call still leaves its row, without it
+        log.warning("API request logged without its payload: %s", exc, exc_info=True)
+        api_request_create(**row, payload={"unlogged": _text(f"{type(exc).__name__}: {exc}", 300)})

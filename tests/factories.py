@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import factory
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
@@ -158,4 +159,11 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
         example=promoted, output=output_b, feedback=fb, model_version=model2, promoted_by=user
     )
     Token.objects.get_or_create(user=user)
+    # django-axes' login records (admin lockout): a failed attempt, a login, a failure log entry.
+    where = {"user_agent": "pytest", "ip_address": f"198.51.100.{i + 1}", "path_info": "/admin/login/"}
+    AccessAttempt.objects.create(
+        **where, username=user.username, http_accept="*/*", get_data="", post_data="", failures_since_start=1
+    )
+    AccessLog.objects.create(**where, username=user.username, http_accept="*/*")
+    AccessFailureLog.objects.create(**where, username=user.username, http_accept="*/*", locked_out=False)
     return {"user": user, "prompt": prompt, "output": output, "example": example, "dataset": dataset}

@@ -9,26 +9,17 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import StyleGuide
-from core.api import ERROR, READ_ERRORS, ApiMixin, ReadOnlyListApi, list_schema
+from core.api import ERROR, READ_ERRORS, ApiMixin, HasModelPerm, ReadOnlyListApi, list_schema
 from training import selectors
 from training.models import Dataset, ImportBatch, TrainingExample
 from training.readers import UPLOAD_SUFFIXES, file_format
 from training.services.imports import import_upload_create
 from training.services.snapshots import dataset_snapshot_create
-
-
-class HasModelPerm(BasePermission):
-    """Django model permissions, e.g. training.add_importbatch, for API callers too."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        needed = view.required_perms.get(request.method, ())
-        return bool(request.user and request.user.is_authenticated and request.user.has_perms(needed))
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):

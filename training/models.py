@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -8,6 +11,18 @@ from core.jobs.models import Job
 from core.models import BaseModel, SoftDeleteModel
 
 USER = settings.AUTH_USER_MODEL
+
+
+def validate_alias_name(value: str) -> None:
+    """An alias name never reads as another way of naming a version (training.selectors.model_version_resolve
+    tries a version id first, then `name:version`, then an alias): not a UUID, not `name:version`."""
+    if ":" in value:
+        raise ValidationError("An alias name cannot contain ':' (name:version names a version).")
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return
+    raise ValidationError("An alias name cannot be a UUID (UUIDs name model versions).")
 
 
 class ImportBatch(Job):
@@ -252,7 +267,7 @@ class SLMModel(BaseModel):
 
 
 class ModelAlias(BaseModel):
-    name = models.SlugField(max_length=60, unique=True)
+    name = models.SlugField(max_length=60, unique=True, validators=[validate_alias_name])
     model_version = models.ForeignKey(SLMModel, on_delete=models.PROTECT, related_name="aliases")
     updated_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -308,7 +323,10 @@ class TrainingRun(Job):
     eta_seconds = models.FloatField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     promote_to = models.SlugField(
-        max_length=60, blank=True, help_text="Alias to point at the result when done."
+        max_length=60,
+        blank=True,
+        validators=[validate_alias_name],
+        help_text="Alias to point at the result when done.",
     )
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

@@ -14,6 +14,7 @@ from generation import events
 from generation.models import DesignOutput, Prompt
 
 MASKED_ERROR = "Generation failed because of an internal error. Please try again later."
+PROMPT_DELETED = "The prompt was deleted before its designs were stored, so nothing was kept."
 
 
 class GenerationError(Exception):

@@ -26,8 +26,8 @@ from core.jobs.models import JobStatus
 from core.models import clean_new_row
 from core.svg import SvgError, check_visible, clean_svg
 from generation import engine, events
-from generation.models import DesignOutput, OutputImage
-from generation.services.jobs import MASKED_ERROR, GenerationError, generation_fail
+from generation.models import DesignOutput, OutputImage, Prompt
+from generation.services.jobs import MASKED_ERROR, PROMPT_DELETED, GenerationError, generation_fail
 from generation.services.renders import design_png_store, png_render_submit
 from generation.styling import StyleResult, style_apply
 from training.ml.sampling import DecodeRequest
@@ -85,6 +85,9 @@ def generation_execute(*, output: DesignOutput) -> None:
         return
     if output.model_version is None:
         generation_fail(output, "The model version of this request no longer exists.")
+        return
+    if output.prompt.deleted_at is not None:  # deleted while it was queued: generate nothing for it
+        generation_fail(output, PROMPT_DELETED)
         return
     pngs: list[Future[bytes]] = []
     try:
@@ -235,6 +238,16 @@ def _store(
     old: list[str] = []
     try:
         with transaction.atomic(), disable_auditlog():
+            # Deleted while it decoded? Then nothing is stored (the prompt's row stays locked until this
+            # commits, so a delete now waits and hides what was stored with it).
+            deleted = (
+                Prompt.all_objects.select_for_update()
+                .filter(pk=output.prompt_id)
+                .values_list("deleted_at", flat=True)
+                .first()
+            )
+            if deleted is not None:
+                raise GenerationError(PROMPT_DELETED)
             now = timezone.now()
             started = output.heartbeat_at or now  # set by this worker's claim
             metadata["timings_ms"] = {

@@ -35,6 +35,8 @@ from training.selectors import model_version_resolve
 
 MAX_COUNT = 8
 MAX_TEMPERATURE = 2.0
+# The longest prompt the model is given, whether typed or rendered from a template and its variables.
+MAX_PROMPT_CHARS = 4000
 
 
 def _visible_versions(user: Any) -> Any:
@@ -197,9 +199,29 @@ def _generation_create_rows(
         if not variables and str(version.pk) == carried.get("template_version_id"):
             variables = dict(carried.get("template_variables") or {})
         text = version.render({k: str(v) for k, v in variables.items()})
+        if len(text.strip()) > MAX_PROMPT_CHARS:
+            used = sorted(
+                (name for name in version.variables if name in variables),
+                key=lambda name: -len(str(variables[name])),
+            )
+            raise ValidationError(
+                {
+                    "variables": f"The prompt rendered from the template is {len(text.strip()):,} characters; "
+                    f"the limit is {MAX_PROMPT_CHARS:,}. "
+                    + (
+                        f"Shorten these variables: {', '.join(used)}."
+                        if used
+                        else "The template is too long."
+                    )
+                }
+            )
+        # Only the template's own variables are kept with the prompt (and carried by a conversation).
+        variables = {name: variables[name] for name in version.variables if name in variables}
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": "Give a prompt text or a template."})
+    if len(text) > MAX_PROMPT_CHARS:
+        raise ValidationError({"text": f"A prompt is at most {MAX_PROMPT_CHARS:,} characters."})
 
     guide = None
     guide_id = style_guide_id or carried.get("style_guide_id")

@@ -105,7 +105,15 @@ class SLMModelAdmin(BaseAdmin):
             sections=[{"title": "Metrics", "headers": ["metric", *[str(m) for m in models]], "rows": rows}],
         )
 
-    @admin.action(description="Point an alias (staging, production, …) at this version")
+    def has_point_alias_permission(self, request: HttpRequest) -> bool:
+        # Offered to those who may create or move aliases; the service checks the move itself.
+        return request.user.has_perm("training.add_modelalias") or request.user.has_perm(
+            "training.change_modelalias"
+        )
+
+    @admin.action(
+        description="Point an alias (staging, production, …) at this version", permissions=["point_alias"]
+    )
     def point_alias(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Choose one version.", messages.WARNING)
@@ -172,7 +180,10 @@ class ModelAliasAdmin(BaseAdmin):
     def has_change_permission(self, request: HttpRequest, obj: ModelAlias | None = None) -> bool:
         return False
 
-    @admin.action(description="Roll back to the previous version", permissions=["view"])
+    def has_rollback_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("training.change_modelalias")  # the service checks production too
+
+    @admin.action(description="Roll back to the previous version", permissions=["rollback"])
     def rollback(self, request: HttpRequest, queryset: QuerySet) -> None:
         for alias in queryset:
             try:

@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from training.artifacts import artifacts_upload
-from training.models import ModelAlias, ModelAliasEvent, SLMModel, TrainingRun
+from training.models import ModelAlias, ModelAliasEvent, SLMModel, TrainingRun, validate_alias_name
 
 
 @transaction.atomic
@@ -54,15 +54,34 @@ def may_move_production(user: Any) -> bool:
     return bool(user and getattr(user, "pk", None) and user.has_perm("training.move_production_alias"))
 
 
+def model_alias_check(*, name: str, user: Any, exists: bool | None = None) -> None:
+    """May `user` point the alias `name` at a version? ValidationError for a name that would read as a
+    version (a UUID, `name:version`); PermissionDenied without the model permission for the move:
+    training.add_modelalias to create an alias, training.change_modelalias to move one, and
+    training.move_production_alias as well for `production` (ML staff hold all three; curators none)."""
+    try:
+        validate_alias_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"alias": exc.messages}) from None
+    if exists is None:
+        exists = ModelAlias.objects.filter(name=name).exists()
+    perm = "training.change_modelalias" if exists else "training.add_modelalias"
+    if not (user and getattr(user, "pk", None) and user.has_perm(perm)):
+        raise PermissionDenied(f"Only ML staff may {'move' if exists else 'create'} model aliases.")
+    if name == "production" and not may_move_production(user):
+        raise PermissionDenied("Only ML staff may move the production alias.")
+
+
 @transaction.atomic
 def model_alias_move(
     *, name: str, model_version: SLMModel, moved_by: Any = None, note: str = "", system: bool = False
 ) -> ModelAlias:
-    """Point an alias at a version and keep the move in its history. Only ML staff move production."""
-    if name == "production" and not system and not may_move_production(moved_by):
-        raise PermissionDenied("Only ML staff may move the production alias.")
-    who = moved_by if getattr(moved_by, "pk", None) else None
+    """Point an alias at a version and keep the move in its history. The caller needs the permission
+    for it (model_alias_check); `system` moves (the demo pipeline, a run nobody requested) skip that."""
     alias = ModelAlias.objects.select_for_update().filter(name=name).first()
+    if not system:
+        model_alias_check(name=name, user=moved_by, exists=alias is not None)
+    who = moved_by if getattr(moved_by, "pk", None) else None
     previous = alias.model_version if alias else None
     if alias is None:
         alias = ModelAlias(name=name, model_version=model_version, updated_by=who)

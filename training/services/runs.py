@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from training.models import Dataset, DatasetItem, SLMModel, TrainingMetric, Trai
 from training.params import TrainingParams
 from training.selectors import dataset_examples
 from training.services.evaluations import evaluation_metrics
-from training.services.registry import may_move_production, model_alias_move, model_version_register
+from training.services.registry import model_alias_check, model_alias_move, model_version_register
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 2.0
@@ -52,8 +52,13 @@ def training_run_create(
     if not dataset.items.filter(split=DatasetItem.Split.TRAIN).exists():
         raise ValidationError({"dataset": "This snapshot has no training examples."})
     params = params if isinstance(params, TrainingParams) else TrainingParams.from_dict(params)
-    if promote_to == "production" and not may_move_production(requested_by):
-        raise ValidationError({"promote_to": "Only ML staff may point production at a model."})
+    if promote_to:  # checked now, not when the run ends: may this user point that alias?
+        try:
+            model_alias_check(name=promote_to, user=requested_by)
+        except PermissionDenied as exc:
+            raise ValidationError({"promote_to": str(exc)}) from None
+        except ValidationError as exc:
+            raise ValidationError({"promote_to": exc.messages}) from None
     run = TrainingRun(
         model_name=model_name,
         dataset=dataset,
