@@ -60,12 +60,14 @@ def main() -> None:
     args = parser.parse_args()
     work = setup("generation-bench")
 
+    from django.contrib.auth.models import Group
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
     from core.embedded import start_embedded_worker, stop_embedded_worker
     from core.jobs.models import ACTIVE
     from core.models import User
+    from core.roles import API_CONSUMERS
     from generation.models import DesignOutput, OutputImage
     from training.artifacts import artifacts_upload
     from training.ml.synthetic import generate_corpus
@@ -76,6 +78,7 @@ def main() -> None:
     model = SLMModel.objects.create(model_name="bench-slm", version=1, storage_path=prefix)
     ModelAlias.objects.create(name="production", model_version=model)
     user = User.objects.create_user("bench", "bench@example.com", "bench-password-123")
+    user.groups.add(Group.objects.get(name=API_CONSUMERS))  # generating through the API is their role
     token = Token.objects.create(user=user).key
 
     # The bare side: the same model files loaded in this process, on the same device, with the torch
