@@ -297,6 +297,11 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "core.jobs.models.JobStatus",
         "DatasetStatusEnum": "training.models.Dataset.Status",
     },
+    # After the enums: every operation documents the errors any call may get (core.api).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.document_common_errors",
+    ],
 }
 
 # Audit trail (django-auditlog): JSON old/new values, the actor, IP, and the user agent

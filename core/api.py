@@ -141,6 +141,29 @@ ERROR = OpenApiResponse(
 )
 READ_ERRORS = {401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR}
 
+# Answers any call may get whatever its view says, documented on every operation by the schema's
+# post-processing hook below: 429 (per-user rates, and per-IP for failed tokens, before the view runs)
+# and, for operations with a body, 415 (a body in a media type the operation does not parse).
+COMMON_ERRORS = {
+    "429": "Too many requests (per user, or per IP after failed tokens); Retry-After says how long to wait.",
+}
+BODY_ERRORS = {"415": "The body's media type is not one this operation reads."}
+
+
+def document_common_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular post-processing hook (SPECTACULAR_SETTINGS): COMMON_ERRORS on every operation,
+    BODY_ERRORS on those with a request body, in the one error shape."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            extra = {**COMMON_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
+            for code, description in extra.items():
+                operation["responses"].setdefault(code, {"content": error, "description": description})
+    return result
+
+
 # Sent once per API call, after DRF has answered it: sender is the view class; arguments request (the
 # Django request), drf_request, response, started (datetime), duration_ms, and prompt_id (the prompt the
 # call concerned, if any). The request log listens (generation.apps); core knows nothing of it.
