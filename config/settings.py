@@ -181,7 +181,13 @@ _dramatiq_middleware = [
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": REDIS_URL},
+        # Messages a dead worker had fetched go back to the queue once its heartbeat is older than
+        # heartbeat_timeout, but only when a broker command happens to run maintenance: Dramatiq's default
+        # (1 in 1,000 commands) can leave them unseen for minutes on a quiet queue.
+        "OPTIONS": {
+            "url": REDIS_URL,
+            "maintenance_chance": env.int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", default=50_000),
+        },
         "MIDDLEWARE": _dramatiq_middleware,
     }
 else:
