@@ -65,3 +65,24 @@ def nearest_colour(rgb: RGB, palette: list[RGB]) -> RGB:
         return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
 
     return min(palette, key=distance)
+
+
+_ALPHA_RE = re.compile(r"(?:rgba|hsla)\(([^)]*)\)|(?:rgb|hsl)\(([^)]*/[^)]*)\)")
+
+
+def paint_alpha(value: str) -> float:
+    """The alpha a colour value carries (#rrggbbaa, #rgba, rgba(), hsla(), `rgb(… / a)`), 1.0 if none."""
+    v = value.strip().lower()
+    if (m := _HEX_RE.fullmatch(v)) and len(m.group(1)) in (4, 8):
+        digits = m.group(1)
+        return int(digits[3] * 2 if len(digits) == 4 else digits[6:8], 16) / 255
+    if m := _ALPHA_RE.fullmatch(v):
+        parts = [p for p in re.split(r"[,\s/]+", m.group(1) or m.group(2)) if p]
+        if len(parts) >= 4:
+            a = parts[3]
+            try:
+                alpha = float(a[:-1]) / 100 if a.endswith("%") else float(a)
+            except ValueError:
+                return 1.0
+            return min(1.0, max(0.0, alpha))
+    return 1.0

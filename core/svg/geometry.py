@@ -9,6 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from core.svg.parse import SvgError, parse_svg
 from core.svg.style import local_name
 from core.svg.values import NUM, parse_path
 
@@ -78,8 +79,33 @@ def arc_points(
     x1: float, y1: float, rx: float, ry: float, phi_deg: float, large: bool, sweep: bool, x2: float, y2: float
 ) -> list[Point]:
     """Points along an elliptical arc (SVG endpoint parameterisation -> centre form, then sampled)."""
+    return _arc(
+        x1, y1, rx, ry, phi_deg, large, sweep, x2, y2, [k / ARC_SAMPLES for k in range(1, ARC_SAMPLES + 1)]
+    )
+
+
+def arc_midpoint(
+    x1: float, y1: float, rx: float, ry: float, phi_deg: float, large: bool, sweep: bool, x2: float, y2: float
+) -> Point:
+    """The point halfway along an elliptical arc."""
+    return _arc(x1, y1, rx, ry, phi_deg, large, sweep, x2, y2, [0.5])[0]
+
+
+def _arc(
+    x1: float,
+    y1: float,
+    rx: float,
+    ry: float,
+    phi_deg: float,
+    large: bool,
+    sweep: bool,
+    x2: float,
+    y2: float,
+    at: list[float],
+) -> list[Point]:
+    """Points at fractions `at` of an arc's sweep (radii scaled up as the spec says when too small)."""
     if rx == 0 or ry == 0 or (x1 == x2 and y1 == y2):
-        return [(x2, y2)]
+        return [(x1 + (x2 - x1) * f, y1 + (y2 - y1) * f) for f in at]
     phi = math.radians(phi_deg)
     cos, sin = math.cos(phi), math.sin(phi)
     dx, dy = (x1 - x2) / 2, (y1 - y2) / 2
@@ -107,11 +133,26 @@ def arc_points(
     elif sweep and dt < 0:
         dt += 2 * math.pi
     pts = []
-    for k in range(1, ARC_SAMPLES + 1):
-        t = t1 + dt * k / ARC_SAMPLES
+    for f in at:
+        t = t1 + dt * f
         ex, ey = rx * math.cos(t), ry * math.sin(t)
         pts.append((cos * ex - sin * ey + cx, sin * ex + cos * ey + cy))
     return pts
+
+
+def transform_ellipse(m: Matrix, rx: float, ry: float, phi_deg: float) -> tuple[float, float, float]:
+    """(rx, ry, rotation in degrees) of the ellipse that `m`'s linear part makes of (rx, ry, phi_deg):
+    the singular values and left singular vector of M·R(phi)·diag(rx, ry)."""
+    phi = math.radians(phi_deg)
+    cos, sin = math.cos(phi), math.sin(phi)
+    a, b, c, d = m[:4]
+    k11, k21 = (a * cos + c * sin) * rx, (b * cos + d * sin) * rx
+    k12, k22 = (-a * sin + c * cos) * ry, (-b * sin + d * cos) * ry
+    e, f = (k11 + k22) / 2, (k11 - k22) / 2
+    g, h = (k21 + k12) / 2, (k21 - k12) / 2
+    q, r = math.hypot(e, h), math.hypot(f, g)
+    theta = (math.atan2(h, e) + math.atan2(g, f)) / 2
+    return q + r, abs(q - r), math.degrees(theta) % 180
 
 
 def bezier_points(p0: Point, ctrl: list[Point]) -> list[Point]:
@@ -213,3 +254,20 @@ def outline(el: ET.Element) -> Outline | None:
         ends = [(number(g("x1")), number(g("y1"))), (number(g("x2")), number(g("y2")))]
         return Outline(ends, ends, False)
     return None
+
+
+def command_count(svg: str) -> int:
+    """How much a design draws, as its path commands (a basic shape counts as one): a complexity measure
+    for grouping designs. 0 for SVG that does not parse."""
+    try:
+        root = parse_svg(svg)
+    except SvgError:
+        return 0
+    count = 0
+    for el in root.iter():
+        tag = local_name(el.tag)
+        if tag == "path":
+            count += len(parse_path(el.get("d") or "") or [])
+        elif tag in ("rect", "circle", "ellipse", "line", "polyline", "polygon", "use", "text"):
+            count += 1
+    return count

@@ -1,0 +1,65 @@
+"""The model form's round trip on real icon sets: what it keeps (pixel L2 at 64 px between the stored SVG
+and its decoded form) and how short it makes a design (tokens per icon before and after).
+
+Before: the stored (sanitised, normalised) SVG text through the SVG-aware BPE tokenizer this project used
+until the model form, trained on the same set with the same vocabulary size. After: model-form units,
+one token each.
+
+    python bench/form_roundtrip.py ../shared/data/lucide/icons ../shared/data/mdi/icons
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.svg import SvgError, clean_svg  # noqa: E402
+from core.svg.compare import pixel_l2, try_rasterise  # noqa: E402
+from core.svg.modelform import choose_grid, decode, try_encode  # noqa: E402
+from training.ml.tokenizer import encode_texts, train_tokenizer  # noqa: E402
+
+
+def measure(folder: Path) -> str:
+    t0 = time.perf_counter()
+    svgs = []
+    for path in sorted(folder.glob("*.svg")):
+        with contextlib.suppress(SvgError):  # the importer refuses these too
+            svgs.append(clean_svg(path.read_bytes()).svg)
+    choice = choose_grid(svgs)
+    losses, units, failures = [], [], {}
+    for svg in svgs:
+        encoded, why = try_encode(svg, choice.spec.grid)
+        if encoded is None:
+            failures[why] = failures.get(why, 0) + 1
+            continue
+        units.append(encoded.units)
+        before, after = try_rasterise(svg), try_rasterise(decode(encoded.text, choice.spec).svg)
+        if before is not None and after is not None:
+            losses.append(pixel_l2(before, after))
+    old = train_tokenizer(svgs, vocab_size=4096)
+    before_tokens = [len(ids) for ids in encode_texts(old, svgs)]
+    losses.sort()
+    return (
+        f"set={folder.parent.name} icons={len(svgs)} converted={len(units)} grid={choice.spec.grid} "
+        f"view={choice.spec.view:g} l2_mean={statistics.fmean(losses):.5f} l2_p95={losses[int(0.95 * len(losses))]:.5f} "
+        f"l2_max={losses[-1]:.4f} over_0.005={sum(x > 0.005 for x in losses) / len(losses):.3f} "
+        f"chars_mean={statistics.fmean(len(s) for s in svgs):.0f} tokens_before={statistics.fmean(before_tokens):.1f} "
+        f"tokens_after={statistics.fmean(units):.1f} failures={failures} seconds={time.perf_counter() - t0:.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    for folder in parser.parse_args().folders:
+        print(measure(folder), flush=True)
+
+
+if __name__ == "__main__":
+    main()

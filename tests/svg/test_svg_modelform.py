@@ -1,0 +1,165 @@
+"""The model form: the round trip keeps the drawing, units are what the tokenizer expects, and what the form
+cannot express is refused with a reason."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from svg_test_helpers import El, lucide_icons, svg_documents, write_svg
+
+from core.svg import SvgError, clean_svg
+from core.svg.compare import pixel_l2, rasterise, try_rasterise
+from core.svg.modelform import (
+    ARC_COMMANDS,
+    ELEMENT_UNITS,
+    PATH_COMMANDS,
+    FormSpec,
+    ModelFormError,
+    choose_grid,
+    decode,
+    encode,
+    form_units,
+)
+
+MDI_DIR = Path("/work/shared/data/mdi/icons")
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"{root}>{body}</svg>'
+
+
+def round_trip_l2(svg: str, grid: int) -> float:
+    spec = FormSpec(grid, 24.0)
+    return pixel_l2(rasterise(svg), rasterise(decode(encode(svg, grid).text, spec).svg))
+
+
+def _has_gradient(doc: El) -> bool:
+    return any(child.tag == "defs" for child in doc.children)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(svg_documents(hostile=False), st.integers(0, 2**32 - 1))
+def test_round_trip_keeps_the_rendering(doc: El, seed: int) -> None:
+    """Any document the form can express renders the same after the round trip (flat paint only:
+    gradients become their mean colour, so documents with them are left to the next test)."""
+    assume(not _has_gradient(doc))
+    # The form's canvas is square: a design of another aspect is centred on it, and what it draws outside
+    # its own viewBox shows beside it (README). resvg itself loses precision on viewBoxes a fraction of a
+    # unit wide. Neither says anything of the form's fidelity, so the documents here are square, >= 1 wide.
+    box = doc.attrs["viewBox"].values
+    box[2] = box[3] = max(1.0, box[2])
+    text = write_svg(doc, seed)
+    try:
+        original = clean_svg(text).svg
+        encoded = encode(original, 512)
+    except (SvgError, ModelFormError):
+        return  # refused with a reason (text, for one): the next tests check the reasons
+    before = try_rasterise(original)
+    assume(before is not None)
+    after = rasterise(decode(encoded.text, FormSpec(512, 512.0)).svg)
+    assert pixel_l2(before, after) <= 0.01, (original, encoded.text)
+
+
+def test_icon_sets_round_trip_within_the_bar() -> None:
+    """Real icons, stroke (Lucide) and fill (MDI): the grid the data chooses keeps them (L2 at 64 px)."""
+    sets = [[clean_svg(p.read_bytes()).svg for p in lucide_icons(30)]]
+    if MDI_DIR.is_dir():
+        sets.append([clean_svg(p.read_bytes()).svg for p in sorted(MDI_DIR.glob("*.svg"))[::240]])
+    for svgs in sets:
+        choice = choose_grid(svgs)
+        losses = [round_trip_l2(svg, choice.spec.grid) for svg in svgs]
+        assert statistics.fmean(losses) <= 0.005 and max(losses) <= 0.05, (choice, losses)
+        assert choice.spec.view == 24.0
+
+
+def test_a_stroke_icon_is_short_and_every_unit_is_known() -> None:
+    icon = SVG.format(
+        root=' fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" '
+        'class="lucide" width="24" height="24" id="x" data-name="a" aria-hidden="true"',
+        body='<path d="M12 6v16"/><path d="m19 13 2-1a9 9 0 0 1-18 0l2 1"/><circle cx="12" cy="4" r="2"/>',
+    )
+    form = encode(icon, 48).text
+    assert form == (
+        "fill:none stroke:#000000 sw:4 cap:round join:round <path M 24 12 V 44 M 38 26 L 42 24 R01 18 6 24 "
+        "L 10 26 <circle 24 8 4"
+    )
+    known = set(form_units(48))
+    assert all(u in known for u in form.split())
+    assert not any(word in form for word in ("class", "id", "width", "data", "aria", "currentColor"))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Inherited paint and currentColor resolve; opacity composes.
+        (
+            '<g fill="red" opacity="0.5"><g style="color:#00f"><rect width="4" height="4" fill="currentColor"/></g></g>',
+            "fill:#0000ff fop:0.5 <rect 0 0 8 8",
+        ),
+        # A stylesheet class beats the attribute, a style attribute beats both.
+        (
+            '<style>.a{fill:#ff0000}</style><rect class="a" fill="#00ff00" width="2" height="2"/>'
+            '<rect class="a" style="fill:#0000ff" width="2" height="2"/>',
+            "fill:#ff0000 <rect 0 0 4 4 fill:#0000ff <rect 0 0 4 4",
+        ),
+        # Transforms are applied: a translated, scaled circle; a rotated square becomes a path.
+        ('<circle cx="1" cy="1" r="1" transform="translate(10 10) scale(2)"/>', "<circle 24 24 4"),
+        ('<rect width="4" height="4" transform="rotate(90 12 12)"/>', "<path M 48 0 V 8 H 40 V 0 Z"),
+        # <use> draws what it references, moved by x/y.
+        ('<defs><circle id="c" cx="2" cy="2" r="1"/></defs><use href="#c" x="10"/>', "<circle 24 4 2"),
+        # A gradient becomes its mean stop colour.
+        (
+            '<defs><linearGradient id="g"><stop offset="0" stop-color="#000"/><stop offset="1" stop-color="#fff"/>'
+            '</linearGradient></defs><rect width="2" height="2" fill="url(#g)"/>',
+            "fill:#808080 <rect 0 0 4 4",
+        ),
+    ],
+)
+def test_resolution(body: str, expected: str) -> None:
+    assert encode(SVG.format(root="", body=body), 48).text == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("<text x='1' y='10'>Hi</text>", "text is not supported"),
+        (
+            '<defs><mask id="m"><rect width="4" height="4" fill="#fff"/></mask></defs><rect width="9" height="9" mask="url(#m)"/>',
+            "masks are not supported",
+        ),
+        (
+            '<defs><clipPath id="c"><circle r="3"/></clipPath></defs><rect width="9" height="9" clip-path="url(#c)"/>',
+            "clip paths are not supported",
+        ),
+        ('<rect width="10" height="10" fill="none"/>', "draws nothing"),
+    ],
+)
+def test_what_the_form_cannot_express_is_refused_with_a_reason(body: str, reason: str) -> None:
+    with pytest.raises(ModelFormError, match=reason):
+        encode(SVG.format(root="", body=body), 48)
+
+
+def test_a_clip_covering_the_canvas_changes_nothing() -> None:
+    body = (
+        '<defs><clipPath id="c"><rect width="24" height="24"/></clipPath></defs>'
+        '<g clip-path="url(#c)"><rect width="2" height="2"/></g>'
+    )
+    assert encode(SVG.format(root="", body=body), 48).text == "<rect 0 0 4 4"
+
+
+def test_decoding_a_models_output_is_lenient() -> None:
+    spec = FormSpec(48, 24.0)
+    out = decode(
+        "fill:none stroke:#000000 sw:4 <path M 2 2 L 10 10 20 20 Q 1 <circle 24 24 <rect 0 0 8 8 bogus fill:#zz",
+        spec,
+    )
+    assert out.elements == 2  # the path up to its last whole command, and the rect
+    assert 'd="M1 1L5 5L10 10"' in out.svg
+    assert any("circle" in d for d in out.dropped) and any("bogus" in d for d in out.dropped)
+    assert any("fill:#zz" in d for d in out.dropped)
+    clean_svg(out.svg)  # what it writes is clean SVG
+
+
+def test_unit_families_are_disjoint() -> None:
+    assert not set(ELEMENT_UNITS) & set(PATH_COMMANDS) and not set(PATH_COMMANDS) & set(ARC_COMMANDS)
