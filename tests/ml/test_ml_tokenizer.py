@@ -84,3 +84,27 @@ def test_saved_files(tmp_path: Path, tokenizer) -> None:  # type: ignore[no-unty
     assert (tmp_path / "tokenizer.json").is_file()
     again = load_tokenizer(tmp_path)
     assert again.get_vocab() == tokenizer.get_vocab()
+
+
+def test_model_form_units_are_one_token_each(tmp_path: Path) -> None:
+    """The model form: every unit one token (commands, arcs with flags, coordinates, paint), even units
+    BPE never saw, and the prompt's words still BPE pieces; round trip exact after save and load."""
+    from core.svg.modelform import encode, form_units
+
+    prompts = ["anchor icon; tags: ship, boat", "arrow down icon; tags: direction"] * 5
+    form = encode(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
+        'stroke-width="2"><path d="m19 13 2-1a9 9 0 0 1-18 0l2 1"/><rect x="3" y="3" width="6" height="6" '
+        'rx="1" fill="#e53935"/></svg>',
+        96,
+    ).text
+    tok = train_tokenizer(prompts, vocab_size=300, units=[*form_units(96), *form.split()])
+    save_tokenizer(tok, tmp_path)
+    tok = load_tokenizer(tmp_path)
+    [ids] = encode_texts(tok, [form])
+    assert len(ids) == len(form.split()) and tok.unk_token_id not in ids
+    assert decode(tok, ids) == form
+    [rare] = encode_texts(tok, ["<circle 143 -48 1 R11 5 6 7"])  # never seen, still whole
+    assert len(rare) == 8
+    [prompt] = encode_texts(tok, ["anchor icon; tags: ship"])
+    assert decode(tok, prompt) == "anchor icon; tags: ship"

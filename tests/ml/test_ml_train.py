@@ -246,3 +246,63 @@ def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[Sy
     batched = gen.generate(prompts, n=1, temperature=0.0, max_new_tokens=20)
     singles = [gen.generate([p], n=1, temperature=0.0, max_new_tokens=20)[0][0].text for p in prompts]
     assert [c[0].text for c in batched] == singles
+
+
+def _forms(corpus: list[SyntheticExample]) -> tuple[list[TrainExample], dict]:
+    from core.svg.modelform import FormSpec
+    from training.ml.train.data import to_forms
+
+    spec = FormSpec(96, 96.0)
+    examples, failures = to_forms([TrainExample(e.prompt, e.svg) for e in corpus], spec)
+    assert not failures
+    return examples, spec.as_dict()
+
+
+def test_a_model_form_run_validates_and_keeps_its_best_designs(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    """select_by=val_iou: checks spread over the run (designs in its second half), the kept state is
+    the best check's (a later one within the tolerance), and the model writes SVG through its form."""
+    from training.ml.sampling import Generator
+
+    examples, form = _forms(corpus[:400])
+    config = tiny_config(
+        max_steps=30, svg_form=form, select_by="val_iou", validations=5, validation_prompts=8
+    )
+    result = train(config, examples[:360], examples[360:], tmp_path)
+    checks = result.validation
+    assert [int(c["step"]) for c in checks] == [6, 12, 18, 24, 30]
+    assert all("val_loss" in c for c in checks)
+    assert [("val_iou" in c) for c in checks] == [False, False, True, True, True]
+    best = max(c["val_iou"] for c in checks if "val_iou" in c)
+    kept = result.kept_step if result.kept_step is not None else result.steps
+    kept_check = next(c for c in checks if int(c["step"]) == kept)
+    assert kept_check["val_iou"] >= best - 0.01
+    gen = Generator(result.final_dir)
+    assert gen.form is not None and gen.form.grid == 96
+    [[sample]] = gen.generate([examples[0].prompt], max_new_tokens=40)
+    assert sample.text.startswith("<svg") and sample.form != sample.text
+
+
+def test_a_val_loss_run_keeps_its_lowest_loss(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    examples, form = _forms(corpus[:300])
+    config = tiny_config(max_steps=20, svg_form=form, select_by="val_loss", validations=4)
+    result = train(config, examples[:260], examples[260:], tmp_path)
+    lowest = min(result.validation, key=lambda c: c["val_loss"])
+    assert (result.kept_step or result.steps) == int(lowest["step"])
+    assert result.val_loss == pytest.approx(lowest["val_loss"], rel=1e-4)
+
+
+def test_prompt_variants_thin_clauses_and_names() -> None:
+    import random
+
+    from training.ml.train.data import prompt_variants
+
+    prompt = "file chart column icon; tags: statistics, analytics; categories: files, charts"
+    variants = prompt_variants(prompt, 6, random.Random(0))
+    assert variants[0] == prompt and len(variants) == 6
+    assert all(len(v) <= len(prompt) for v in variants) and any(len(v) < len(prompt) for v in variants)
+    assert any(
+        not v.startswith(("file", "chart", "column", "icon")) for v in variants
+    )  # one without its name
+    assert prompt_variants("two small red circles at the top", 3, random.Random(0)) == [
+        "two small red circles at the top"
+    ]

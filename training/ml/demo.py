@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.svg.modelform import choose_grid
 from training.ml.evaluate import EvalResult, evaluate, generate_svgs, score_samples
 from training.ml.sampling import Generator
 from training.ml.synthetic import generate_corpus, make_splits
-from training.ml.train.config import Progress, TrainConfig, TrainResult
+from training.ml.train.config import Progress, TrainConfig, TrainExample, TrainResult
+from training.ml.train.data import to_forms
 from training.ml.train.loop import train
 
 
@@ -59,12 +61,17 @@ def train_demo(
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     splits = make_splits(seed=seed, heldout=heldout, compositional=heldout)
-    train_examples = list(generate_corpus(corpus_size, seed=seed + 100, exclude=splits.exclude))
+    corpus = list(generate_corpus(corpus_size, seed=seed + 100, exclude=splits.exclude))
+    # The model reads and writes the model form, like every model trained here.
+    form = choose_grid([e.svg for e in corpus[:500]]).spec
+    train_examples, _ = to_forms([TrainExample(e.prompt, e.svg) for e in corpus], form)
+    heldout, _ = to_forms([TrainExample(e.prompt, e.svg) for e in splits.heldout], form)
     cfg = config or demo_config(budget_seconds, seed)
+    cfg.svg_form = form.as_dict()
     result: TrainResult = train(
         cfg,
         train_examples,
-        splits.heldout,
+        heldout,
         out_dir,
         on_progress=on_progress,
         should_stop=should_stop,

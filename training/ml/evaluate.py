@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.ml.adherence import ASPECTS, check
-from training.ml.sampling import Generator, Sample
+from training.ml.quality import GenerateFn, Reference
+from training.ml.sampling import DecodeRequest, Generator, Sample
 from training.ml.train.config import ExampleLike, as_example
-from training.ml.train.data import encode_examples
+from training.ml.train.data import encode_examples, to_forms
 from training.ml.train.loss import evaluation_loss
 
 RENDER_SIZE = 64  # small: we only ask "is anything drawn?"
@@ -131,6 +132,8 @@ def evaluate(
     """Loss/perplexity on val_examples, then greedy generation for prompts_for_adherence, scored."""
     gen = generator or Generator(model_dir)
     examples = [as_example(e) for e in val_examples]
+    if gen.form is not None:  # the loss is the model's own: on designs as it writes them
+        examples, _ = to_forms(examples, gen.form)
     encoded, _ = encode_examples(gen.tokenizer, examples, gen.max_positions)
     val_loss = evaluation_loss(gen.model, encoded, gen.eos_id)
     samples = generate_svgs(gen, prompts_for_adherence, batch_size, max_new_tokens)
@@ -138,3 +141,27 @@ def evaluate(
     result.val_loss = val_loss
     result.perplexity = math.exp(min(val_loss, 50)) if val_loss is not None else None
     return result
+
+
+def design_generate(gen: Generator, *, batch_size: int = 64) -> GenerateFn:
+    """The quality evaluation's generate function on a loaded model: candidates as SVG, decoded in
+    continuous batches of `batch_size` requests, each seeded by its position."""
+
+    def generate(refs: Sequence[Reference], n: int, temperature: float, seed: int) -> list[list[str]]:
+        out: list[list[str]] = []
+        for start in range(0, len(refs), batch_size):
+            requests = [
+                DecodeRequest(
+                    r.prompt,
+                    n=n,
+                    seed=seed + start + i,
+                    temperature=temperature,
+                    max_new_tokens=gen.max_positions,
+                    context=r.context,
+                )
+                for i, r in enumerate(refs[start : start + batch_size])
+            ]
+            out += [[s.text for s in samples] for samples in gen.decode_all(requests)]
+        return out
+
+    return generate

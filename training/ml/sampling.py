@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.svg.modelform import FormSpec
+from core.svg.modelform import decode as decode_form
 from training.ml.fastpath import lean_forward
 from training.ml.model import load_model, max_positions, pick_device, quiet_transformers
 from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
@@ -26,9 +29,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class Sample:
-    text: str
+    text: str  # the design as SVG (decoded from the model form for models that write one)
     tokens: int  # generated tokens, [eos] excluded
     finished: bool  # ended with [eos] rather than running out of tokens
+    form: str = ""  # what the model wrote, for models that write the model form
+    dropped: list[str] = field(default_factory=list)  # malformed pieces the decoding left out
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,43 @@ class Generator:
         num_threads: int | None = None,
         lean: bool = True,
     ) -> None:
+        self.model_dir = Path(model_dir)
+        device = pick_device(device)
+        tokenizer = load_tokenizer(tokenizer_dir(self.model_dir))
+        with quiet_transformers():
+            model = load_model(self.model_dir, device).eval()
+        self._setup(model, tokenizer, read_form(self.model_dir), device, num_threads, lean)
+
+    @classmethod
+    def from_loaded(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        form: FormSpec | None,
+        device: str,
+        num_threads: int | None = None,
+        lean: bool = True,
+    ) -> Generator:
+        """A generator on a model already in memory (a training run validating itself). The caller puts
+        the model in eval mode and back."""
+        gen = cls.__new__(cls)
+        gen.model_dir = Path()
+        gen._setup(model, tokenizer, form, device, num_threads, lean)
+        return gen
+
+    def _setup(
+        self,
+        model: Any,
+        tokenizer: Any,
+        form: FormSpec | None,
+        device: str,
+        num_threads: int | None,
+        lean: bool,
+    ) -> None:
         import torch
 
-        self.model_dir = Path(model_dir)
+        self.model, self.tokenizer, self.form, self.device = model, tokenizer, form, device
         self.num_threads = num_threads  # None: leave torch's setting alone
-        self.device = pick_device(device)
-        self.tokenizer = load_tokenizer(tokenizer_dir(self.model_dir))
-        with quiet_transformers():
-            self.model = load_model(self.model_dir, self.device).eval()
         self.max_positions = max_positions(self.model)
         self.pad_id = int(self.tokenizer.pad_token_id)
         self.eos_id = int(self.tokenizer.eos_token_id)
@@ -94,6 +128,13 @@ class Generator:
         )
         return out.logits[:, -1, :].float()
 
+    def sample(self, text: str, tokens: int, finished: bool) -> Sample:
+        """What the model wrote, as SVG: the model form decoded, or the text itself for raw-SVG models."""
+        if self.form is None:
+            return Sample(text=text, tokens=tokens, finished=finished)
+        decoded = decode_form(text, self.form)
+        return Sample(decoded.svg, tokens, finished, form=text, dropped=decoded.dropped)
+
     def batch(self) -> DecodeBatch:
         """An empty continuous batch on this model."""
         return DecodeBatch(self)
@@ -119,13 +160,17 @@ class Generator:
             "context": context,
             "top_k": top_k,
         }
+        return self.decode_all([DecodeRequest(p, **request) for p in prompts])  # type: ignore[arg-type]
+
+    def decode_all(self, requests: Sequence[DecodeRequest]) -> list[list[Sample]]:
+        """Every request decoded in one continuous batch; their samples in the same order."""
         results: dict[Hashable, list[Sample]] = {}
         with self.threads():
             batch = self.batch()
-            results.update(batch.add([(i, DecodeRequest(p, **request)) for i, p in enumerate(prompts)]))
+            results.update(batch.add(list(enumerate(requests))))
             while batch:
                 results.update(batch.step())
-        return [results[i] for i in range(len(prompts))]
+        return [results[i] for i in range(len(requests))]
 
     @contextlib.contextmanager
     def threads(self) -> Any:
@@ -247,7 +292,7 @@ class DecodeBatch:
             if group.open_rows == 0:
                 self._groups -= 1
                 done[group.key] = [
-                    Sample(text=decode(g.tokenizer, t), tokens=len(t), finished=f)
+                    g.sample(decode(g.tokenizer, t), len(t), f)
                     for t, f in zip(group.tokens, group.finished, strict=True)
                 ]
         if not keep:
@@ -343,3 +388,15 @@ def _new_cache() -> Any:
 
     # Its layers' `keys`/`values` are plain tensors that DecodeBatch pads, joins and selects rows of.
     return DynamicCache()
+
+
+def read_form(model_dir: str | Path) -> FormSpec | None:
+    """How a saved model writes designs (its manifest's config.svg_form); None for raw SVG text."""
+    manifest = Path(model_dir) / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        config = json.loads(manifest.read_text(encoding="utf-8")).get("config", {})
+    except (OSError, ValueError):
+        return None
+    return FormSpec.from_dict(config.get("svg_form"))

@@ -1,15 +1,17 @@
-"""An SVG-syntax-aware tokenizer, trained offline with `tokenizers`, saved/loaded through transformers.
+"""The tokenizer: trained offline with `tokenizers`, saved and loaded through transformers.
 
-Pre-tokenisation isolates the units of SVG and of the prompt grammar so that each becomes ONE token:
-tag openings (`<circle`), attribute openings including the previous closing quote (`" cx="`),
-numbers with their separator (` 12`), integer points (` -8,3`), hex colours, words with their leading
-space, `"/>`.
-BPE then merges every frequent piece into a single token while rare text still decomposes into
-characters, and the `Fuse` decoder concatenates tokens, so detokenisation is lossless.
+Designs are written in the model form (core.svg.modelform): units separated by spaces. Every unit a form
+can use (`<path`, `M`, `R01`, `fill:none`, `sw:4`, every grid coordinate, and every unit of the training
+forms) is put in the vocabulary whole, and the BPE model looks a whole piece up before merging
+(`ignore_merges`), so each unit is exactly ONE token whatever BPE learned. BPE itself is trained on the
+prompt text only. Raw SVG text (models trained before the model form) still tokenizes losslessly: tag
+and attribute openings, numbers with their separator and hex colours are pieces of their own.
+The `Fuse` decoder concatenates tokens, so detokenisation is lossless.
 """
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,16 +27,21 @@ SEP = "<|sep|>"
 UNK = "<|unk|>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS, SEP, UNK)
 
+_PAINT_KEYS = "fill|stroke|sw|cap|join|rule|fop|sop|dash"
 # Order matters: earlier alternatives win at the same position.
 PRETOKEN_PATTERN = "|".join(
     [
-        r"https?://[^\"\s<>]*",  # namespace URLs as one piece
-        r"\"?\s*[A-Za-z_:][-\w:.]*=\"",  # `" cx="`: previous value's quote + attribute name + `="`
-        r"</?[A-Za-z][-\w:.]*>?",  # `<circle`, `</svg>`, `<g>`
-        r"\"?\s*/?>",  # `"/>`, `">`, `>`
+        r" ?<[a-z]+(?=\s|$)",  # a form's element opening: `<path`
+        rf" ?(?:{_PAINT_KEYS}):[^\s\"<>=]+",  # a form's paint unit: `fill:none`, `sw:4`
+        r" ?[AR][01][01](?=\s|$)",  # a form's arc with its flags
+        r" ?-?\d+(?=\s|$)",  # an integer on its own: a grid coordinate
+        r"https?://[^\"\s<>]*",  # namespace URLs as one piece (raw SVG)
+        r"\"?\s*[A-Za-z_:][-\w:.]*=\"",  # `" cx="`: quote + attribute name + `="` (raw SVG)
+        r"</?[A-Za-z][-\w:.]*>?",  # `<circle`, `</svg>`, `<g>` (raw SVG)
+        r"\"?\s*/?>",  # `"/>`, `">`, `>` (raw SVG)
         r"#[0-9A-Fa-f]{3,8}(?![0-9A-Za-z])",  # hex colours
         r"[A-Za-z]+\(",  # transform functions: `translate(`
-        r" ?-?\d+,-?\d+(?![\d.])",  # an integer point `x,y`: polygons are a few distinctive tokens
+        r" ?-?\d+,-?\d+(?![\d.])",  # an integer point `x,y`
         r"[ ,]?-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?",  # numbers with their separator
         r" ?[A-Za-z]+",  # words and path commands, GPT-2 style leading space
         r"\s+",
@@ -48,17 +55,18 @@ ALPHABET: list[str] = sorted(set(string.printable))
 def _build_backend() -> object:
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
-    tok = Tokenizer(models.BPE(unk_token=UNK))
+    tok = Tokenizer(models.BPE(unk_token=UNK, ignore_merges=True))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKEN_PATTERN), behavior="isolated")
     tok.decoder = decoders.Fuse()
     return tok
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2
+    texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2, units: Iterable[str] = ()
 ) -> PreTrainedTokenizerFast:
-    """Train on prompts and SVGs; pieces seen at least `min_frequency` times become single tokens."""
-    from tokenizers import trainers
+    """BPE on `texts` (pieces seen at least `min_frequency` times become single tokens), then every one
+    of `units` (model-form units) added whole, with and without its leading space."""
+    from tokenizers import Tokenizer, trainers
 
     backend = _build_backend()
     trainer = trainers.BpeTrainer(
@@ -69,6 +77,16 @@ def train_tokenizer(
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer=trainer)  # type: ignore[attr-defined]
+    whole = sorted({piece for u in units for piece in (u, f" {u}")})
+    if whole:
+        data = json.loads(backend.to_str())  # type: ignore[attr-defined]
+        vocab: dict[str, int] = data["model"]["vocab"]
+        next_id = max(vocab.values()) + 1
+        for piece in whole:
+            if piece not in vocab:
+                vocab[piece] = next_id
+                next_id += 1
+        backend = Tokenizer.from_str(json.dumps(data))
     return wrap_backend(backend)
 
 

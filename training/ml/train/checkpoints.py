@@ -162,3 +162,30 @@ def write_final(
     )
     publish_dir(tmp, final)
     return final
+
+
+BEST = "best"
+
+
+def save_best(
+    out_dir: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, manifest: dict[str, Any]
+) -> Path:
+    """out_dir/best: the weights a run keeps (its best validation so far), published atomically."""
+    tmp = Path(out_dir) / f".tmp-best-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    with quiet_transformers():
+        model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    write_json_atomic(tmp / MANIFEST, {**manifest, "written_at": time.time()})
+    best = Path(out_dir) / BEST
+    publish_dir(tmp, best)
+    return best
+
+
+def read_best(out_dir: Path) -> dict[str, Any] | None:
+    """The kept state's manifest (step, score, validation figures), or None."""
+    path = Path(out_dir) / BEST / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

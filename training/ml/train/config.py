@@ -51,7 +51,16 @@ class TrainConfig:
     tokenizer_examples: int = 20_000  # train the tokenizer on a prefix: plenty for a vocabulary, much faster
     bucket_batches: int = 32  # sort windows of this many batches by length: little padding, still shuffled
     device: str | None = None  # None: cuda if available, else cpu
+    cpu_bf16: bool | None = None  # bfloat16 autocast on CPU; None: where the CPU has native bf16 products
     eval_batch_size: int = 64
+    # How designs are written (core.svg.modelform.FormSpec.as_dict()); None: raw SVG text (older models).
+    svg_form: dict[str, Any] | None = None
+    prompt_variants: int = 1  # each prompt also trained on in k-1 shortened variants (train.data)
+    # Which state the run keeps: "val_loss" (lowest), "val_iou" (best designs on validation prompts,
+    # model form only) or "last". Validation runs `validations` times, spread over the run.
+    select_by: str = "val_loss"
+    validations: int = 10
+    validation_prompts: int = 48
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +99,8 @@ class TrainResult:
     last_checkpoint: Path | None
     skipped_examples: int = 0  # longer than the model's context
     threads: int = 1  # CPU threads the run ended with (the tuner's pick on a shared CPU)
+    kept_step: int | None = None  # the step whose weights were kept (select_by), None: the last
+    validation: list[dict[str, float]] = field(default_factory=list)  # step, val_loss[, val_iou] per check
 
     def metrics(self) -> dict[str, Any]:
         """What the run measured, as its manifest and the model registry record it."""
@@ -100,4 +111,6 @@ class TrainResult:
             "val_perplexity": self.val_perplexity,
             "tokens_per_second": self.tokens_per_second,
             "parameters": self.parameters,
+            "skipped_examples": self.skipped_examples,
+            "kept_step": self.kept_step if self.kept_step is not None else self.steps,
         }

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.svg.modelform import FormSpec, try_encode
 from training.ml.tokenizer import encode_texts, prefix_text, special_ids
 from training.ml.train.config import TrainExample
 
@@ -116,3 +117,61 @@ def tokenizer_texts(examples: Sequence[TrainExample]) -> Iterator[str]:
     for e in examples:
         yield prefix_text(e.prompt, e.context)
         yield e.svg
+
+
+@dataclass(frozen=True)
+class FormFailure:
+    index: int  # position in the examples given
+    reason: str
+
+
+def to_forms(
+    examples: Sequence[TrainExample], spec: FormSpec
+) -> tuple[list[TrainExample], list[FormFailure]]:
+    """The examples with their SVG in the model form; those that cannot be written so are left out and
+    returned with the reason, for a per-example report."""
+    out: list[TrainExample] = []
+    failures: list[FormFailure] = []
+    for i, e in enumerate(examples):
+        encoded, why = try_encode(e.svg, spec.grid)
+        if encoded is None:
+            failures.append(FormFailure(i, why))
+        else:
+            out.append(TrainExample(e.prompt, encoded.text, e.context))
+    return out, failures
+
+
+def prompt_variants(prompt: str, k: int, rng: random.Random) -> list[str]:
+    """The prompt and k-1 variants of it, for prompts of the `name; tags: …; categories: …` kind: the
+    name's words thinned at random (a family's base shape is named by part of the name), the later
+    clauses dropped or thinned at random, and every third variant without its name at all (an unseen
+    name leaves the tags to go by). A prompt of one clause has no variants."""
+    head, *clauses = [c.strip() for c in prompt.split(";")]
+    if not clauses or k <= 1:
+        return [prompt]
+    words = head.split()
+    variants = [prompt]
+    for v in range(1, k):
+        kept = []
+        for clause in clauses:
+            if rng.random() < 0.5:
+                continue
+            label, colon, items = clause.partition(":")
+            if colon:
+                parts = [p.strip() for p in items.split(",") if p.strip()]
+                parts = rng.sample(parts, rng.randint(1, len(parts))) if parts else []
+                clause = f"{label}: {', '.join(parts)}" if parts else ""
+            if clause:
+                kept.append(clause)
+        if v % 3 == 2 and kept:
+            name = ""
+        else:
+            subset = sorted(rng.sample(range(len(words)), rng.randint(1, len(words)))) if words else []
+            name = " ".join(words[i] for i in subset)
+        variants.append("; ".join([p for p in (name, *kept) if p]))
+    return variants
+
+
+def with_prompt_variants(examples: Sequence[TrainExample], k: int, seed: int) -> list[TrainExample]:
+    rng = random.Random(seed)
+    return [TrainExample(p, e.svg, e.context) for e in examples for p in prompt_variants(e.prompt, k, rng)]

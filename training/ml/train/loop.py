@@ -10,22 +10,37 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.svg.modelform import FormSpec, form_units, units_of
 from training.ml.model import build_model, count_parameters, load_model, max_positions, pick_device
-from training.ml.tokenizer import load_tokenizer, tokenizer_dir, train_tokenizer
+from training.ml.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
 from training.ml.train.checkpoints import (
+    BEST,
     TRAINER_STATE,
     clean_stale,
     latest_checkpoint,
+    read_best,
     rng_state,
+    save_best,
     save_checkpoint,
     set_rng_state,
     write_final,
 )
 from training.ml.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
-from training.ml.train.data import BucketBatcher, collate, encode_examples, tokenizer_texts
-from training.ml.train.loss import autocast, evaluation_loss, lm_loss
-from training.ml.train.schedule import Schedule, progress_report
+from training.ml.train.data import (
+    BucketBatcher,
+    collate,
+    encode_examples,
+    tokenizer_texts,
+    with_prompt_variants,
+)
+from training.ml.train.loss import autocast, cpu_bf16_supported, evaluation_loss, lm_loss
+from training.ml.train.schedule import Schedule, progress_fraction, progress_report
 from training.ml.train.threads import ThreadTuner, configure_threads
+from training.ml.train.validate import design_iou
+
+# How much worse (in its own units) a later check may score and still be kept: the IoU of 48 validation
+# designs moves by about this much between two checks of the same quality.
+SELECT_TOLERANCE = {"val_iou": 0.01}
 
 if TYPE_CHECKING:
     import torch
@@ -101,6 +116,10 @@ def _train(
     val_list = [as_example(e) for e in val_examples]
     if not train_list:
         raise ValueError("no training examples")
+    form = FormSpec.from_dict(config.svg_form)
+    cpu_bf16 = cpu_bf16_supported() if config.cpu_bf16 is None else config.cpu_bf16
+    if config.prompt_variants > 1:
+        train_list = with_prompt_variants(train_list, config.prompt_variants, config.seed)
 
     resume = latest_checkpoint(out_dir)
     torch.manual_seed(config.seed)
@@ -115,7 +134,12 @@ def _train(
         model = load_model(init_from)
     else:
         sample = train_list[: config.tokenizer_examples] if config.tokenizer_examples else train_list
-        tokenizer = train_tokenizer(tokenizer_texts(sample), vocab_size=config.vocab_size)
+        if form is None:
+            tokenizer = train_tokenizer(tokenizer_texts(sample), vocab_size=config.vocab_size)
+        else:  # BPE for the prompts; every unit of the form one token
+            units = [*form_units(form.grid), *sorted(units_of(e.svg for e in train_list))]
+            prompts = (prefix_text(e.prompt, e.context) for e in sample)
+            tokenizer = train_tokenizer(prompts, vocab_size=config.vocab_size, units=units)
         model = build_model(config.model, tokenizer)
     model.to(device)
     model.train()
@@ -132,6 +156,7 @@ def _train(
         [len(e.ids) for e in encoded], config.batch_size, config.seed, config.bucket_batches
     )
     loss_ema: float | None = None
+    history: list[dict[str, float]] = []  # every validation check: step, val_loss[, val_iou]
     if resume is not None:
         # map_location: a CUDA run's checkpoint must resume on a CPU-only host too.
         state = torch.load(resume / TRAINER_STATE, map_location="cpu", weights_only=False)
@@ -140,9 +165,39 @@ def _train(
         batcher.load_state_dict(state["batcher"])
         set_rng_state(state["rng"])
         loss_ema = state.get("loss_ema")
+        history = list(state.get("validation", []))
     start_step = schedule.step
     params = count_parameters(model)
     last_ckpt: Path | None = resume
+    best = read_best(out_dir) if resume is not None else None
+    select_by = config.select_by if val_list else "last"
+    if select_by == "val_iou" and form is None:
+        select_by = "val_loss"  # designs are compared as pictures only for the model form
+    val_sample = val_list[: config.validation_prompts]
+    longest = max(len(e.ids) for e in encoded)
+
+    def validate() -> None:
+        """Check the validation set now; keep these weights if they are the best so far."""
+        nonlocal best
+        figures: dict[str, float] = {"step": float(schedule.step)}
+        loss_value = evaluation_loss(model, val_encoded, fill_id, config.eval_batch_size)
+        if loss_value is not None:
+            figures["val_loss"] = loss_value
+        # Designs are checked in the second half only: a run that learns its icons by heart draws
+        # better the longer it trains, so earlier checks would cost time and never win.
+        late = progress_fraction(config, schedule.step, schedule.elapsed) >= 0.5 or status != "running"
+        if select_by == "val_iou" and form is not None and late:
+            figures["val_iou"] = design_iou(model, tokenizer, form, val_sample, device, longest)
+        history.append(figures)
+        if select_by == "last" or select_by not in figures:
+            return
+        score = figures[select_by] if select_by == "val_iou" else -figures[select_by]
+        # A later state within the noise of the best so far wins: it has learned more of its data.
+        # ("score" is the best seen, so a run cannot drift down by a tolerance at every check.)
+        if best is None or score >= float(best["score"]) - SELECT_TOLERANCE.get(select_by, 0.0):
+            top = max(score, float(best["score"])) if best is not None else score
+            best = {**figures, "score": top, "select_by": select_by}
+            save_best(out_dir, model, tokenizer, best)
 
     def checkpoint() -> Path:
         state = {
@@ -151,6 +206,7 @@ def _train(
             "batcher": batcher.state_dict(),
             "rng": rng_state(),
             "loss_ema": loss_ema,
+            "validation": history,
         }
         manifest = {"config": config.to_dict(), "elapsed_seconds": schedule.elapsed, "loss": loss_ema}
         return save_checkpoint(
@@ -162,7 +218,9 @@ def _train(
     tokens = 0
     window_tokens = 0
     window_t = t0
-    status = "completed"
+    status = "running"
+    checks = max(1, config.validations)
+    done_checks = len(history)
     while True:
         if should_stop is not None and should_stop():
             status = "cancelled"
@@ -178,7 +236,7 @@ def _train(
             tuner.before_step()
         step_t0 = time.perf_counter()
         ids, labels, n_tok = collate([encoded[i] for i in next(batcher)], fill_id)
-        with autocast(device):
+        with autocast(device, cpu_bf16):
             loss = lm_loss(model, ids.to(device, non_blocking=True), labels.to(device, non_blocking=True))
         loss.backward()
         if config.grad_clip:
@@ -194,6 +252,10 @@ def _train(
         if tuner is not None:
             tuner.after_step(now - step_t0, n_tok)
         schedule.elapsed = base_elapsed + (now - t0)
+        progress = progress_fraction(config, schedule.step, schedule.elapsed)
+        if val_list and done_checks < checks - 1 and progress >= (done_checks + 1) / checks:
+            validate()  # the last check runs after the loop
+            done_checks += 1
         if config.checkpoint_every and schedule.step % config.checkpoint_every == 0:
             last_ckpt = checkpoint()
         if on_progress is not None and schedule.step % max(1, config.progress_every) == 0:
@@ -204,9 +266,19 @@ def _train(
                 progress_report(config, schedule, loss_ema, rate, schedule.step - start_step, now - t0, lr)
             )
 
+    if status == "running":
+        status = "completed"
     loop_seconds = time.perf_counter() - t0
+    if val_list and status == "completed" and (not history or history[-1]["step"] != schedule.step):
+        validate()
     if last_ckpt is None or last_ckpt.name != f"step-{schedule.step:08d}":
         last_ckpt = checkpoint()  # also the cancel-time checkpoint
+    kept_step = None
+    if status == "completed" and best is not None and int(best["step"]) != schedule.step:
+        # The run ends on the weights it validated best, not on whatever the last step left.
+        kept = load_model(Path(out_dir) / BEST)
+        model.load_state_dict(kept.state_dict())
+        kept_step = int(best["step"])
     val_loss = evaluation_loss(model, val_encoded, fill_id, config.eval_batch_size)
     final_dir: Path | None = None
     result = TrainResult(
@@ -224,6 +296,8 @@ def _train(
         last_checkpoint=last_ckpt,
         skipped_examples=skipped,
         threads=tuner.best if tuner is not None else torch.get_num_threads(),
+        kept_step=kept_step,
+        validation=history,
     )
     if status == "completed":
         final_dir = write_final(out_dir, model, tokenizer, config, result, schedule.elapsed)

@@ -54,9 +54,24 @@ def evaluation_loss(
     return total / max(1, count)
 
 
-def autocast(device_type: str) -> Any:
+def autocast(device_type: str, cpu_bf16: bool = False) -> Any:
+    """bfloat16 autocast on CUDA; on a CPU with native bfloat16 matrix instructions too when asked
+    (weights, optimiser state and the loss stay float32)."""
     import torch
 
     if device_type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device_type == "cpu" and cpu_bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def cpu_bf16_supported() -> bool:
+    """True where oneDNN runs bfloat16 matrix products natively (AVX512-BF16 or AMX): there, training
+    under bfloat16 autocast took 1.6x as many steps a second as float32 (README, "Real design data")."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
