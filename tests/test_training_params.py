@@ -45,10 +45,18 @@ def test_the_form_is_built_from_the_definition():
         ({"arch": "rnn"}, "arch"),
         ({"n_embd": 30, "n_head": 4}, "n_head"),
         ({"budget_seconds": 0, "max_steps": 0}, "budget_seconds"),
-        ({"dropout": 0.1}, "training_params"),
+        ({"dropout_rate": 0.1}, "training_params"),
+        ({"select_by": "vibes"}, "select_by"),
+        ({"dropout": 2.0}, "dropout"),
     ],
 )
 def test_bad_parameters_are_field_errors(data, field):
     with pytest.raises(ValidationError) as err:
         TrainingParams.from_dict(data)
     assert field in err.value.message_dict
+
+
+def test_the_form_shows_the_recipe_it_is_given():
+    form = TrainForm(recipe={"n_layer": 6, "select_by": "val_iou", "prompt_variants": 3})
+    assert (form.fields["n_layer"].initial, form.fields["select_by"].initial) == (6, "val_iou")
+    assert form.fields["prompt_variants"].initial == 3

@@ -7,7 +7,7 @@ from django import forms
 from catalog.models import StyleGuide
 from core.svg import SvgError, clean_svg
 from training.models import ImportBatch, SLMModel, TrainingExample
-from training.params import ARCHITECTURES, TrainingParams
+from training.params import ARCHITECTURES, SELECT_BY, TrainingParams
 from training.readers import UPLOAD_SUFFIXES, file_format
 
 UPLOAD_MAX_BYTES = 512 * 1024 * 1024
@@ -81,6 +81,8 @@ def _param_field(f: Any) -> forms.Field:
     lo, hi = f.metadata["range"]
     if f.name == "arch":
         return forms.ChoiceField(choices=ARCHITECTURES, initial=f.default)
+    if f.name == "select_by":
+        return forms.ChoiceField(choices=SELECT_BY, initial=f.default, help_text=f.metadata["help"])
     kind = forms.FloatField if isinstance(f.default, float) else forms.IntegerField
     return kind(initial=f.default, min_value=lo, max_value=hi, help_text=f.metadata["help"])
 
@@ -101,11 +103,14 @@ class TrainForm(forms.Form):
     )
     PARAM_FIELDS = tuple(f.name for f in TrainingParams.fields() if f.metadata["form"])
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, recipe: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """`recipe`: the values derived from the snapshot (training.ml.recipe), shown as the initial ones."""
         super().__init__(*args, **kwargs)
         for f in TrainingParams.fields():
             if f.metadata["form"]:
                 self.fields[f.name] = _param_field(f)
+                if recipe and f.name in recipe:
+                    self.fields[f.name].initial = recipe[f.name]
 
     def params(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.PARAM_FIELDS}

@@ -160,6 +160,12 @@ class Dataset(BaseModel):
         default=dict, blank=True, help_text="Seed, ratios and counts of train/validation/test."
     )
     selection = models.JSONField(default=dict, blank=True, help_text="How the examples were chosen.")
+    profile = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What training reads off it: the model-form grid, sequence lengths, designs the form "
+        "cannot express (training.services.profiles).",
+    )
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -248,6 +254,9 @@ class SLMModel(BaseModel):
         Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="models"
     )
     metrics = models.JSONField(default=dict, blank=True)
+    gallery = models.JSONField(
+        default=list, blank=True, help_text="Reference and generated designs of its evaluation, as SVG."
+    )
     parameter_count = models.PositiveBigIntegerField(default=0)
     notes = models.TextField(blank=True)
 

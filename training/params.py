@@ -14,6 +14,11 @@ from training.ml.train.config import TrainConfig
 
 _TRAIN, _MODEL = TrainConfig(), ModelConfig()
 ARCHITECTURES = (("gpt2", "GPT-2"), ("llama", "Llama"))
+SELECT_BY = (
+    ("val_iou", "best validation designs (ink IoU)"),
+    ("val_loss", "lowest validation loss"),
+    ("last", "the last step"),
+)
 
 
 def _param(
@@ -35,7 +40,12 @@ class TrainingParams:
     n_layer: int = _param(_MODEL.n_layer, 1, 48)
     n_embd: int = _param(_MODEL.n_embd, 16, 4096)
     n_head: int = _param(_MODEL.n_head, 1, 64)
-    n_positions: int = _param(_MODEL.n_positions, 32, 8192, form=False)
+    n_positions: int = _param(_MODEL.n_positions, 32, 8192, "Context length: the longest sequence it sees.")
+    dropout: float = _param(_MODEL.dropout, 0.0, 0.9)
+    weight_decay: float = _param(_TRAIN.weight_decay, 0.0, 1.0)
+    prompt_variants: int = _param(_TRAIN.prompt_variants, 1, 8, "Also train on k-1 shortened prompts.")
+    select_by: str = _param(_TRAIN.select_by, help="Which state the run keeps.")
+    grid: int = _param(0, 0, 1024, "Model-form grid; 0: chosen from the snapshot.")
     num_threads: int = _param(_TRAIN.num_threads or 0, 0, 256, "0: every core torch sees.", form=False)
 
     @classmethod
@@ -66,6 +76,8 @@ class TrainingParams:
         params = cls(**values)
         if params.arch not in dict(ARCHITECTURES):
             errors["arch"] = ["Choose gpt2 or llama."]
+        if params.select_by not in dict(SELECT_BY):
+            errors["select_by"] = [f"Choose one of {', '.join(dict(SELECT_BY))}."]
         if params.n_embd % params.n_head:
             errors["n_head"] = ["n_embd must be divisible by n_head."]
         if not params.budget_seconds and not params.max_steps:
@@ -85,7 +97,11 @@ class TrainingParams:
                 n_embd=self.n_embd,
                 n_head=self.n_head,
                 n_positions=self.n_positions,
+                dropout=self.dropout,
             ),
+            weight_decay=self.weight_decay,
+            prompt_variants=self.prompt_variants,
+            select_by=self.select_by,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             warmup_steps=self.warmup_steps,

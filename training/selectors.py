@@ -41,8 +41,13 @@ def dataset_item_list() -> QuerySet[DatasetItem]:
 
 
 def model_version_list() -> QuerySet[SLMModel]:
-    return SLMModel.objects.select_related("base_model", "dataset").prefetch_related(
-        Prefetch("aliases", queryset=ModelAlias.objects.only("id", "name", "model_version_id"))
+    # Galleries (SVG text) are read by a version's own page only, not by lists.
+    return (
+        SLMModel.objects.select_related("base_model", "dataset")
+        .defer("gallery", "dataset__profile")
+        .prefetch_related(
+            Prefetch("aliases", queryset=ModelAlias.objects.only("id", "name", "model_version_id"))
+        )
     )
 
 
@@ -57,7 +62,9 @@ def model_alias_event_list() -> QuerySet[ModelAliasEvent]:
 
 
 def training_run_list() -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.select_related("dataset", "base_model", "result_model", "requested_by")
+    return TrainingRun.objects.select_related("dataset", "base_model", "result_model", "requested_by").defer(
+        "result_model__gallery", "dataset__profile", "base_model__gallery"
+    )
 
 
 def training_run_event_list() -> QuerySet[TrainingRunEvent]:
@@ -69,7 +76,9 @@ def training_metric_list() -> QuerySet[TrainingMetric]:
 
 
 def model_evaluation_list() -> QuerySet[ModelEvaluation]:
-    return ModelEvaluation.objects.select_related("model_version", "dataset", "requested_by")
+    return ModelEvaluation.objects.select_related("model_version", "dataset", "requested_by").defer(
+        "model_version__gallery", "dataset__profile"
+    )
 
 
 def dataset_examples(*, dataset: Dataset, split: str) -> list[TrainExample]:

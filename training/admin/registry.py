@@ -14,6 +14,7 @@ from core.admin import BaseAdmin, ReadOnlyAdmin
 from core.admin_pages import form_page, report_page
 from core.jobs.models import JobStatus
 from training import selectors
+from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
 from training.forms import AliasForm
 from training.models import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
 from training.services.evaluations import model_evaluation_create
@@ -21,7 +22,7 @@ from training.services.registry import model_alias_move, model_alias_rollback
 
 
 @admin.register(SLMModel)
-class SLMModelAdmin(BaseAdmin):
+class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
     list_display = (
         "__str__",
         "architecture",
@@ -34,7 +35,9 @@ class SLMModelAdmin(BaseAdmin):
     )
     list_filter = ("architecture", "training_strategy", "model_name")
     search_fields = ("model_name", "notes")
+    exclude = ("gallery",)
     readonly_fields = (
+        "quality",
         "lineage",
         "model_name",
         "version",
@@ -58,6 +61,10 @@ class SLMModelAdmin(BaseAdmin):
         return False  # versions come from finished training runs
 
     actions = ["evaluate", "compare", "point_alias"]
+
+    @admin.display(description="evaluation on real data")
+    def quality(self, obj: SLMModel) -> str:
+        return panel_for(obj, note="this version was trained before the real-data evaluation; evaluate it")
 
     @admin.display(description="lineage")
     def lineage(self, obj: SLMModel) -> str:
@@ -89,7 +96,9 @@ class SLMModelAdmin(BaseAdmin):
             m.pk: {**m.metrics, **{f"eval {k}": v for k, v in latest_eval.get(m.pk, {}).items()}}
             for m in models
         }
-        names = sorted({k for d in merged.values() for k in d})
+        # The real-data figures and their baselines first, in one order, then everything else.
+        first = [k for k in QUALITY_KEYS if any(k in d for d in merged.values())]
+        names = first + sorted({k for d in merged.values() for k in d} - set(first))
 
         def fmt(v: object) -> str:
             return f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 
 from core.admin import BaseAdmin, ReadOnlyAdmin
 from training import selectors
+from training.admin.quality import panel_for, panel_for_metrics
 from training.models import TrainingMetric, TrainingRun, TrainingRunEvent
 from training.services.runs import training_run_cancel
 
@@ -34,6 +35,7 @@ class TrainingRunAdmin(BaseAdmin):
     search_fields = ("id", "dataset__name", "model_name", "error_message")
     autocomplete_fields = ("dataset", "base_model")
     readonly_fields = (
+        "quality",
         "status",
         "progress",
         "step",
@@ -56,11 +58,17 @@ class TrainingRunAdmin(BaseAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.training_run_list()
 
+    @admin.display(description="evaluation on real data")
+    def quality(self, obj: TrainingRun) -> str:
+        if obj.result_model is None:
+            return panel_for_metrics({}, note="the run has registered no model yet")
+        return panel_for(obj.result_model)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs start from a snapshot's "Train a model" action
 
     def get_readonly_fields(self, request: HttpRequest, obj: TrainingRun | None = None) -> tuple[str, ...]:
-        return tuple(f.name for f in self.model._meta.fields)
+        return ("quality", *(f.name for f in self.model._meta.fields))
 
     def get_urls(self):
         return [

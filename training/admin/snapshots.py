@@ -16,6 +16,7 @@ from core.admin_pages import form_page
 from training import selectors
 from training.forms import TrainForm
 from training.models import Dataset, DatasetItem
+from training.services.profiles import dataset_recipe
 from training.services.runs import training_run_create
 
 
@@ -79,7 +80,8 @@ class DatasetAdmin(BaseAdmin):
             self.message_user(request, "Choose one snapshot to train on.", messages.WARNING)
             return None
         dataset = queryset.get()
-        form = TrainForm(request.POST if request.POST.get("confirm") else None)
+        recipe = dataset_recipe(dataset=dataset)  # the defaults derived from this snapshot, and why
+        form = TrainForm(request.POST if request.POST.get("confirm") else None, recipe=recipe.values)
         if form.is_bound and form.is_valid():
             try:
                 run = training_run_create(
@@ -104,7 +106,9 @@ class DatasetAdmin(BaseAdmin):
             action="train",
             selected=[str(dataset.pk)],
             submit_label="Start training",
-            intro=f"{dataset.record_count} examples ({dataset.split.get('counts', {})}).",
+            intro=f"{dataset.record_count} examples ({dataset.split.get('counts', {})}). "
+            "The defaults below are derived from this snapshot:",
+            items=recipe.reasons + _profile_notes(dataset.profile),
         )
 
     def get_urls(self):
@@ -153,3 +157,25 @@ class DatasetItemAdmin(ReadOnlyAdmin):
     @admin.display(description="prompt")
     def short_prompt(self, obj: DatasetItem) -> str:
         return obj.prompt[:80]
+
+
+def _profile_notes(profile: dict) -> list[str]:
+    """What the snapshot's profile says of its designs, for the train form."""
+    notes = []
+    form = profile.get("form")
+    if form:
+        tried = ", ".join(f"{g}: {float(l2):.4f}" for g, l2 in profile.get("grids_tried", {}).items())
+        notes.append(
+            f"Designs are written in the model form on a {form['grid']}-unit grid (round-trip pixel L2 at 64 px "
+            f"{float(profile.get('round_trip_l2', 0)):.4f}; grids tried {tried}); decoded designs get a "
+            f"{form['view']:g}-unit viewBox."
+        )
+    if profile.get("unconvertible"):
+        first = profile.get("unconvertible_examples", [])[:3]
+        notes.append(
+            f"{profile['unconvertible']} of the {profile.get('sampled', 0)} designs read cannot be written in the "
+            "model form and will be left out ("
+            + "; ".join(f"“{x['prompt'][:40]}”: {x['reason']}" for x in first)
+            + ")."
+        )
+    return notes

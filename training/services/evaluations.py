@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
+from core.svg import SvgError, clean_svg
 from training.artifacts import local_model_dir
 from training.models import Dataset, DatasetItem, ModelEvaluation, SLMModel
 from training.selectors import dataset_examples
@@ -21,20 +23,33 @@ log = logging.getLogger(__name__)
 EVAL_PROMPTS = 200
 
 
-def evaluation_metrics(*, model_dir: Path, dataset: Dataset) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Loss on the validation split; validity, non-blank and adherence on up to 200 test prompts (adherence
-    only counts prompts in the synthetic grammar). Returns (metrics, gallery); used by runs and evaluations."""
+def evaluation_metrics(
+    *, model_dir: Path, dataset: Dataset, on_progress: Callable[[str], None] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What a model does with a snapshot, used by runs and evaluations. Returns (metrics, gallery):
+    - loss on the validation split; validity, non-blank and (for prompts in the synthetic grammar)
+      adherence of greedy designs for up to 200 test prompts;
+    - the real-data quality evaluation (training.ml.quality): ink IoU and pixel L2 against each test
+      prompt's reference beside the blank, random and retrieval baselines, degenerate designs, copies,
+      diversity, the capacity check on training prompts, all per complexity third;
+    - a gallery of references and designs (SVG, shown as PNGs).
+    """
+    from core.svg.modelform import decode, try_encode
     from training.ml.adherence import parse_prompt
-    from training.ml.evaluate import evaluate
+    from training.ml.evaluate import design_generate, evaluate
+    from training.ml.quality import Reference, evaluate_quality
+    from training.ml.sampling import Generator
 
     validation = dataset_examples(dataset=dataset, split=DatasetItem.Split.VALIDATION)
     test = (
         dataset_examples(dataset=dataset, split=DatasetItem.Split.TEST)[:EVAL_PROMPTS]
         or validation[:EVAL_PROMPTS]
     )
+    train = dataset_examples(dataset=dataset, split=DatasetItem.Split.TRAIN)
     if not test:
         return {}, []
-    result = evaluate(model_dir, validation[:256] or test, [e.prompt for e in test])
+    gen = Generator(model_dir)
+    result = evaluate(model_dir, validation[:256] or test, [e.prompt for e in test], generator=gen)
     metrics: dict[str, Any] = {
         "eval_prompts": len(test),
         "val_loss": result.val_loss,
@@ -46,10 +61,42 @@ def evaluation_metrics(*, model_dir: Path, dataset: Dataset) -> tuple[dict[str, 
     if any(parse_prompt(e.prompt) for e in test):
         metrics["adherence_rate"] = result.adherence_rate
         metrics.update({f"adherence_{k}": v for k, v in result.aspect_rates.items()})
+    form = gen.form
+
+    def as_written(svg: str) -> str | None:
+        if form is None:
+            return svg
+        encoded, _ = try_encode(svg, form.grid)
+        return decode(encoded.text, form).svg if encoded else None
+
+    report = evaluate_quality(
+        design_generate(gen),
+        [Reference(e.prompt, e.svg, e.context) for e in train],
+        [Reference(e.prompt, e.svg, e.context) for e in test],
+        as_written=as_written,
+        on_progress=on_progress,
+    )
+    metrics.update(report.flat())
     gallery = [
-        {"prompt": g.prompt, "svg": g.svg, "valid": g.valid, "adherent": g.adherent} for g in result.gallery
+        {
+            "prompt": item.prompt,
+            "reference_svg": item.reference_svg,
+            "svg": _shown(item.svg),
+            "iou": round(item.iou, 4),
+            "degenerate": item.degenerate,
+            "stratum": item.stratum,
+        }
+        for item in report.gallery
     ]
     return {k: v for k, v in metrics.items() if v is not None}, gallery
+
+
+def _shown(svg: str) -> str:
+    """A generated design as the gallery keeps it: cleaned by core.svg, or "" if it cannot be."""
+    try:
+        return clean_svg(svg).svg if svg else ""
+    except SvgError:
+        return ""
 
 
 @transaction.atomic

@@ -17,7 +17,12 @@ from training.models import ModelAlias, ModelAliasEvent, SLMModel, TrainingRun, 
 
 @transaction.atomic
 def model_version_register(
-    *, run: TrainingRun, final_dir: Path, metrics: dict[str, Any], parameter_count: int
+    *,
+    run: TrainingRun,
+    final_dir: Path,
+    metrics: dict[str, Any],
+    parameter_count: int,
+    gallery: list[dict[str, Any]] | None = None,
 ) -> SLMModel:
     """A new version in the registry, its artifacts copied to storage (manifest last)."""
     SLMModel.objects.select_for_update().filter(model_name=run.model_name).exists()
@@ -37,6 +42,7 @@ def model_version_register(
         else SLMModel.Strategy.FROM_SCRATCH,
         dataset=run.dataset,
         metrics={k: v for k, v in metrics.items() if v is not None},
+        gallery=gallery or [],
         parameter_count=parameter_count,
     )
     model.full_clean(exclude=["storage_path"])

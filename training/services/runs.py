@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +13,28 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
+from core.svg.modelform import FormSpec
 from training.artifacts import local_model_dir
+from training.ml.sampling import read_form
+from training.ml.train.config import TrainExample
 from training.models import Dataset, DatasetItem, SLMModel, TrainingMetric, TrainingRun, TrainingRunEvent
 from training.params import TrainingParams
 from training.selectors import dataset_examples
 from training.services.evaluations import evaluation_metrics
+from training.services.profiles import dataset_profile, dataset_recipe
 from training.services.registry import model_alias_check, model_alias_move, model_version_register
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 2.0
+MIN_TRAIN_EXAMPLES = 8
+
+
+class TrainingRefused(Exception):
+    """The run cannot train on what it was given; the message says why (the run fails with it)."""
 
 
 def run_dir(run: TrainingRun) -> Path:
@@ -46,12 +57,25 @@ def training_run_create(
     model_name: str = "atelier-slm",
     promote_to: str = "",
     requested_by: Any = None,
+    enqueue: bool = True,
 ) -> TrainingRun:
+    """Queue a run (with enqueue, a worker takes it after commit; else `training_run_run` runs it here).
+    Parameters left out come from the recipe derived from the snapshot (training.ml.recipe)."""
     if dataset.status != Dataset.Status.READY:
         raise ValidationError({"dataset": "Only a ready snapshot can be trained on."})
-    if not dataset.items.filter(split=DatasetItem.Split.TRAIN).exists():
-        raise ValidationError({"dataset": "This snapshot has no training examples."})
-    params = params if isinstance(params, TrainingParams) else TrainingParams.from_dict(params)
+    n_train = dataset.items.filter(split=DatasetItem.Split.TRAIN).count()
+    if n_train < MIN_TRAIN_EXAMPLES:
+        raise ValidationError(
+            {
+                "dataset": f"This snapshot has {n_train} training example(s); a model needs at least "
+                f"{MIN_TRAIN_EXAMPLES}. Freeze a larger selection."
+            }
+        )
+    if not isinstance(params, TrainingParams):
+        # What the caller left out comes from the recipe derived from this snapshot.
+        given = dict(params or {})
+        recipe = dataset_recipe(dataset=dataset, budget_seconds=given.get("budget_seconds"))
+        params = TrainingParams.from_dict({**recipe.values, **given})
     if promote_to:  # checked now, not when the run ends: may this user point that alias?
         try:
             model_alias_check(name=promote_to, user=requested_by)
@@ -73,8 +97,15 @@ def training_run_create(
     run.full_clean()
     run.save()
     training_run_event(run=run, message=f"Queued on {dataset} ({run.get_training_type_display().lower()}).")
-    job_enqueue(run)
+    if enqueue:
+        job_enqueue(run)
     return run
+
+
+def training_run_run(*, run_id: Any, on_progress: Callable[[Any], None] | None = None) -> TrainingRun:
+    """Claim a run and run it in this process (the command line); the row as it ended."""
+    job_run(TrainingRun, run_id, lambda run: training_run_execute(run=run, on_progress=on_progress))
+    return TrainingRun.objects.get(pk=run_id)
 
 
 @transaction.atomic
@@ -100,11 +131,14 @@ def training_run_cancel(*, run: TrainingRun, cancelled_by: Any = None) -> Traini
 class _RunCallbacks:
     """Progress into the row (throttled), metrics per report, and the cancel flag every step."""
 
-    def __init__(self, run: TrainingRun) -> None:
+    def __init__(self, run: TrainingRun, also: Callable[[Any], None] | None = None) -> None:
         self.run_id = run.pk
         self.last_write = 0.0
+        self.also = also  # a command's progress bar
 
     def on_progress(self, p: Any) -> None:
+        if self.also is not None:
+            self.also(p)
         now = time.monotonic()
         total = max(int(p.total_steps or 0), p.step, 1)
         TrainingMetric.objects.bulk_create(
@@ -133,7 +167,9 @@ class _RunCallbacks:
         return bool(TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists())
 
 
-def training_run_execute(*, run: TrainingRun) -> TrainingRun:
+def training_run_execute(
+    *, run: TrainingRun, on_progress: Callable[[Any], None] | None = None
+) -> TrainingRun:
     """Run a claimed run: train (resuming from the newest checkpoint), evaluate, register, promote.
     Always ends it completed, cancelled or failed."""
     resuming = run.attempts > 1
@@ -142,7 +178,7 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
         message=f"Attempt {run.attempts} on {run.worker_id}"
         + (" (resuming from the last checkpoint)" if resuming else ""),
     )
-    callbacks = _RunCallbacks(run)
+    callbacks = _RunCallbacks(run, on_progress)
     try:
         # Inside the try: a broken install must fail the run, not strand it.
         from training.ml.train.loop import train
@@ -155,13 +191,19 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             init_from = local_model_dir(
                 storage_path=run.base_model.storage_path, cache_key=str(run.base_model_id)
             )
+        form = _form_for(run=run, params=params, init_from=init_from)
+        if form is not None:
+            train_set, val_set = _in_form(run=run, form=form, train_set=train_set, val_set=val_set)
         training_run_event(
             run=run,
-            message=f"Training on {len(train_set)} examples, validating on {len(val_set)}.",
-            data={"params": params.as_dict()},
+            message=f"Training on {len(train_set)} examples, validating on {len(val_set)}"
+            + (f", designs in the model form on a {form.grid}-unit grid." if form else "."),
+            data={"params": params.as_dict(), "form": form.as_dict() if form else None},
         )
+        config = params.train_config()
+        config.svg_form = form.as_dict() if form else None
         result = train(
-            params.train_config(),
+            config,
             train_set,
             val_set,
             run_dir(run),
@@ -185,12 +227,17 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             f"(loss {result.train_loss:.4f}, {result.tokens_per_second:,.0f} tokens/s). Evaluating.",
             data={"resumed_from_step": result.resumed_from_step, "steps": result.steps},
         )
+        _report_training(run=run, result=result, context=params.n_positions)
         metrics = result.metrics()
-        evaluated, _ = evaluation_metrics(model_dir=result.final_dir, dataset=run.dataset)
+        evaluated, gallery = evaluation_metrics(model_dir=result.final_dir, dataset=run.dataset)
         # The training loop's own validation loss stays; the evaluation adds what it measured on top.
         metrics.update({k: v for k, v in evaluated.items() if k not in ("val_loss", "perplexity")})
         model = model_version_register(
-            run=run, final_dir=result.final_dir, metrics=metrics, parameter_count=result.parameters
+            run=run,
+            final_dir=result.final_dir,
+            metrics=metrics,
+            parameter_count=result.parameters,
+            gallery=gallery,
         )
         if run.promote_to:
             model_alias_move(
@@ -202,9 +249,79 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             )
             training_run_event(run=run, message=f"Alias {run.promote_to} now points at {model}.")
         return _finish(run, JobStatus.COMPLETED, f"Registered {model}.")
+    except TrainingRefused as exc:
+        return _finish(run, JobStatus.FAILED, str(exc), level="error")
     except Exception as exc:
         log.exception("training run %s failed", run.pk)
         return _finish(run, JobStatus.FAILED, f"{type(exc).__name__}: {exc}", level="error")
+
+
+def _form_for(*, run: TrainingRun, params: TrainingParams, init_from: Path | None) -> FormSpec | None:
+    """How this run's model writes designs: a base model's own way, else the snapshot's grid (or the
+    grid the parameters name)."""
+    if init_from is not None:
+        return read_form(init_from)  # None: an older base model that writes raw SVG text
+    profiled = FormSpec.from_dict(dataset_profile(dataset=run.dataset).get("form"))
+    if params.grid:
+        return FormSpec(grid=params.grid, view=profiled.view if profiled else float(params.grid))
+    return profiled
+
+
+def _in_form(
+    *, run: TrainingRun, form: FormSpec, train_set: list[TrainExample], val_set: list[TrainExample]
+) -> tuple[list[TrainExample], list[TrainExample]]:
+    """Both splits in the model form; the designs it cannot express are reported (each with its reason)
+    and left out. Too few left fails the run before it trains."""
+    from training.ml.train.data import to_forms
+
+    converted, failures = to_forms(train_set, form)
+    val_converted, _ = to_forms(val_set, form)
+    if failures:
+        listed = [{"prompt": train_set[f.index].prompt[:200], "reason": f.reason} for f in failures[:100]]
+        training_run_event(
+            run=run,
+            level="warning",
+            message=f"{len(failures)} of {len(train_set)} training examples cannot be written in the model "
+            f"form and are left out; training goes on with the other {len(converted)}. First: "
+            + "; ".join(f"“{x['prompt'][:60]}”: {x['reason']}" for x in listed[:3]),
+            data={"unconvertible": len(failures), "examples": listed},
+        )
+    if len(converted) < MIN_TRAIN_EXAMPLES:
+        raise TrainingRefused(
+            f"Only {len(converted)} of {len(train_set)} training examples can be written in the model form; "
+            f"a model needs at least {MIN_TRAIN_EXAMPLES}."
+        )
+    return converted, val_converted or converted[:64]
+
+
+def _report_training(*, run: TrainingRun, result: Any, context: int) -> None:
+    """What the loop measured besides the loss: left-out sequences, validation checks, the kept state."""
+    if result.skipped_examples:
+        training_run_event(
+            run=run,
+            level="warning",
+            message=f"{result.skipped_examples} training sequence(s) are longer than the context of "
+            f"{context} tokens and were left out (raise n_positions to keep them).",
+            data={"skipped_examples": result.skipped_examples},
+        )
+    TrainingMetric.objects.bulk_create(
+        [
+            TrainingMetric(run=run, step=int(check["step"]), name=name, value=float(check[name]))
+            for check in result.validation
+            for name in ("val_loss", "val_iou")
+            if name in check
+        ],
+        ignore_conflicts=True,
+    )
+    if result.kept_step is not None:
+        check = next((c for c in result.validation if int(c["step"]) == result.kept_step), {})
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in check.items() if k != "step")
+        training_run_event(
+            run=run,
+            message=f"Kept the weights of step {result.kept_step} ({figures}), the best validation check, "
+            f"rather than those of the last step {result.steps}.",
+            data={"kept_step": result.kept_step, "validation": result.validation},
+        )
 
 
 def _finish(run: TrainingRun, status: str, message: str, level: str = "info", **fields: Any) -> TrainingRun:

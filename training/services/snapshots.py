@@ -23,6 +23,7 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from training.models import Dataset, DatasetExport, DatasetItem, TrainingExample
 from training.selectors import dataset_export_items
+from training.services.profiles import dataset_profile
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,11 @@ def dataset_export_execute(*, export: DatasetExport) -> Dataset:
             JobStatus.FAILED if failed else JobStatus.COMPLETED,
             error=dataset.error_message if failed else "",
         )
+    if not failed:
+        try:  # what training reads off it, once; a failure here only delays it to the first train form
+            dataset_profile(dataset=dataset)
+        except Exception:
+            log.exception("profiling dataset %s failed", dataset.pk)
     return dataset
 
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.jobs.models import JobStatus
 from core.progress import elapsed_bar
+from training.ml.quality import summary_line
 from training.models import Dataset, SLMModel
 from training.selectors import model_version_resolve
 from training.services.evaluations import model_evaluation_create, model_evaluation_run
@@ -40,10 +41,13 @@ class Command(BaseCommand):
         if evaluation.status != JobStatus.COMPLETED:
             raise CommandError(f"Evaluation failed: {evaluation.error_message}")
         self.stdout.write(f"model={model} dataset={snapshot}")
-        self.stdout.write(json.dumps(evaluation.metrics, indent=2, sort_keys=True))
-        self.stdout.write(
-            " ".join(
-                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in sorted(evaluation.metrics.items())
-            )
-        )
+        metrics = evaluation.metrics
+        self.stdout.write(json.dumps(metrics, indent=2, sort_keys=True))
+        for stratum in ("low", "medium", "high"):
+            if f"{stratum}_n" in metrics:
+                self.stdout.write(
+                    f"{stratum} ({metrics[f'{stratum}_n']:.0f} prompts, ~{metrics[f'{stratum}_commands']:.0f} "
+                    f"commands): iou={metrics[f'{stratum}_iou']:.4f} random_iou={metrics[f'{stratum}_random_iou']:.4f} "
+                    f"retrieval_iou={metrics[f'{stratum}_retrieval_iou']:.4f}"
+                )
+        self.stdout.write(summary_line(metrics, model.metrics.get("steps")))

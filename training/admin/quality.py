@@ -1,0 +1,198 @@
+"""The real-data evaluation on a page: the model's figures beside its baselines, per complexity third,
+a plain verdict, and a gallery of references and designs as PNGs (never inline SVG). Shown on model
+versions, evaluations and training runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
+QUALITY_KEYS = (
+    "valid_nondegenerate",
+    "iou",
+    "blank_iou",
+    "random_iou",
+    "retrieval_iou",
+    "l2",
+    "blank_l2",
+    "random_l2",
+    "retrieval_l2",
+    "train_iou",
+    "copy_rate",
+    "diversity",
+    "low_iou",
+    "medium_iou",
+    "high_iou",
+)
+GALLERY_PNG = 192  # px the gallery's images are rendered at (shown at 96)
+LEARNED_MARGIN = 0.10  # ink IoU over a random training design below which the model has not learned the set
+TRAIN_IOU_LEARNED = 0.5
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    return f"{float(value):.{digits}f}" if isinstance(value, int | float) else "–"
+
+
+def verdict(metrics: dict[str, Any]) -> tuple[bool, str]:
+    """(learned?, one plain sentence) from the test IoU against the random baseline and the capacity
+    check on training prompts."""
+    iou, rand = metrics.get("iou"), metrics.get("random_iou")
+    retrieval, train = metrics.get("retrieval_iou"), metrics.get("train_iou")
+    if iou is None or rand is None:
+        return False, "No real-data figures."
+    gain = iou - rand
+    parts = []
+    learned = gain >= LEARNED_MARGIN and (train is None or train >= TRAIN_IOU_LEARNED)
+    if gain < LEARNED_MARGIN:
+        parts.append(
+            f"Not learned: its designs overlap their references less than {LEARNED_MARGIN:.2f} IoU better "
+            f"than a random training design would ({_f(iou)} against {_f(rand)})."
+        )
+    else:
+        parts.append(f"Draws better than a random training design: IoU {_f(iou)} against {_f(rand)}.")
+    if retrieval is not None:
+        parts.append(
+            f"{'At or above' if iou >= retrieval else 'Below'} the nearest-name retrieval baseline ({_f(retrieval)})."
+        )
+    if train is not None and train < TRAIN_IOU_LEARNED:
+        parts.append(f"It cannot redraw its own training designs (IoU {_f(train)} on training prompts).")
+    return learned, " ".join(parts)
+
+
+def quality_panel(
+    metrics: dict[str, Any],
+    gallery: list[dict[str, Any]],
+    image_url: Callable[[int, str], str],
+    note: str = "",
+) -> SafeString:
+    """HTML for the evaluation; image_url(index, "reference" | "design") names each gallery PNG."""
+    if "iou" not in metrics:
+        return mark_safe(render_to_string("admin/training/includes/quality.html", {"rows": [], "note": note}))
+
+    def cells(*keys: str) -> list[str]:
+        return [_f(metrics.get(k)) if k else "" for k in keys]
+
+    rows = [
+        {
+            "label": "ink IoU with the reference (higher is better)",
+            "cells": cells("iou", "blank_iou", "random_iou", "retrieval_iou"),
+        },
+        {
+            "label": "pixel L2 (lower is better)",
+            "cells": cells("l2", "blank_l2", "random_l2", "retrieval_l2"),
+        },
+        {"label": "valid, drawn, not a filled canvas", "cells": cells("valid_nondegenerate", "", "", "")},
+        {
+            "label": "degenerate: unrenderable / blank / filled",
+            "cells": [
+                " / ".join(
+                    _f(metrics.get(k), 2)
+                    for k in ("degenerate_unrenderable", "degenerate_blank", "degenerate_filled")
+                ),
+                "",
+                "",
+                "",
+            ],
+        },
+        {"label": "copies of a training design", "cells": cells("copy_rate", "", "", "")},
+        {
+            "label": "distinct designs of 4 at temperature 0.8",
+            "cells": [_f(metrics.get("diversity"), 2), "", "", ""],
+        },
+        {
+            "label": f"ink IoU on {int(metrics.get('train_prompts', 0))} training prompts (has it learned them?)",
+            "cells": cells("train_iou", "", "", ""),
+        },
+    ]
+    strata = [
+        {
+            "name": name,
+            "n": int(metrics[f"{name}_n"]),
+            "commands": _f(metrics.get(f"{name}_commands"), 1),
+            "valid": _f(metrics.get(f"{name}_valid_nondegenerate")),
+            "iou": _f(metrics.get(f"{name}_iou")),
+            "random_iou": _f(metrics.get(f"{name}_random_iou")),
+            "retrieval_iou": _f(metrics.get(f"{name}_retrieval_iou")),
+        }
+        for name in ("low", "medium", "high")
+        if f"{name}_n" in metrics
+    ]
+    items = [
+        {
+            **{k: item.get(k) for k in ("prompt", "iou", "stratum", "degenerate")},
+            "reference_url": image_url(i, "reference"),
+            "design_url": image_url(i, "design"),
+        }
+        for i, item in enumerate(gallery)
+        if "reference_svg" in item
+    ]
+    learned, sentence = verdict(metrics)
+    context = {
+        "rows": rows,
+        "strata": strata,
+        "gallery": items,
+        "n": int(metrics.get("eval_prompts", 0)),
+        "learned": learned,
+        "verdict": sentence,
+    }
+    return mark_safe(render_to_string("admin/training/includes/quality.html", context))
+
+
+def gallery_svg(gallery: list[dict[str, Any]], index: int, which: str) -> str | None:
+    """The SVG of one gallery image, or None (the view answers 404)."""
+    if not 0 <= index < len(gallery) or which not in ("reference", "design"):
+        return None
+    item = gallery[index]
+    return item.get("reference_svg" if which == "reference" else "svg") or ""
+
+
+class GalleryImagesMixin:
+    """`<pk>/gallery/<index>/<reference|design>.png` on an admin whose rows keep a `gallery`: the PNG of
+    one image of its evaluation gallery, for those who may view the row."""
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        from django.urls import path
+
+        opts = self.model._meta  # type: ignore[attr-defined]
+        view = self.admin_site.admin_view(self.gallery_image_view)  # type: ignore[attr-defined]
+        return [
+            path(
+                "<uuid:pk>/gallery/<int:index>/<str:which>.png",
+                view,
+                name=f"{opts.app_label}_{opts.model_name}_gallery_image",
+            ),
+            *super().get_urls(),  # type: ignore[misc]
+        ]
+
+    def gallery_image_view(self, request: Any, pk: str, index: int, which: str) -> Any:
+        from django.http import Http404
+        from django.shortcuts import get_object_or_404
+
+        from core.admin_pages import thumbnail_response
+
+        obj = get_object_or_404(self.model, pk=pk)  # type: ignore[attr-defined]
+        if not self.has_view_permission(request, obj):  # type: ignore[attr-defined]
+            raise Http404
+        svg = gallery_svg(obj.gallery or [], index, which)
+        if svg is None:
+            raise Http404
+        return thumbnail_response(svg, size=GALLERY_PNG)
+
+
+def gallery_url(obj: Any, index: int, which: str) -> str:
+    from django.urls import reverse
+
+    opts = obj._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_gallery_image", args=[obj.pk, index, which])
+
+
+def panel_for(obj: Any, note: str = "") -> SafeString:
+    """The quality panel of a row with `metrics` and `gallery` (a model version or an evaluation)."""
+    return quality_panel(obj.metrics or {}, obj.gallery or [], lambda i, w: gallery_url(obj, i, w), note)
+
+
+def panel_for_metrics(metrics: dict[str, Any], note: str = "") -> SafeString:
+    return quality_panel(metrics, [], lambda i, w: "", note)

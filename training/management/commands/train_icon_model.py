@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from core.jobs.models import JobStatus
+from core.progress import progress_bar
+from training.ml.quality import summary_line
+from training.services.pipelines import icon_model_pipeline_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Import an icon set (or any path import_training_data reads), freeze a seeded snapshot, train with "
+        "the snapshot's default recipe within the budget, and evaluate. Last line: valid_nondegenerate=… "
+        "iou=… l2=… blank_l2=… random_iou=… retrieval_iou=… train_iou=… steps=…"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path")
+        parser.add_argument(
+            "--budget-seconds", type=int, default=600, help="Training time (evaluation after)."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=0, help="Fixes the split, the sample order, the init."
+        )
+        parser.add_argument("--name", default="", help="Snapshot and model name (default: from the path).")
+
+    def handle(
+        self, *args: Any, path: str, budget_seconds: int, seed: int, name: str, **options: Any
+    ) -> None:
+        source = Path(path).expanduser().resolve()
+        if not source.exists():
+            raise CommandError(f"{source} does not exist.")
+        bar = progress_bar(total=None, desc="training", unit="step")
+        last = {"step": -1}
+
+        def progress(p: Any) -> None:
+            if not bar.disable:
+                bar.total = max(p.total_steps, p.step)
+                bar.n = p.step
+                bar.set_postfix(loss=f"{p.loss:.3f}", tok_s=f"{p.tokens_per_second:,.0f}")
+                bar.refresh()
+            elif p.step - last["step"] >= 250:
+                last["step"] = p.step
+                self.stdout.write(f"step {p.step}/{p.total_steps} loss {p.loss:.4f} eta {p.eta_seconds:.0f}s")
+
+        try:
+            result = icon_model_pipeline_run(
+                source=source,
+                budget_seconds=budget_seconds,
+                seed=seed,
+                snapshot_name=name,
+                on_step=lambda msg: self.stdout.write(msg),
+                on_progress=progress,
+            )
+        except (ValidationError, ValueError) as exc:
+            raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
+        finally:
+            bar.close()
+        run = result.run
+        for event in run.events.order_by("created_at"):
+            self.stdout.write(f"[{event.level}] {event.message}")
+        if run.status != JobStatus.COMPLETED or run.result_model is None:
+            raise CommandError(f"Training {run.status}: {run.error_message}")
+        metrics = run.result_model.metrics
+        self.stdout.write(f"model={run.result_model} dataset={result.dataset}")
+        for stratum in ("low", "medium", "high"):
+            if f"{stratum}_n" in metrics:
+                self.stdout.write(
+                    f"{stratum}: n={metrics[f'{stratum}_n']:.0f} iou={metrics[f'{stratum}_iou']:.4f} "
+                    f"random_iou={metrics[f'{stratum}_random_iou']:.4f} "
+                    f"retrieval_iou={metrics[f'{stratum}_retrieval_iou']:.4f}"
+                )
+        self.stdout.write(
+            f"degenerate: unrenderable={metrics.get('degenerate_unrenderable', 0):.4f} "
+            f"blank={metrics.get('degenerate_blank', 0):.4f} filled={metrics.get('degenerate_filled', 0):.4f} "
+            f"copies={metrics.get('copy_rate', 0):.4f} diversity={metrics.get('diversity', 0):.2f}/4"
+        )
+        self.stdout.write(summary_line(metrics, int(metrics.get("steps", run.step))))
