@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.svg import SvgError, clean_svg  # noqa: E402
 from core.svg.compare import pixel_l2, try_rasterise  # noqa: E402
-from core.svg.modelform import choose_grid, decode, try_encode  # noqa: E402
+from core.svg.modelform import choose_grid, decode, form_units, try_encode, units_of  # noqa: E402
 from training.ml.tokenizer import encode_texts, train_tokenizer  # noqa: E402
 
 
@@ -32,25 +32,28 @@ def measure(folder: Path) -> str:
         with contextlib.suppress(SvgError):  # the importer refuses these too
             svgs.append(clean_svg(path.read_bytes()).svg)
     choice = choose_grid(svgs)
-    losses, units, failures = [], [], {}
+    losses, forms, failures = [], [], {}
     for svg in svgs:
         encoded, why = try_encode(svg, choice.spec.grid)
         if encoded is None:
             failures[why] = failures.get(why, 0) + 1
             continue
-        units.append(encoded.units)
+        forms.append(encoded.text)
         before, after = try_rasterise(svg), try_rasterise(decode(encoded.text, choice.spec).svg)
         if before is not None and after is not None:
             losses.append(pixel_l2(before, after))
     old = train_tokenizer(svgs, vocab_size=4096)
     before_tokens = [len(ids) for ids in encode_texts(old, svgs)]
+    units = [*form_units(choice.spec.grid), *sorted(units_of(forms))]
+    new = train_tokenizer([folder.parent.name], vocab_size=256, units=units)
+    after_tokens = [len(ids) for ids in encode_texts(new, forms)]
     losses.sort()
     return (
-        f"set={folder.parent.name} icons={len(svgs)} converted={len(units)} grid={choice.spec.grid} "
+        f"set={folder.parent.name} icons={len(svgs)} converted={len(forms)} grid={choice.spec.grid} "
         f"view={choice.spec.view:g} l2_mean={statistics.fmean(losses):.5f} l2_p95={losses[int(0.95 * len(losses))]:.5f} "
         f"l2_max={losses[-1]:.4f} over_0.005={sum(x > 0.005 for x in losses) / len(losses):.3f} "
         f"chars_mean={statistics.fmean(len(s) for s in svgs):.0f} tokens_before={statistics.fmean(before_tokens):.1f} "
-        f"tokens_after={statistics.fmean(units):.1f} failures={failures} seconds={time.perf_counter() - t0:.0f}"
+        f"tokens_after={statistics.fmean(after_tokens):.1f} failures={failures} seconds={time.perf_counter() - t0:.0f}"
     )
 
 

@@ -72,7 +72,8 @@ def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_picture
     assert dataset.profile["form"]["grid"] in (24, 48, 96, 192) and dataset.profile["unconvertible"] >= 1
 
     run = training_run_create(dataset=dataset, params=TINY, enqueue=False)
-    assert run.training_params["select_by"] == "val_iou"  # from the snapshot's recipe
+    # From the snapshot's recipe: the last state, and designs chosen by consensus of 32 candidates.
+    assert run.training_params["select_by"] == "last" and run.training_params["consensus"] == 32
     assert run.training_params["n_positions"] >= dataset.profile["max_tokens"]
     run = training_run_run(run_id=run.pk)
     assert run.status == "completed", run.error_message
@@ -101,6 +102,9 @@ def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_picture
         assert key in m, key
     assert m["blank_iou"] == 0.0 and 0.0 < m["random_iou"] < 1.0 and 0.0 < m["retrieval_iou"] <= 1.0
     assert any(k.startswith(("low_", "medium_", "high_")) for k in m)
+    # Generation chooses designs as the evaluation did, and the greedy decodes are scored beside them.
+    assert run.result_model.model_config["decoding"] == {"consensus": 32, "temperature": 1.0}
+    assert {"iou_greedy", "train_iou_greedy", "valid_nondegenerate_greedy"} <= set(m)
     gallery = run.result_model.gallery
     assert gallery and {"prompt", "reference_svg", "svg", "iou", "stratum"} <= set(gallery[0])
 

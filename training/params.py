@@ -46,6 +46,9 @@ class TrainingParams:
     prompt_variants: int = _param(_TRAIN.prompt_variants, 1, 8, "Also train on k-1 shortened prompts.")
     select_by: str = _param(_TRAIN.select_by, help="Which state the run keeps.")
     grid: int = _param(0, 0, 1024, "Model-form grid; 0: chosen from the snapshot.")
+    consensus: int = _param(
+        _TRAIN.consensus, 0, 64, "Designs chosen by agreement among k sampled candidates; 0: greedy."
+    )
     num_threads: int = _param(_TRAIN.num_threads or 0, 0, 256, "0: every core torch sees.", form=False)
 
     @classmethod
@@ -102,6 +105,7 @@ class TrainingParams:
             weight_decay=self.weight_decay,
             prompt_variants=self.prompt_variants,
             select_by=self.select_by,
+            consensus=self.consensus,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             warmup_steps=self.warmup_steps,

@@ -5,12 +5,14 @@ is the pixels darker than 0.5, dilated by one pixel (a 3×3 maximum), so a strok
 still overlaps. From these:
 - ink IoU: intersection over union of the two inks (1.0 when both are empty);
 - pixel L2: the mean squared difference of the greyscale images;
-- degenerate: an SVG that does not parse or render, renders blank, or inks more than 60% of the canvas.
+- degenerate: an SVG that does not parse or render, renders blank, or inks more than 60% of the canvas;
+- consensus: of several candidates for one prompt, the one whose ink agrees most with the others.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,3 +99,25 @@ def try_rasterise(svg: str, size: int = COMPARE_SIZE) -> Raster | None:
         return rasterise(svg, size)
     except SvgError:
         return None
+
+
+def consensus_order(svgs: Sequence[str], size: int = COMPARE_SIZE) -> list[int]:
+    """Candidates' indices, the one most like the others first: each usable candidate is scored by its
+    mean ink IoU with the other usable ones (minimum-Bayes-risk selection with ink IoU as the utility);
+    degenerate candidates follow in their own order. Ties keep the given order."""
+    import numpy as np
+
+    rasters = [try_rasterise(svg, size) if svg else None for svg in svgs]
+    usable = [i for i, r in enumerate(rasters) if not degenerate_reason(r)]
+    rest = [i for i in range(len(svgs)) if i not in set(usable)]
+    if len(usable) < 3:  # with two, agreement cannot tell them apart
+        return usable + rest
+    inks = np.stack([rasters[i].ink.reshape(-1) for i in usable]).astype(np.int32)  # type: ignore[union-attr]
+    inter = inks @ inks.T
+    sizes = inks.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    np.fill_diagonal(iou, 0.0)
+    score = iou.sum(axis=1)
+    ranked = sorted(range(len(usable)), key=lambda k: (-score[k], k))
+    return [usable[k] for k in ranked] + rest

@@ -25,6 +25,7 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from core.models import clean_new_row
 from core.svg import SvgError, check_visible, clean_svg
+from core.svg.compare import consensus_order
 from generation import engine, events
 from generation.models import DesignOutput, OutputImage, Prompt
 from generation.services.jobs import MASKED_ERROR, PROMPT_DELETED, GenerationError, generation_fail
@@ -70,6 +71,7 @@ class _Work:
 
     output: DesignOutput
     samples: list[Any]
+    order: list[int] | None = None  # the candidates' consensus order, for models that choose so
     designs: list[_Design] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
 
@@ -94,6 +96,8 @@ def generation_execute(*, output: DesignOutput) -> None:
         samples, batch = _generate(output)
         t0 = time.perf_counter()
         work = _Work(output=output, samples=samples)
+        if consensus_of(output.model_version)[0]:
+            work.order = consensus_order([getattr(s, "text", "") for s in samples])
         _prepare(work)
         pngs = [png_render_submit(d.styled.clean.svg) for d in work.designs]
         completed = _finish(
@@ -115,14 +119,31 @@ def generation_execute(*, output: DesignOutput) -> None:
             log.warning("design %s/%s could not be rendered to PNG", output.pk, seq, exc_info=True)
 
 
+def consensus_of(model: Any) -> tuple[int, float]:
+    """How many candidates a model version's designs are chosen from by consensus, and their sampling
+    temperature (its config's `decoding`, written at registration; (0, 0.0) for greedy models)."""
+    decoding = (getattr(model, "model_config", None) or {}).get("decoding") or {}
+    try:
+        return max(0, int(decoding.get("consensus") or 0)), float(decoding.get("temperature") or 1.0)
+    except (TypeError, ValueError, AttributeError):
+        return 0, 0.0
+
+
 def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
-    """This request's best-of-N candidates, decoded in the model's shared batch."""
+    """This request's best-of-N candidates, decoded in the model's shared batch. A model that chooses
+    its designs by consensus gets at least its k candidates, sampled at its temperature when the request
+    asks for 0 (still deterministic: every request has its seed)."""
     n = candidates_per_request(count=output.requested_count, temperature=output.temperature)
+    temperature = float(output.temperature)
+    k, consensus_temperature = consensus_of(output.model_version)
+    if k:
+        n = max(n, k)
+        temperature = temperature if temperature > 0 else consensus_temperature
     job = DecodeRequest(
         prompt=output.prompt.text_content,
         n=n,
         seed=int(output.seed or 0),
-        temperature=float(output.temperature),
+        temperature=temperature,
         max_new_tokens=settings.GENERATION_MAX_NEW_TOKENS,
         context=(output.prompt.metadata or {}).get("context"),
     )
@@ -144,9 +165,12 @@ def _prepare(work: _Work) -> None:
     rules = meta.get("style_rules") or {}
     palette = (meta.get("palette") or {}).get("colours") or []
     seen: set[str] = set()
-    # Finished candidates (ended with [eos]) first, then in generation order.
+    # Finished candidates (ended with [eos]) first, then in consensus order (the one most like the
+    # others first) for models that choose so, else in generation order.
     samples = work.samples
-    for i in sorted(range(len(samples)), key=lambda i: (not getattr(samples[i], "finished", True), i)):
+    order = work.order if work.order is not None else list(range(len(samples)))
+    rank = {i: r for r, i in enumerate(order)}
+    for i in sorted(order, key=lambda i: (not getattr(samples[i], "finished", True), rank[i])):
         if len(work.designs) >= work.output.requested_count:
             work.dropped.append({"candidate": i, "reason": "not needed"})
             continue
@@ -203,6 +227,7 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable
         },
         "candidates_tried": len(samples),
         "candidates_dropped": dropped,
+        "chosen_by": "consensus" if work.order is not None else "order",
         "context": context,
         "palette_applied": {
             "source": palette.get("source"),
@@ -217,7 +242,7 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable
         },
         "batch": batch_info,
     }
-    if output.temperature <= 0 and output.requested_count > 1:
+    if output.temperature <= 0 and output.requested_count > 1 and work.order is None:
         metadata["note"] = (
             "Temperature 0 is deterministic: one distinct design. Use a temperature above 0 for more."
         )

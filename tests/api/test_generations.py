@@ -284,3 +284,42 @@ def test_another_users_conversation_is_refused(api, model_version, other):
     conv = conversation_create(user=other, title="theirs")
     response = api.post(URL, {"text": "x", "conversation": str(conv.pk)}, format="json")
     assert_field_error(response, "conversation", "No such active conversation.")
+
+
+def test_a_consensus_model_samples_its_candidates_and_keeps_the_one_most_like_the_others(
+    api, model_version, fake_generator
+):
+    # A model registered with `decoding.consensus` (small real icon sets): even at temperature 0 its
+    # request samples k candidates at the model's temperature, and the design is the candidate whose
+    # rendering agrees most with the others (here the middle one of three concentric circles, not the
+    # first, which is an outlier in the corner).
+    model_version.model_config = {"decoding": {"consensus": 4, "temperature": 1.0}}
+    model_version.save()
+    outlier = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96">'
+        '<circle cx="10" cy="10" r="8" fill="#e53935"/></svg>'
+    )
+    radii = {1: 20, 2: 24, 3: 28}
+    fake_generator.make = lambda p, i: outlier if i == 0 else CIRCLE.format(r=radii[i], fill="#e53935")
+    response = api.post(URL, {"text": "a red circle", "seed": 3}, format="json")
+    run_jobs()
+    [call] = fake_generator.calls
+    assert call["n"] == 4 and call["temperature"] == 1.0 and call["seed"] == 3
+    detail = api.get(response.json()["url"]).json()
+    assert detail["status"] == "completed", detail
+    meta = detail["design_metadata"]
+    assert meta["chosen_by"] == "consensus" and meta["candidates_tried"] == 4
+    assert meta["temperature"] == 0.0  # what was asked; the sampling temperature is the model's
+    [design] = detail["designs"]
+    svg = default_storage.open(
+        OutputImage.objects.get(output_id=detail["id"], file_type="svg").file.name
+    ).read()
+    assert b'r="24"' in svg, svg
+    assert design["sequence_order"] == 0
+
+
+def test_a_greedy_model_keeps_generation_order(api, model_version, fake_generator):
+    response = api.post(URL, {"text": "a red circle", "seed": 3}, format="json")
+    run_jobs()
+    assert fake_generator.calls[0]["n"] == 1 and fake_generator.calls[0]["temperature"] == 0.0
+    assert api.get(response.json()["url"]).json()["design_metadata"]["chosen_by"] == "order"

@@ -75,3 +75,12 @@ def test_copies_are_counted() -> None:
 def test_summary_line() -> None:
     line = summary_line({"valid_nondegenerate": 1, "iou": 0.5}, steps=7)
     assert line.startswith("valid_nondegenerate=1.0000 iou=0.5000 l2=0.0000") and line.endswith(" steps=7")
+
+
+def test_greedy_decodes_are_scored_beside_the_chosen_designs() -> None:
+    # The designs (here perfect) come from a consensus; the greedy decodes (here nothing) are scored
+    # apart, so the two can be compared; without `greedy` no *_greedy figure is reported.
+    m = evaluate_quality(perfect, TRAIN, TEST, greedy=blank).metrics
+    assert m["iou"] == 1.0 and m["train_iou"] == 1.0
+    assert m["iou_greedy"] == 0.0 and m["train_iou_greedy"] == 0.0 and m["valid_nondegenerate_greedy"] == 0.0
+    assert "iou_greedy" not in evaluate_quality(perfect, TRAIN, TEST).metrics

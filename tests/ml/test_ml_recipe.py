@@ -12,7 +12,8 @@ def test_a_small_icon_set_gets_a_regularised_memorising_recipe() -> None:
     r = derive(DataProfile(1600, 75.0, 205, clause_prompts=True, form={"kind": "model-form", "grid": 96}))
     v = r.values
     assert (v["n_layer"], v["n_embd"]) == (4, 128) and v["n_positions"] == 224
-    assert (v["dropout"], v["weight_decay"], v["prompt_variants"], v["select_by"]) == (0.1, 0.1, 3, "val_iou")
+    assert (v["dropout"], v["weight_decay"], v["prompt_variants"], v["select_by"]) == (0.1, 0.1, 3, "last")
+    assert v["consensus"] == 32
     assert 300 <= v["budget_seconds"] <= 4 * 3600 and len(r.reasons) >= 5
 
 
@@ -20,6 +21,7 @@ def test_a_large_corpus_gets_a_bigger_model_and_no_dropout() -> None:
     v = derive(DataProfile(200_000, 120.0, 3000, clause_prompts=False, form=None), budget_seconds=900).values
     assert v["n_layer"] > 4 and v["dropout"] == 0.0 and v["prompt_variants"] == 1
     assert v["select_by"] == "val_loss" and v["budget_seconds"] == 900 and v["n_positions"] == CONTEXT_CAP
+    assert v["consensus"] == 0
 
 
 def test_profile_reads_grid_lengths_and_failures() -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from core.svg.compare import blank_raster, degenerate_reason, ink_iou, pixel_l2, rasterise, try_rasterise
+from core.svg.compare import (
+    blank_raster,
+    consensus_order,
+    degenerate_reason,
+    ink_iou,
+    pixel_l2,
+    rasterise,
+    try_rasterise,
+)
 
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#000" stroke-width="2">'
@@ -44,3 +52,32 @@ def test_degenerate_designs() -> None:
     assert degenerate_reason(rasterise(EMPTY)) == "blank"
     assert degenerate_reason(try_rasterise("<svg>not closed")) == "unrenderable"
     assert degenerate_reason(rasterise(ICON)) == ""
+
+
+def _square(x: int, y: int, size: int = 8) -> str:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">'
+        f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="#000"/></svg>'
+    )
+
+
+def test_consensus_puts_the_candidate_most_like_the_others_first() -> None:
+    # Three squares near the centre agree; the one in the corner does not; the middle one of the three
+    # overlaps both others most. A blank and an unparsable candidate come last, in their own order.
+    candidates = [
+        _square(0, 0),
+        "not svg",
+        _square(9, 8),
+        _square(8, 8),
+        _square(7, 8),
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"/>',
+    ]
+    order = consensus_order(candidates)
+    assert order[0] == 3
+    assert set(order[1:3]) == {2, 4} and order[3] == 0
+    assert order[4:] == [1, 5]
+
+
+def test_consensus_of_fewer_than_three_keeps_their_order() -> None:
+    assert consensus_order([_square(0, 0), _square(8, 8)]) == [0, 1]
+    assert consensus_order(["", _square(8, 8)]) == [1, 0]

@@ -21,6 +21,8 @@ QUALITY_KEYS = (
     "random_l2",
     "retrieval_l2",
     "train_iou",
+    "iou_greedy",
+    "train_iou_greedy",
     "copy_rate",
     "diversity",
     "low_iou",
@@ -107,6 +109,18 @@ def quality_panel(
             "cells": cells("train_iou", "", "", ""),
         },
     ]
+    if "iou_greedy" in metrics:  # designs chosen by consensus: the greedy decodes, for comparison
+        rows += [
+            {"label": "greedy decode: ink IoU on test prompts", "cells": cells("iou_greedy", "", "", "")},
+            {
+                "label": "greedy decode: valid, drawn, not a filled canvas",
+                "cells": cells("valid_nondegenerate_greedy", "", "", ""),
+            },
+            {
+                "label": "greedy decode: ink IoU on training prompts",
+                "cells": cells("train_iou_greedy", "", "", ""),
+            },
+        ]
     strata = [
         {
             "name": name,
@@ -137,6 +151,7 @@ def quality_panel(
         "n": int(metrics.get("eval_prompts", 0)),
         "learned": learned,
         "verdict": sentence,
+        "chosen_by": "consensus of sampled candidates" if "iou_greedy" in metrics else "greedy",
     }
     return mark_safe(render_to_string("admin/training/includes/quality.html", context))
 

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.svg.compare import consensus_order
 from training.ml.adherence import ASPECTS, check
 from training.ml.quality import GenerateFn, Reference
-from training.ml.sampling import DecodeRequest, Generator, Sample
+from training.ml.sampling import DecodeRequest, Generator, Sample, read_consensus
 from training.ml.train.config import ExampleLike, as_example
 from training.ml.train.data import encode_examples, to_forms
 from training.ml.train.loss import evaluation_loss
@@ -143,11 +144,16 @@ def evaluate(
     return result
 
 
-def design_generate(gen: Generator, *, batch_size: int = 64) -> GenerateFn:
+def design_generate(gen: Generator, *, batch_size: int = 64, consensus: int | None = None) -> GenerateFn:
     """The quality evaluation's generate function on a loaded model: candidates as SVG, decoded in
-    continuous batches of `batch_size` requests, each seeded by its position."""
+    continuous batches of `batch_size` requests, each seeded by its position. "The design" for a prompt
+    (one candidate at temperature 0) is chosen as the model's manifest says generation chooses it: its
+    greedy decode, or the consensus of k sampled candidates (`consensus` overrides k; 0 is greedy)."""
+    k, consensus_t = read_consensus(gen.model_dir)
+    if consensus is not None:
+        k = consensus
 
-    def generate(refs: Sequence[Reference], n: int, temperature: float, seed: int) -> list[list[str]]:
+    def decode(refs: Sequence[Reference], n: int, temperature: float, seed: int) -> list[list[str]]:
         out: list[list[str]] = []
         for start in range(0, len(refs), batch_size):
             requests = [
@@ -163,5 +169,15 @@ def design_generate(gen: Generator, *, batch_size: int = 64) -> GenerateFn:
             ]
             out += [[s.text for s in samples] for samples in gen.decode_all(requests)]
         return out
+
+    def generate(refs: Sequence[Reference], n: int, temperature: float, seed: int) -> list[list[str]]:
+        if k <= 0 or n != 1 or temperature > 0:
+            return decode(refs, n, temperature, seed)
+        chosen: list[list[str]] = []
+        step = max(1, batch_size // k)  # requests a batch, so a batch holds about batch_size rows
+        for start in range(0, len(refs), step):
+            for candidates in decode(refs[start : start + step], k, consensus_t, seed + start):
+                chosen.append([candidates[consensus_order(candidates)[0]]] if candidates else [])
+        return chosen
 
     return generate

@@ -115,11 +115,14 @@ def evaluate_quality(
     as_written: Callable[[str], str | None] = lambda svg: svg,
     config: QualityConfig | None = None,
     on_progress: Callable[[str], None] | None = None,
+    greedy: GenerateFn | None = None,
 ) -> QualityReport:
     """Score the model (through `generate`) on `test` and up to 64 `train` prompts, with the baselines.
 
     `as_written(svg)` is a design as the model would write it (its form decoded), or None when it has
-    none; a test design equal to one of the training designs so written is a copy.
+    none; a test design equal to one of the training designs so written is a copy. `greedy`, when the
+    model's designs are not its greedy decodes (a consensus of candidates), also scores the greedy decodes
+    (`*_greedy` metrics), so the two can be compared.
     """
     cfg = config or QualityConfig()
     rng = random.Random(cfg.seed)
@@ -175,6 +178,21 @@ def evaluate_quality(
     distinct = [len(set(c)) for c in candidates]
 
     n = len(test)
+    extra: dict[str, float] = {}
+    if greedy is not None:
+        note("Scoring greedy decodes for comparison.")
+        plain = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(test, 1, 0.0, cfg.seed)]
+        plain_own = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(own, 1, 0.0, cfg.seed)]
+        extra = {
+            "valid_nondegenerate_greedy": sum(not degenerate_reason(g) for g in plain) / n,
+            "iou_greedy": _mean([ink_iou(g or blank_raster(), r) for g, r in zip(plain, refs, strict=True)]),
+            "train_iou_greedy": _mean(
+                [
+                    ink_iou(g or blank_raster(), try_rasterise(r.svg) or blank_raster())
+                    for g, r in zip(plain_own, own, strict=True)
+                ]
+            ),
+        }
     metrics = {
         "eval_prompts": float(n),
         "valid_nondegenerate": sum(not r for r in reasons) / n,
@@ -187,6 +205,7 @@ def evaluate_quality(
         "diversity": _mean(distinct),
         "train_prompts": float(len(own)),
         "train_iou": _mean(own_ious),
+        **extra,
     }
     for name, rasters in baselines.items():
         metrics[f"{name}_iou"] = _mean([ink_iou(b, r) for b, r in zip(rasters, refs, strict=True)])

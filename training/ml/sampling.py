@@ -390,13 +390,27 @@ def _new_cache() -> Any:
     return DynamicCache()
 
 
-def read_form(model_dir: str | Path) -> FormSpec | None:
-    """How a saved model writes designs (its manifest's config.svg_form); None for raw SVG text."""
+def _manifest_config(model_dir: str | Path) -> dict[str, Any]:
     manifest = Path(model_dir) / "manifest.json"
     if not manifest.is_file():
-        return None
+        return {}
     try:
         config = json.loads(manifest.read_text(encoding="utf-8")).get("config", {})
     except (OSError, ValueError):
-        return None
-    return FormSpec.from_dict(config.get("svg_form"))
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def read_form(model_dir: str | Path) -> FormSpec | None:
+    """How a saved model writes designs (its manifest's config.svg_form); None for raw SVG text."""
+    return FormSpec.from_dict(_manifest_config(model_dir).get("svg_form"))
+
+
+def read_consensus(model_dir: str | Path) -> tuple[int, float]:
+    """How many candidates a saved model's design is chosen from by consensus (0: greedy), and at which
+    temperature they are sampled (its manifest's config.consensus, config.consensus_temperature)."""
+    config = _manifest_config(model_dir)
+    try:
+        return max(0, int(config.get("consensus") or 0)), float(config.get("consensus_temperature") or 1.0)
+    except (TypeError, ValueError):
+        return 0, 1.0

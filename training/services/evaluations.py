@@ -38,7 +38,7 @@ def evaluation_metrics(
     from training.ml.adherence import parse_prompt
     from training.ml.evaluate import design_generate, evaluate
     from training.ml.quality import Reference, evaluate_quality
-    from training.ml.sampling import Generator
+    from training.ml.sampling import Generator, read_consensus
 
     validation = dataset_examples(dataset=dataset, split=DatasetItem.Split.VALIDATION)
     test = (
@@ -69,10 +69,12 @@ def evaluation_metrics(
         encoded, _ = try_encode(svg, form.grid)
         return decode(encoded.text, form).svg if encoded else None
 
+    consensus, _ = read_consensus(model_dir)
     report = evaluate_quality(
         design_generate(gen),
         [Reference(e.prompt, e.svg, e.context) for e in train],
         [Reference(e.prompt, e.svg, e.context) for e in test],
+        greedy=design_generate(gen, consensus=0) if consensus else None,
         as_written=as_written,
         on_progress=on_progress,
     )

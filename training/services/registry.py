@@ -33,7 +33,7 @@ def model_version_register(
         model_name=run.model_name,
         version=version,
         architecture=run.training_params.get("arch", "gpt2"),
-        model_config=manifest.get("config", {}).get("model", {}),
+        model_config=_model_config(manifest.get("config", {})),
         trained_at=timezone.now(),
         last_fine_tuned=timezone.now() if run.base_model_id else None,
         base_model=run.base_model,
@@ -54,6 +54,17 @@ def model_version_register(
     run.result_model = model
     run.save(update_fields=["result_model", "updated_at"])
     return model
+
+
+def _model_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The version's model config, with how generation chooses its designs when not greedily."""
+    out = dict(config.get("model", {}))
+    if config.get("consensus"):
+        out["decoding"] = {
+            "consensus": int(config["consensus"]),
+            "temperature": float(config.get("consensus_temperature") or 1.0),
+        }
+    return out
 
 
 def may_move_production(user: Any) -> bool:

@@ -80,4 +80,9 @@ class Command(BaseCommand):
             f"blank={metrics.get('degenerate_blank', 0):.4f} filled={metrics.get('degenerate_filled', 0):.4f} "
             f"copies={metrics.get('copy_rate', 0):.4f} diversity={metrics.get('diversity', 0):.2f}/4"
         )
+        if "iou_greedy" in metrics:  # the designs were chosen by consensus: the greedy decodes beside them
+            self.stdout.write(
+                f"greedy decodes: valid_nondegenerate={metrics['valid_nondegenerate_greedy']:.4f} "
+                f"iou={metrics['iou_greedy']:.4f} train_iou={metrics['train_iou_greedy']:.4f}"
+            )
         self.stdout.write(summary_line(metrics, int(metrics.get("steps", run.step))))

@@ -61,6 +61,11 @@ class TrainConfig:
     select_by: str = "val_loss"
     validations: int = 10
     validation_prompts: int = 48
+    # How the model's design for a prompt is chosen: 0, its greedy decode; k > 0, the candidate of k sampled
+    # at consensus_temperature whose rendering agrees most with the others' (core.svg.compare.
+    # consensus_order). Generation and the quality evaluation both read it from the manifest.
+    consensus: int = 0
+    consensus_temperature: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
