@@ -200,6 +200,9 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 EMBEDDED_BROKER = not REDIS_URL
 # Threads of the embedded worker; with Redis each `rundramatiq` sets its own.
 EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=2)
+# Worker processes that check an import's rows (parse, sanitise, normalise) while its own process dedups
+# and writes; one per core by default (1: check them in the import's own process).
+IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=os.cpu_count() or 1)
 # Every job (core.jobs): a claim whose heartbeat is older than this belongs to a dead worker (each process
 # beats its claims several times within it); a job is tried this many times, whatever re-sends it.
 JOB_CLAIM_TTL_SECONDS = env.int("JOB_CLAIM_TTL_SECONDS", default=60)
