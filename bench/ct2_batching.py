@@ -74,8 +74,12 @@ def main() -> None:
         return out
 
     expected = sequential()
-    for name, fn in (("one batch call", batched), ("sequential calls", sequential),
-                     ("2 replicas, async calls", replicas), ("generate_tokens streams", streams)):
+    for name, fn in (
+        ("one batch call", batched),
+        ("sequential calls", sequential),
+        ("2 replicas, async calls", replicas),
+        ("generate_tokens streams", streams),
+    ):
         assert fn() == expected, name
         times = []
         for _ in range(args.repeats):
@@ -83,8 +87,10 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
-        print(f"{name:26s} {med * 1000:7.1f} ms for {args.requests} requests ({args.requests / med:6.0f} req/s), "
-              f"range {min(times) * 1000:.1f}-{max(times) * 1000:.1f} ms")
+        print(
+            f"{name:26s} {med * 1000:7.1f} ms for {args.requests} requests ({args.requests / med:6.0f} req/s), "
+            f"range {min(times) * 1000:.1f}-{max(times) * 1000:.1f} ms"
+        )
 
 
 if __name__ == "__main__":
