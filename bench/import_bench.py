@@ -44,12 +44,13 @@ def children() -> list[int]:
 
 
 class PeakRss:
-    """Peak RSS of this process (above its level at start), and of its child processes (each one's peak,
-    summed), sampled every 20 ms."""
+    """Peak RSS of this process (above its level at start), and of its child processes (each one's peak
+    above its level at start, or all of it for a child started meanwhile; summed), sampled every 20 ms."""
 
     def __init__(self) -> None:
         self.base = rss()
         self.peak = self.base
+        self.child_base = {pid: rss(pid) for pid in children()}
         self.child_peaks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -71,7 +72,7 @@ class PeakRss:
 
     def report(self) -> str:
         own = (self.peak - self.base) / 2**20
-        workers = sum(self.child_peaks.values()) / 2**20
+        workers = sum(max(0, v - self.child_base.get(pid, 0)) for pid, v in self.child_peaks.items()) / 2**20
         return f"+{own:.0f} MiB RSS" + (
             f" (+ {workers:.0f} MiB in {len(self.child_peaks)} workers)" if workers else ""
         )
