@@ -98,9 +98,19 @@ def _convert_into(model_dir: Path, out: Path) -> None:
     import ctranslate2
     from ctranslate2.converters import TransformersConverter
 
+    from training.ml.tokenizer import tokenizer_dir
+
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    tokenizer_path = str(tokenizer_dir(model_dir))
+
+    class Converter(TransformersConverter):  # type: ignore[misc]
+        """The tokenizer from where the model keeps it (beside the weights, or in `tokenizer/`)."""
+
+        def load_tokenizer(self, tokenizer_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
+            return tokenizer_class.from_pretrained(tokenizer_path, **kwargs)
+
     with quiet_transformers():
-        TransformersConverter(str(model_dir)).convert(str(out), force=True)
+        Converter(str(model_dir)).convert(str(out), force=True)
     vocabulary = json.loads((out / "vocabulary.json").read_text(encoding="utf-8"))
     if len(set(vocabulary)) != len(vocabulary):
         raise ConversionError("the converted vocabulary has duplicate tokens")
