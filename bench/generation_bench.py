@@ -9,7 +9,8 @@ prompts and token budget, in one run.
     answer comes once the sanitised SVG is stored; the worker renders the 512 px PNG right after, so the
     time until the PNG is stored is printed too. Before every timed call the worker is idle (PNGs
     included), so neither side runs beside the other's leftovers. Each API call is also broken down into
-    its parts (see PARTS), timed by wrapping the functions that do them.
+    its parts (see PARTS), timed by wrapping the functions that do them; the calls go through Django's
+    test client (no socket), and the same calls through a real socket are timed after, as `http:`.
 (b) throughput: N concurrent API requests through the in-process worker (whose decode process batches
     the requests in flight) vs N sequential bare CTranslate2 calls (and, printed, N sequential
     `model.generate` calls); `throughput_ratio` is platform requests/s ÷ bare requests/s.
@@ -285,6 +286,43 @@ def main() -> None:
             out.append((last - o.created_at).total_seconds() * 1000)
         return out
 
+    def http_cost(batch: list[str]) -> tuple[float, float]:
+        """The same calls through a real socket and HTTP parsing, alternated with test-client calls."""
+        import urllib.request
+
+        from django.core.handlers.wsgi import WSGIHandler
+        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
+        server.set_app(WSGIHandler())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/generations/?wait=60"
+        via_http, via_client = [], []
+        try:
+            for p in batch:
+                body = json.dumps({"text": p, "seed": SEED, "temperature": 0}).encode()
+                request = urllib.request.Request(
+                    url,
+                    data=body,
+                    headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+                )
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    assert answer.status == 200
+                    answer.read()
+                via_http.append(time.perf_counter() - t0)
+                idle()
+                via_client.append(api(p))
+                idle()
+        finally:
+            server.shutdown()
+            server.server_close()
+        return statistics.median(via_http) * 1000, statistics.median(via_client) * 1000
+
     spans = Spans()
     instrument(spans)
     start_embedded_worker()
@@ -340,6 +378,12 @@ def main() -> None:
         )
         print(
             f"model_generate_ratio={med['api'] / med['hf']:.3f} (platform API ÷ transformers model.generate)"
+        )
+        http_ms, client_ms = http_cost(prompts[: args.repeats])
+        print(
+            f"http: median {http_ms:.1f} ms a call through a socket (Django's threaded WSGI server, a new "
+            f"connection a call) against {client_ms:.1f} ms through the test client: +{http_ms - client_ms:.1f} "
+            "ms (gunicorn, as deployed, is not measured here)"
         )
 
         # (b) throughput: N concurrent API requests vs N sequential bare calls
