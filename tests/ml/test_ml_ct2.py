@@ -120,3 +120,34 @@ def test_a_model_that_fails_to_convert_serves_through_transformers_and_says_why(
         convert(unconvertible)  # not tried again with the same CTranslate2
     (unconvertible / FAILED).write_text(json.dumps({"reason": "old", "ctranslate2": "0.0"}))
     assert failure_reason(unconvertible) is None  # another CTranslate2 version tries again
+
+
+@pytest.mark.slow
+def test_a_lora_adapter_converts_merged_into_its_base(tmp_path: Path) -> None:
+    """An adapter folder (PEFT LoRA, its base named in adapter_config.json) decodes through CTranslate2
+    with the adapter merged, token for token as transformers decodes base + adapter."""
+    from peft import LoraConfig, get_peft_model
+
+    from training.ml.model import ModelConfig, build_model
+    from training.ml.tokenizer import save_tokenizer, train_tokenizer
+
+    texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]
+    tokenizer = train_tokenizer(texts, vocab_size=300)
+    base = build_model(ModelConfig(n_layer=2, n_embd=32, n_head=2, n_positions=96), tokenizer)
+    base.save_pretrained(str(tmp_path / "base"))
+    adapted = get_peft_model(base, LoraConfig(r=4, target_modules=["c_attn"], init_lora_weights=False))
+    adapted.save_pretrained(str(tmp_path / "adapter"))
+    save_tokenizer(tokenizer, tmp_path / "adapter")
+    config_path = tmp_path / "adapter" / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = str(tmp_path / "base")
+    config_path.write_text(json.dumps(config))
+
+    gen = Generator(tmp_path / "adapter", num_threads=1)
+    assert gen.engine == "ctranslate2", gen.fallback_reason
+    assert json.loads((tmp_path / "adapter" / "ct2" / "conversion.json").read_text())["adapter_merged"]
+    hf = Generator(tmp_path / "adapter", num_threads=1, engine="transformers")
+    prompts = PROMPTS[:3]
+    assert [(s.text, s.tokens) for [s] in gen.generate(prompts, max_new_tokens=30)] == [
+        (s.text, s.tokens) for [s] in hf.generate(prompts, max_new_tokens=30)
+    ]

@@ -100,8 +100,14 @@ def _convert_into(model_dir: Path, out: Path) -> None:
 
     from training.ml.tokenizer import tokenizer_dir
 
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     tokenizer_path = str(tokenizer_dir(model_dir))
+    if (model_dir / ADAPTER_CONFIG).is_file():  # LoRA: the base with the adapter merged is what converts
+        merged = out.parent / "merged"
+        _merge_adapter(model_dir, merged)
+        source = merged
+    else:
+        source = model_dir
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
 
     class Converter(TransformersConverter):  # type: ignore[misc]
         """The tokenizer from where the model keeps it (beside the weights, or in `tokenizer/`)."""
@@ -110,7 +116,7 @@ def _convert_into(model_dir: Path, out: Path) -> None:
             return tokenizer_class.from_pretrained(tokenizer_path, **kwargs)
 
     with quiet_transformers():
-        Converter(str(model_dir)).convert(str(out), force=True)
+        Converter(str(source)).convert(str(out), force=True)
     vocabulary = json.loads((out / "vocabulary.json").read_text(encoding="utf-8"))
     if len(set(vocabulary)) != len(vocabulary):
         raise ConversionError("the converted vocabulary has duplicate tokens")
@@ -129,10 +135,24 @@ def _convert_into(model_dir: Path, out: Path) -> None:
                 "architectures": config.get("architectures"),
                 "model_type": config.get("model_type"),
                 "weights": "float32",
+                "adapter_merged": source is not model_dir,
             }
         ),
         encoding="utf-8",
     )
+    shutil.copyfile(source / "config.json", out / "source_config.json")
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def _merge_adapter(model_dir: Path, out: Path) -> None:
+    """A PEFT adapter folder (LoRA) as one plain model: its base with the adapter merged, saved to `out`."""
+    from peft import AutoPeftModelForCausalLM
+
+    with quiet_transformers():
+        model = AutoPeftModelForCausalLM.from_pretrained(str(model_dir))
+        model.merge_and_unload().save_pretrained(str(out))
 
 
 LOGIT_TOLERANCE = 1e-2  # float32 on both sides: differences are rounding, around 1e-5

@@ -93,6 +93,7 @@ class Generator:
         if engine == "ctranslate2":
             try:
                 ct2 = _load_ct2(self.model_dir, tokenizer, device, num_threads, compute_type)
+                positions = _config_positions(self.model_dir)
             except Exception as exc:  # noqa: BLE001 - any failure means: serve through transformers
                 self.fallback_reason = str(exc) or type(exc).__name__
                 log.warning(
@@ -104,7 +105,7 @@ class Generator:
                 self._setup_common(tokenizer, form, ct2.device, num_threads)
                 self.ct2: Ct2Decoder | None = ct2
                 self._model: Any = None
-                self.max_positions = _config_positions(self.model_dir)
+                self.max_positions = positions
                 return
         device = pick_device(device)
         with quiet_transformers():
@@ -267,7 +268,11 @@ def _load_ct2(
 
 
 def _config_positions(model_dir: Path) -> int:
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    """The model's context, from the converted model's source config (an adapter's merged base)."""
+    path = model_dir / "ct2" / "source_config.json"
+    if not path.is_file():
+        path = model_dir / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
     return int(config.get("n_positions") or config.get("max_position_embeddings") or 1024)
 
 
