@@ -82,6 +82,8 @@ def convert(model_dir: str | Path, *, retry: bool = False) -> Path:
             _convert_into(model_dir, tmp / "model")
             (tmp / "model").rename(target)
         except Exception as exc:
+            if is_converted(model_dir):  # another process (sharing the model cache) got there first
+                return target
             reason = f"{type(exc).__name__}: {exc}"[:1000]
             (model_dir / FAILED).write_text(
                 json.dumps({"reason": reason, "ctranslate2": _version()}), encoding="utf-8"
