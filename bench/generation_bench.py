@@ -1,24 +1,25 @@
-"""Generation overhead and batching: the platform (API + queue + worker + sanitise + render + store) against
-bare transformers `model.generate` calls on the same loaded model, prompts and seeds, in one run.
+"""Generation latency, throughput and the platform's own overhead: the platform (API + queue + worker +
+sanitise + render + store) against bare CTranslate2 `generate_batch` calls on the same converted model,
+prompts and token budget, in one run.
 
-(a) latency: POST /api/v1/generations/?wait=60 (one design, greedy) vs one bare `model.generate` call
-    (greedy, the same token budget), per prompt; prints the median of the per-prompt ratios (platform
-    time ÷ bare time, lower is better). The platform decodes with its own loop (training.ml.sampling
-    with the lean GPT-2 forward of training.ml.fastpath), so the same prompts are also timed through that
-    loop called bare: platform ÷ own loop is the platform's overhead around its model, printed as well.
-    Every prompt's tokens are checked to be the same on all three paths. The answer comes once the
-    sanitised SVG is stored; the worker renders the 512 px PNG right after, so the time until the PNG is
-    stored is printed too. Before every timed call the worker is idle (PNGs included), so neither side
-    runs beside the other's leftovers.
-(b) throughput: N concurrent API requests through the in-process worker (whose decode loop batches
-    every request in flight: they join and leave between steps) vs N sequential bare `model.generate`
-    calls (and, printed, N sequential calls of the own loop); prints platform requests/s ÷ bare
-    requests/s, and the time until every PNG of the N is stored as well.
+(a) latency: POST /api/v1/generations/?wait=60 (one design, greedy) vs one bare CTranslate2
+    `generate_batch` call (greedy, batch 1, the same prompt, token budget and threads, in the bench's
+    process), per prompt; the medians' ratio is `latency_ratio`. Every prompt's tokens are checked to be
+    the same on both sides, and on transformers' `model.generate` (timed as well, for comparison). The
+    answer comes once the sanitised SVG is stored; the worker renders the 512 px PNG right after, so the
+    time until the PNG is stored is printed too. Before every timed call the worker is idle (PNGs
+    included), so neither side runs beside the other's leftovers. Each API call is also broken down into
+    its parts (see PARTS), timed by wrapping the functions that do them; the calls go through Django's
+    test client (no socket), and the same calls through a real socket are timed after, as `http:`.
+(b) throughput: N concurrent API requests through the in-process worker (whose decode process batches
+    the requests in flight) vs N sequential bare CTranslate2 calls (and, printed, N sequential
+    `model.generate` calls); `throughput_ratio` is platform requests/s ÷ bare requests/s.
 
 Without --model-dir a tiny model is trained on the synthetic corpus first (--train-seconds).
+DATABASE_URL picks the database (a throw-away SQLite file by default).
 The last two lines are `latency_ratio=<x>` and `throughput_ratio=<y>`.
 
-    python bench/generation_bench.py [--model-dir DIR] [--train-seconds 60] [--repeats 7] [--concurrent 16]
+    python bench/generation_bench.py [--model-dir DIR] [--train-seconds 60] [--repeats 15] [--concurrent 16]
 """
 
 from __future__ import annotations
@@ -28,11 +29,76 @@ import json
 import statistics
 import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _django import setup
 
 SEED = 1234
+# The parts of one API call, in order. The request thread: DRF (auth, throttles, parsing, validation:
+# the call's time outside every other part), `row` (generation_create: the prompt and request rows, the
+# message queued on commit), then it waits; the worker: `hop` (from the commit to the worker's claim
+# starting), `claim`, `decode` (the request's trip through the decode process), `sanitise` and `probe`
+# (core.svg's clean and the 64 px blank check, for each candidate), `store` (the designs and the
+# completed row in one transaction), `wake` (from the commit to the waiting call running again); the
+# request thread again: `answer` (serialising the response) and `request log` (the ApiRequest row).
+PARTS = (
+    "drf",
+    "row",
+    "hop",
+    "claim",
+    "decode",
+    "sanitise",
+    "probe",
+    "store",
+    "wake",
+    "answer",
+    "request log",
+)
+
+
+class Spans:
+    """Per-part durations of the call in flight (the latency pass runs one call at a time)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, float] = defaultdict(float)
+        self.marks: dict[str, float] = {}
+        self.on = False
+
+    def wrap(
+        self, name: str, fn: Callable[..., Any], *, start: str = "", end: str = ""
+    ) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            if self.on and start:
+                self.marks[start] = t0
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                t1 = time.perf_counter()
+                if self.on:
+                    self.parts[name] += t1 - t0
+                    if end:
+                        self.marks[end] = t1
+
+        return timed
+
+    def begin(self) -> None:
+        self.parts.clear()
+        self.marks.clear()
+        self.on = True
+
+    def end(self, total: float) -> dict[str, float]:
+        self.on = False
+        p, m = dict(self.parts), self.marks
+        p["hop"] = max(0.0, m.get("claim_start", 0) - m.get("row_end", 0))
+        p["wake"] = max(0.0, m.get("wait_end", 0) - m.get("store_end", 0))
+        waited = m.get("wait_end", 0) - m.get("row_end", 0)
+        inside = p.get("row", 0) + waited + p.get("answer", 0) + p.get("request log", 0)
+        p["drf"] = max(0.0, total - inside)
+        return p
 
 
 def train_tiny(work: Path, seconds: float) -> Path:
@@ -51,6 +117,42 @@ def train_tiny(work: Path, seconds: float) -> Path:
     return result.final_dir
 
 
+def instrument(spans: Spans) -> None:
+    """Wrap the functions each part runs in (module globals, looked up at call time)."""
+    import core.jobs.actor as actor
+    import generation.api as api
+    import generation.selectors as selectors
+    import generation.services.pipeline as pipeline
+    from core.api import api_request_done
+    from generation.api_log import api_request_log
+
+    api.generation_create = spans.wrap("row", api.generation_create, end="row_end")
+    actor.job_claim = spans.wrap("claim", actor.job_claim, start="claim_start")
+    pipeline._generate = spans.wrap("decode", pipeline._generate)
+    pipeline.clean_svg = spans.wrap("sanitise", pipeline.clean_svg)
+    pipeline.check_visible = spans.wrap("probe", pipeline.check_visible)
+    pipeline._store = spans.wrap("store", pipeline._store, end="store_end")
+    selectors_wait = selectors.generation_wait
+    api.selectors.generation_wait = spans.wrap("_wait", selectors_wait, end="wait_end")
+    serializer = api.GenerationSerializer
+
+    class TimedSerializer(serializer):  # type: ignore[misc, valid-type]
+        @property
+        def data(self) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return super().data
+            finally:
+                if spans.on:
+                    spans.parts["answer"] += time.perf_counter() - t0
+
+    api.GenerationSerializer = TimedSerializer
+    api_request_done.disconnect(dispatch_uid="generation.api_request_log")
+    api_request_done.connect(
+        spans.wrap("request log", api_request_log), dispatch_uid="generation.api_request_log", weak=False
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model-dir", default="", help="A trained model folder (skips training).")
@@ -60,7 +162,9 @@ def main() -> None:
     args = parser.parse_args()
     work = setup("generation-bench")
 
+    from django.conf import settings
     from django.contrib.auth.models import Group
+    from django.db import connection
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
@@ -70,10 +174,12 @@ def main() -> None:
     from core.roles import API_CONSUMERS
     from generation.models import DesignOutput, OutputImage
     from training.artifacts import artifacts_upload
+    from training.ml.ct2 import convert
     from training.ml.synthetic import generate_corpus
     from training.models import ModelAlias, SLMModel
 
     model_dir = Path(args.model_dir) if args.model_dir else train_tiny(work, args.train_seconds)
+    ct2_dir = convert(model_dir)  # what registration does: the conversion is an artifact beside the weights
     prefix = artifacts_upload(local_dir=model_dir, prefix="models/bench-slm/1")
     model = SLMModel.objects.create(model_name="bench-slm", version=1, storage_path=prefix)
     ModelAlias.objects.create(name="production", model_version=model)
@@ -81,53 +187,68 @@ def main() -> None:
     user.groups.add(Group.objects.get(name=API_CONSUMERS))  # generating through the API is their role
     token = Token.objects.create(user=user).key
 
-    # The bare side: the same model files loaded in this process, on the same device, with the torch
-    # threads the platform's decode process uses (its own process, since GENERATION_DECODE_PROCESS).
+    # The bare side: the same converted model loaded in this process, on the same device, with the
+    # threads the platform's decode process uses.
+    import ctranslate2
     import torch
-    from django.conf import settings
 
-    from training.ml.sampling import Generator
-    from training.ml.tokenizer import build_prefix_ids, decode
+    from training.ml.model import load_model, max_positions
+    from training.ml.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
 
     threads = settings.GENERATION_DECODE_THREADS
     if threads:
         torch.set_num_threads(threads)
-    generator = Generator(model_dir, lean=settings.GENERATION_LEAN_DECODE)
+    engine = ctranslate2.Generator(str(ct2_dir), device="cpu", compute_type="float32", intra_threads=threads)
+    vocabulary = json.loads((ct2_dir / "vocabulary.json").read_text())
+    tokenizer = load_tokenizer(tokenizer_dir(model_dir))
+    hf_model = load_model(model_dir, "cpu").eval()
+    eos, pad = int(tokenizer.eos_token_id), int(tokenizer.pad_token_id)
+    positions = max_positions(hf_model)
     print(
-        f"platform decodes in {'its own process' if settings.GENERATION_DECODE_PROCESS else 'a thread'}, "
-        f"{torch.get_num_threads()} torch thread(s), "
-        f"{'lean' if generator.lean is not None else 'transformers'} forward; bare in this process, "
-        "same threads"
+        f"database {connection.vendor}; platform decodes through {settings.GENERATION_ENGINE} in "
+        f"{'its own process' if settings.GENERATION_DECODE_PROCESS else 'a thread'}, {threads} thread(s), "
+        f"batch window {settings.GENERATION_BATCH_WINDOW_MS:g} ms; bare CTranslate2 in this process, same "
+        "threads"
     )
     prompts = [e.prompt for e in generate_corpus(max(args.repeats, args.concurrent) + 1, seed=999)]
-    max_new = 256
-    start_embedded_worker()
+    max_new = settings.GENERATION_MAX_NEW_TOKENS
 
-    def bare(prompt: str, tokens: list[int] | None = None) -> float:
-        """transformers' own generate: greedy, the same budget and end token as the platform."""
-        ids = torch.tensor([build_prefix_ids(generator.tokenizer, [prompt])[0]], device=generator.device)
+    def prefix_of(prompt: str) -> list[int]:
+        return build_prefix_ids(tokenizer, [prompt])[0]
+
+    def bare(prompt: str, tokens: list[list[int]] | None = None) -> float:
+        """One CTranslate2 generate_batch call: greedy, batch 1, the platform's budget and end token."""
+        ids = prefix_of(prompt)
+        start = [vocabulary[i] for i in ids]
+        budget = min(max_new, positions - len(ids))
+        t0 = time.perf_counter()
+        result = engine.generate_batch(
+            [start], max_length=budget, include_prompt_in_result=False, end_token=[eos], sampling_topk=1
+        )
+        elapsed = time.perf_counter() - t0
+        if tokens is not None:
+            tokens.append(list(result[0].sequences_ids[0]))
+        return elapsed
+
+    def hf(prompt: str, tokens: list[list[int]] | None = None) -> float:
+        """transformers' own model.generate: greedy, the same budget and end token."""
+        ids = torch.tensor([prefix_of(prompt)])
+        budget = min(max_new, positions - ids.shape[1])
         t0 = time.perf_counter()
         with torch.inference_mode():
-            out = generator.model.generate(
+            out = hf_model.generate(
                 ids,
                 attention_mask=torch.ones_like(ids),
                 do_sample=False,
-                max_new_tokens=max_new,
-                eos_token_id=generator.eos_id,
-                pad_token_id=generator.pad_id,
+                max_new_tokens=budget,
+                eos_token_id=eos,
+                pad_token_id=pad,
             )
         elapsed = time.perf_counter() - t0
         if tokens is not None:
-            new = [t for t in out[0, ids.shape[1] :].tolist() if t != generator.eos_id]
-            tokens.append(len(new))
-            own_text = generator.generate([prompt], n=1, temperature=0.0, max_new_tokens=max_new)[0][0].text
-            assert own_text == decode(generator.tokenizer, new), "own loop and model.generate disagree"
+            new = out[0, ids.shape[1] :].tolist()
+            tokens.append(new[: new.index(eos)] if eos in new else new)
         return elapsed
-
-    def own(prompt: str) -> float:
-        t0 = time.perf_counter()
-        generator.generate([prompt], n=1, seed=SEED, temperature=0.0, max_new_tokens=max_new)
-        return time.perf_counter() - t0
 
     def api(prompt: str, statuses: list[str] | None = None, tokens: list[int] | None = None) -> float:
         client = Client(HTTP_AUTHORIZATION=f"Token {token}")
@@ -165,40 +286,105 @@ def main() -> None:
             out.append((last - o.created_at).total_seconds() * 1000)
         return out
 
+    def http_cost(batch: list[str]) -> tuple[float, float]:
+        """The same calls through a real socket and HTTP parsing, alternated with test-client calls."""
+        import urllib.request
+
+        from django.core.handlers.wsgi import WSGIHandler
+        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
+        server.set_app(WSGIHandler())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/generations/?wait=60"
+        via_http, via_client = [], []
+        try:
+            for p in batch:
+                body = json.dumps({"text": p, "seed": SEED, "temperature": 0}).encode()
+                request = urllib.request.Request(
+                    url,
+                    data=body,
+                    headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+                )
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    assert answer.status == 200
+                    answer.read()
+                via_http.append(time.perf_counter() - t0)
+                idle()
+                via_client.append(api(p))
+                idle()
+        finally:
+            server.shutdown()
+            server.server_close()
+        return statistics.median(via_http) * 1000, statistics.median(via_client) * 1000
+
+    spans = Spans()
+    instrument(spans)
+    start_embedded_worker()
     try:
-        bare(prompts[-1])  # warm-up: first-call costs (allocations, render workers) are not what we measure
-        own(prompts[-1])
-        api(prompts[-1])
-        idle()
+        for _ in range(2):  # warm-up: first-call costs (allocations, render workers) are not measured
+            bare(prompts[-1])
+            hf(prompts[-1])
+            api(prompts[-1])
+            idle()
 
         # (a) latency, interleaved (and the order alternated) so drift hits both sides alike
-        ratios, own_ratios, bare_t, own_t, api_t, statuses = [], [], [], [], [], []
-        bare_tokens: list[int] = []
+        bare_t, hf_t, api_t, statuses = [], [], [], []
+        bare_tokens: list[list[int]] = []
+        hf_tokens: list[list[int]] = []
         api_tokens: list[int] = []
+        breakdown: list[dict[str, float]] = []
+
+        def timed_api(p: str) -> float:
+            spans.begin()
+            a = api(p, statuses, api_tokens)
+            breakdown.append(spans.end(a))
+            return a
+
         before = set(DesignOutput.objects.values_list("pk", flat=True))
         for i, p in enumerate(prompts[: args.repeats]):
             if i % 2:
-                a = api(p, statuses, api_tokens)
+                a = timed_api(p)
                 idle()
-                b, o = bare(p, bare_tokens), own(p)
+                b, h = bare(p, bare_tokens), hf(p, hf_tokens)
             else:
-                o, b = own(p), bare(p, bare_tokens)
-                a = api(p, statuses, api_tokens)
+                h, b = hf(p, hf_tokens), bare(p, bare_tokens)
+                a = timed_api(p)
                 idle()
             bare_t.append(b)
-            own_t.append(o)
+            hf_t.append(h)
             api_t.append(a)
-            ratios.append(a / b)
-            own_ratios.append(a / o)
-        assert api_tokens == bare_tokens, ("the platform decoded other tokens", api_tokens, bare_tokens)
+        assert bare_tokens == hf_tokens, "CTranslate2 and model.generate decoded other tokens"
+        assert api_tokens == [len(t) for t in bare_tokens], ("the platform decoded other tokens", api_tokens)
+        med = {
+            name: statistics.median(x) * 1000 for name, x in (("bare", bare_t), ("hf", hf_t), ("api", api_t))
+        }
         print(
-            f"latency: model.generate median {statistics.median(bare_t) * 1000:.0f} ms, own decode loop "
-            f"median {statistics.median(own_t) * 1000:.0f} ms, api median {statistics.median(api_t) * 1000:.0f} "
-            f"ms over {args.repeats} prompts (same tokens on all three; {statuses.count('completed')} "
-            f"completed, {statuses.count('failed')} failed: no usable design); PNG stored after a median "
-            f"{statistics.median(png_ms(before)):.0f} ms"
+            f"latency: bare CTranslate2 median {med['bare']:.1f} ms, model.generate median {med['hf']:.0f} ms, "
+            f"api median {med['api']:.1f} ms over {args.repeats} prompts (same tokens on all three; "
+            f"{statuses.count('completed')} completed, {statuses.count('failed')} failed: no usable design); "
+            f"PNG stored after a median {statistics.median(png_ms(before)):.0f} ms"
         )
-        print(f"overhead_ratio_vs_own_loop={statistics.median(own_ratios):.3f}")
+        parts = {k: statistics.median([b.get(k, 0.0) for b in breakdown]) * 1000 for k in PARTS}
+        print(
+            "overhead breakdown (median ms per API call): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+            + f"; sum {sum(parts.values()):.1f} of {med['api']:.1f}"
+        )
+        print(
+            f"model_generate_ratio={med['api'] / med['hf']:.3f} (platform API ÷ transformers model.generate)"
+        )
+        http_ms, client_ms = http_cost(prompts[: args.repeats])
+        print(
+            f"http: median {http_ms:.1f} ms a call through a socket (Django's threaded WSGI server, a new "
+            f"connection a call) against {client_ms:.1f} ms through the test client: +{http_ms - client_ms:.1f} "
+            "ms (gunicorn, as deployed, is not measured here)"
+        )
 
         # (b) throughput: N concurrent API requests vs N sequential bare calls
         batch = prompts[: args.concurrent]
@@ -208,15 +394,15 @@ def main() -> None:
         bare_total = time.perf_counter() - t0
         t0 = time.perf_counter()
         for p in batch:
-            own(p)
-        own_total = time.perf_counter() - t0
+            hf(p)
+        hf_total = time.perf_counter() - t0
         before = set(DesignOutput.objects.values_list("pk", flat=True))
         results: list[str] = []
-        threads = [threading.Thread(target=api, args=(p, results)) for p in batch]
+        workers = [threading.Thread(target=api, args=(p, results)) for p in batch]
         t0 = time.perf_counter()
-        for t in threads:
+        for t in workers:
             t.start()
-        for t in threads:
+        for t in workers:
             t.join()
         api_total = time.perf_counter() - t0
         idle()
@@ -227,16 +413,16 @@ def main() -> None:
             for o in DesignOutput.objects.exclude(pk__in=before)
         ]
         print(
-            f"throughput: {len(batch)} sequential model.generate calls {bare_total:.2f} s "
-            f"({len(batch) / bare_total:.1f} req/s), of the own loop {own_total:.2f} s "
-            f"({len(batch) / own_total:.1f} req/s); {len(batch)} concurrent API requests {api_total:.2f} s "
+            f"throughput: {len(batch)} sequential bare CTranslate2 calls {bare_total:.3f} s "
+            f"({len(batch) / bare_total:.1f} req/s), model.generate {hf_total:.2f} s "
+            f"({len(batch) / hf_total:.1f} req/s); {len(batch)} concurrent API requests {api_total:.3f} s "
             f"({len(batch) / api_total:.1f} req/s), {with_pngs:.2f} s until every PNG was stored; "
-            f"most requests sharing a decode step {max(sizes)}"
+            f"most requests sharing a decode call {max(sizes)}"
         )
     finally:
         stop_embedded_worker()
 
-    print(f"latency_ratio={statistics.median(ratios):.3f}")
+    print(f"latency_ratio={med['api'] / med['bare']:.3f}")
     print(f"throughput_ratio={(len(batch) / api_total) / (len(batch) / bare_total):.3f}")
 
 

@@ -200,6 +200,9 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 EMBEDDED_BROKER = not REDIS_URL
 # Threads of the embedded worker; with Redis each `rundramatiq` sets its own.
 EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=2)
+# Worker processes that check an import's rows (parse, sanitise, normalise) while its own process dedups
+# and writes; one per core by default (1: check them in the import's own process).
+IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=os.cpu_count() or 1)
 # Every job (core.jobs): a claim whose heartbeat is older than this belongs to a dead worker (each process
 # beats its claims several times within it); a job is tried this many times, whatever re-sends it.
 JOB_CLAIM_TTL_SECONDS = env.int("JOB_CLAIM_TTL_SECONDS", default=60)
@@ -274,11 +277,15 @@ GENERATION_WORKER_THREADS = env.int("GENERATION_WORKER_THREADS", default=16)
 # Each loaded model decodes in a process of its own (training.ml.serving.DecodeServer), so the decode
 # loop does not share an interpreter lock with request handling; off: a thread of the worker's process.
 GENERATION_DECODE_PROCESS = env.bool("GENERATION_DECODE_PROCESS", default=True)
-# torch threads of a decode loop: the demo-sized models decode fastest on one (0: torch's default).
+# Threads of a decode call (CTranslate2's intra threads, or torch's for the transformers fallback): the
+# demo-sized models decode fastest on one (0: the library's default).
 GENERATION_DECODE_THREADS = env.int("GENERATION_DECODE_THREADS", default=1)
-# GPT-2 models decode through a lean forward on the same weights (training.ml.fastpath: the same logits,
-# without transformers' per-call machinery); off: transformers' forward. Other models always use that.
-GENERATION_LEAN_DECODE = env.bool("GENERATION_LEAN_DECODE", default=True)
+# "ctranslate2": every model CTranslate2 converts decodes through it (training.ml.ct2), the others through
+# transformers; "transformers": all through transformers.
+GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="ctranslate2")
+# Milliseconds an idle decode loop waits after a request arrives before its first decode call, so that
+# requests arriving together share it (0: decode at once; later arrivals join the next call).
+GENERATION_BATCH_WINDOW_MS = env.float("GENERATION_BATCH_WINDOW_MS", default=0.0)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)

@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from core.context import current_request_meta
+from core.db import commit_without_flush
 from core.models import clean_new_row
 from generation.models import ApiRequest
 
@@ -128,6 +129,7 @@ def api_request_create(
     error_detail: str = "",
     prompt_id: Any = None,
 ) -> ApiRequest:
+    commit_without_flush()  # the log row of a call may be lost in a database crash, never half-written
     meta = current_request_meta()
     row = ApiRequest(
         user=user,

@@ -60,16 +60,39 @@ def load_generator(model: SLMModel) -> GeneratorLike:
         raise LookupError(f"model version {model} has no stored artifacts")
     model_dir = local_model_dir(storage_path=model.storage_path, cache_key=str(model.pk))
     threads = settings.GENERATION_DECODE_THREADS
-    lean = settings.GENERATION_LEAN_DECODE
+    options = {"engine": settings.GENERATION_ENGINE, "compute_type": model.compute_type or "float32"}
     if settings.GENERATION_DECODE_PROCESS:
         from training.ml.serving import DecodeServer
 
         return DecodeServer(
-            model_dir, num_threads=threads, max_rows=settings.GENERATION_MAX_BATCH_ROWS, lean=lean
+            model_dir,
+            num_threads=threads,
+            max_rows=settings.GENERATION_MAX_BATCH_ROWS,
+            window_ms=settings.GENERATION_BATCH_WINDOW_MS,
+            **options,
         )
     from training.ml.sampling import Generator
 
-    return Generator(model_dir, num_threads=threads or None, lean=lean)
+    return Generator(model_dir, num_threads=threads or None, **options)
+
+
+def engine_info(scheduler: Any) -> dict[str, Any]:
+    """Which engine decoded on a scheduler, in which compute type, and why not CTranslate2 if it fell
+    back (empty for test fakes)."""
+    info = getattr(scheduler, "info", None)  # a DecodeServer: what its process reported when it started
+    if not isinstance(info, dict) or "engine" not in info:
+        generator = getattr(scheduler, "generator", scheduler)
+        if not hasattr(generator, "engine"):
+            return {}
+        info = {
+            "engine": generator.engine,
+            "compute_type": generator.compute_type,
+            "fallback_reason": generator.fallback_reason,
+        }
+    out = {"name": info["engine"], "compute_type": info.get("compute_type", "float32")}
+    if info.get("fallback_reason"):
+        out["fallback_reason"] = info["fallback_reason"]
+    return out
 
 
 def get_generator(model: SLMModel) -> GeneratorLike:

@@ -152,3 +152,54 @@ def test_command_dry_run_exits_cleanly_and_bad_path_is_an_error(capsys):
         call_command("import_training_data", "/nonexistent/file.jsonl")
     with pytest.raises(CommandError, match="nothing was stored"):
         call_command("import_training_data", str(FIXTURES / "mixed.jsonl"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["skip_invalid", "all_or_nothing"])
+def test_rows_checked_in_worker_processes_report_and_store_as_in_one_process(
+    monkeypatch, settings, tmp_path, mode
+):
+    """The same file through the pool of check workers (small chunks so it is used) and in this process
+    alone: the same counts, per-row reasons (lines in order), stored rows; all or nothing stores none."""
+    import training.services.imports as imports
+
+    rows = (FIXTURES / "mixed.jsonl").read_bytes().splitlines()
+    path = tmp_path / "big.jsonl"
+    # Repeats of the fixture's rows with new external ids and prompts: invalid rows everywhere, duplicates.
+    lines = []
+    for i in range(30):
+        for row in rows:
+            try:
+                data = json.loads(row)
+            except ValueError:
+                lines.append(row)
+                continue
+            if isinstance(data, dict) and data.get("external_id"):
+                data["external_id"] = f"{data['external_id']}-{i}"
+            lines.append(json.dumps(data).encode())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(imports, "CHUNK", 40)
+    monkeypatch.setattr(imports, "TASK_ROWS", 7)
+
+    def run(workers: int) -> tuple[ImportBatch, list[tuple[str, str, int]]]:
+        settings.IMPORT_WORKERS = workers
+        batch = _run(path, "jsonl", mode=mode)
+        stored = sorted(TrainingExample.objects.values_list("external_id", "content_hash", "source_line"))
+        TrainingExample.all_objects.all().delete()
+        return batch, stored
+
+    alone, stored_alone = run(1)
+    pooled, stored_pooled = run(2)
+    assert imports._pool is not None  # the second run went through worker processes
+    assert [getattr(pooled, n) for n in imports.COUNTS] == [getattr(alone, n) for n in imports.COUNTS]
+    assert pooled.report == alone.report and pooled.status == alone.status
+    assert [r["line"] for r in pooled.report["invalid"]] == sorted(
+        r["line"] for r in pooled.report["invalid"]
+    )
+    assert stored_pooled == stored_alone
+    if mode == "all_or_nothing":
+        assert pooled.status == "failed" and stored_pooled == []
+    else:
+        assert (
+            pooled.rows_invalid > 0 and pooled.rows_created > 0 and len(stored_pooled) == pooled.rows_created
+        )

@@ -71,6 +71,9 @@ def test_tiny_model_trains_end_to_end_registers_and_promotes(dataset, ml_staff, 
     assert model.version == 1 and model.dataset == dataset and model.parameter_count > 0
     assert {"val_loss", "validity_rate", "adherence_rate"} <= set(model.metrics)
     assert default_storage.exists(f"{model.storage_path}/MANIFEST.json")
+    # Converted for CTranslate2 at registration (beside the weights), and evaluated as it will be served.
+    assert default_storage.exists(f"{model.storage_path}/ct2/model.bin")
+    assert model.metrics["engine"] == "ctranslate2" and model.metrics["compute_type"] == "float32"
     assert ModelAlias.objects.get(name="production").model_version == model
     messages = list(run.events.values_list("message", flat=True))
     assert any("Registered" in m for m in messages)

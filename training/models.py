@@ -228,6 +228,13 @@ class DatasetExport(Job):
         return f"Export of {self.dataset} ({self.get_status_display()})"
 
 
+class ComputeType(models.TextChoices):
+    """CTranslate2's compute types a model version may be served (and evaluated) in."""
+
+    FLOAT32 = "float32", "float32"
+    INT8 = "int8", "int8"
+
+
 class SLMModel(BaseModel):
     """One trained model version in the registry."""
 
@@ -258,6 +265,13 @@ class SLMModel(BaseModel):
         default=list, blank=True, help_text="Reference and generated designs of its evaluation, as SVG."
     )
     parameter_count = models.PositiveBigIntegerField(default=0)
+    compute_type = models.CharField(
+        max_length=12,
+        choices=ComputeType.choices,
+        default=ComputeType.FLOAT32,
+        help_text="How CTranslate2 computes this version when serving it. int8 only after an int8 "
+        "evaluation stored its metrics beside float32's.",
+    )
     notes = models.TextField(blank=True)
 
     class Meta(BaseModel.Meta):
@@ -391,6 +405,7 @@ class ModelEvaluation(Job):
 
     model_version = models.ForeignKey(SLMModel, on_delete=models.CASCADE, related_name="evaluations")
     dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    compute_type = models.CharField(max_length=12, choices=ComputeType.choices, default=ComputeType.FLOAT32)
     metrics = models.JSONField(default=dict, blank=True)
     gallery = models.JSONField(default=list, blank=True)
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

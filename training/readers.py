@@ -228,6 +228,11 @@ def _file_row(
     }
 
 
+def check_rows(rows: list[RawRow]) -> list[CheckedRow]:
+    """check_row for each row: what an import's worker process runs on a slice of the source."""
+    return [check_row(row) for row in rows]
+
+
 def check_row(row: RawRow) -> CheckedRow:
     """Field checks and the SVG module's clean; every failure becomes a per-row reason."""
     out = CheckedRow(line=row.line, source=row.source)

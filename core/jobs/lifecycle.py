@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.db import commit_without_flush
 from core.jobs.heartbeat import held_here
 from core.jobs.kinds import notify
 from core.jobs.models import Job, JobStatus
@@ -49,6 +50,7 @@ def job_claim(model: type[J], pk: Any, *, select_related: tuple[str, ...] = ()) 
     whose attempts are used up is failed instead."""
     now = timezone.now()
     with transaction.atomic(), disable_auditlog():
+        commit_without_flush()  # a claim lost in a database crash leaves the job pending: the reaper re-sends it
         rows = list(
             model.objects.select_for_update(of=("self",))
             .select_related(*select_related)

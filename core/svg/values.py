@@ -7,9 +7,14 @@ keeps `javascript:`, `data:`, `url(http://…)`, `expression(` and friends out, 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from enum import Enum
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _NUM_RE = re.compile(NUM)
@@ -68,6 +73,26 @@ class Kind(Enum):
     CSS_TYPE = "css_type"
 
 
+def _short_values_cached(fn: Callable[..., R]) -> Callable[..., R]:
+    """Memoise a pure check or normalisation of an attribute value, for values of up to CACHE_CHARS
+    characters: designs repeat their colours, lengths and transforms, and imports check thousands of
+    designs. Longer values (most path data) are computed each time, so the cache stays small."""
+    cached = functools.lru_cache(maxsize=CACHE_ENTRIES)(fn)
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> R:
+        value = args[1] if len(args) > 1 else args[0]
+        return cached(*args) if len(value) <= CACHE_CHARS else fn(*args)
+
+    call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return call
+
+
+CACHE_CHARS = 200
+CACHE_ENTRIES = 16_384  # at most ~16k entries of ≤ 200 characters each: a few MB
+
+
+@_short_values_cached
 def is_dangerous(value: str) -> bool:
     squashed = re.sub(r"[\s\x00-\x1f\x7f\\]+", "", value).lower()
     if any(token in squashed for token in _DANGEROUS):
@@ -83,6 +108,7 @@ def _is_lengths(value: str) -> bool:
     return bool(parts) and all(_LENGTH_RE.match(p) for p in parts)
 
 
+@_short_values_cached
 def valid_value(kind: Kind, value: str) -> str | None:
     """Return the (whitespace-stripped) value if it is allowed for this kind, else None."""
     v = value.strip()
@@ -183,6 +209,7 @@ def _norm_paint(v: str) -> str:
     return _HEX_RE.sub(lambda m: m.group(0).lower(), v)
 
 
+@_short_values_cached
 def normalise_value(kind: Kind, value: str, precision: int) -> str:
     """Canonical form of an already-valid value (numbers rounded to `precision` decimals)."""
     match kind:

@@ -147,7 +147,8 @@ def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
         max_new_tokens=settings.GENERATION_MAX_NEW_TOKENS,
         context=(output.prompt.metadata or {}).get("context"),
     )
-    future = engine.get_scheduler(output.model_version).submit(job)
+    scheduler = engine.get_scheduler(output.model_version)
+    future = scheduler.submit(job)
     while True:  # short waits, so a time limit or shutdown can interrupt this thread
         try:
             result = future.result(timeout=1.0)
@@ -156,7 +157,12 @@ def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
             continue
     if len(result.samples) != n:
         raise RuntimeError(f"generator returned {len(result.samples)} candidates for {n}")
-    return list(result.samples), {**result.stats, "candidates_per_prompt": n}
+    info = engine.engine_info(scheduler)
+    return list(result.samples), {
+        **result.stats,
+        "candidates_per_prompt": n,
+        **({"engine": info} if info else {}),
+    }
 
 
 def _prepare(work: _Work) -> None:

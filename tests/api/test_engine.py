@@ -73,6 +73,8 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
     run_jobs()
     output = DesignOutput.objects.get(pk=body["id"])
     assert output.status in ("completed", "failed")
+    # Registered before conversions existed: converted on its first load, and decoded by CTranslate2.
+    assert output.design_metadata["batch"]["engine"] == {"name": "ctranslate2", "compute_type": "float32"}
     if output.status == "failed":
         assert output.error_message.startswith("The model produced no usable design")
         assert output.design_metadata["candidates_tried"] == 1

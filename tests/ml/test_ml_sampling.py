@@ -12,12 +12,28 @@ PROMPTS = [e.prompt for e in generate_corpus(6, seed=1234)]
 
 @pytest.fixture(scope="module")
 def generator(trained_model: Trained) -> Generator:
+    """What generation uses: CTranslate2, float32."""
     assert trained_model.result.final_dir is not None
-    return Generator(trained_model.result.final_dir)
+    gen = Generator(trained_model.result.final_dir, num_threads=1)
+    assert gen.engine == "ctranslate2", gen.fallback_reason
+    return gen
+
+
+@pytest.fixture(scope="module")
+def hf_generator(trained_model: Trained) -> Generator:
+    """The transformers fallback (and training's path), on the same weights."""
+    assert trained_model.result.final_dir is not None
+    return Generator(trained_model.result.final_dir, num_threads=1, engine="transformers")
+
+
+@pytest.fixture(params=["ctranslate2", "transformers"])
+def either(request: pytest.FixtureRequest, generator: Generator, hf_generator: Generator) -> Generator:
+    return generator if request.param == "ctranslate2" else hf_generator
 
 
 @pytest.mark.slow
-def test_batched_greedy_equals_per_prompt(generator: Generator) -> None:
+def test_batched_greedy_equals_per_prompt(either: Generator) -> None:
+    generator = either
     batched = generator.generate(PROMPTS, n=2, seed=0, temperature=0.0, max_new_tokens=160)
     assert [len(c) for c in batched] == [2] * len(PROMPTS)
     for prompt, candidates in zip(PROMPTS, batched, strict=True):
@@ -27,7 +43,8 @@ def test_batched_greedy_equals_per_prompt(generator: Generator) -> None:
 
 
 @pytest.mark.slow
-def test_sampling_is_seeded(generator: Generator) -> None:
+def test_sampling_is_seeded(either: Generator) -> None:
+    generator = either
     a = generator.generate(PROMPTS[:2], n=3, seed=7, temperature=1.0, max_new_tokens=40)
     b = generator.generate(PROMPTS[:2], n=3, seed=7, temperature=1.0, max_new_tokens=40)
     assert [[s.text for s in c] for c in a] == [[s.text for s in c] for c in b]
@@ -35,7 +52,8 @@ def test_sampling_is_seeded(generator: Generator) -> None:
 
 
 @pytest.mark.slow
-def test_context_and_limits(generator: Generator) -> None:
+def test_context_and_limits(either: Generator) -> None:
+    generator = either
     [[s]] = generator.generate(PROMPTS[:1], n=1, temperature=0.0, max_new_tokens=5, context="brand: acme")
     assert s.tokens <= 5 and not s.finished
     assert generator.generate([], n=2) == []
@@ -58,7 +76,8 @@ def test_evaluate_reports_everything(trained_model: Trained, corpus: list[Synthe
 
 
 @pytest.mark.slow
-def test_requests_joining_a_running_batch_decode_as_if_alone(generator: Generator) -> None:
+def test_requests_joining_a_running_batch_decode_as_if_alone(hf_generator: Generator) -> None:
+    generator = hf_generator
     alone = {i: generator.generate([p], max_new_tokens=160)[0][0] for i, p in enumerate(PROMPTS)}
     batch = generator.batch()
     done: dict[object, list] = {}
@@ -78,7 +97,8 @@ def test_requests_joining_a_running_batch_decode_as_if_alone(generator: Generato
 
 
 @pytest.mark.slow
-def test_a_sampled_request_does_not_depend_on_its_batch(generator: Generator) -> None:
+def test_a_sampled_request_does_not_depend_on_its_batch(either: Generator) -> None:
+    generator = either
     alone = generator.generate(PROMPTS[:1], n=3, seed=11, temperature=1.0, max_new_tokens=60)[0]
     batch = generator.batch()
     done = batch.add([("greedy", DecodeRequest(PROMPTS[1], max_new_tokens=60))])
@@ -93,7 +113,8 @@ def test_a_sampled_request_does_not_depend_on_its_batch(generator: Generator) ->
 
 
 @pytest.mark.slow
-def test_a_request_without_room_is_done_at_once(generator: Generator) -> None:
+def test_a_request_without_room_is_done_at_once(either: Generator) -> None:
+    generator = either
     batch = generator.batch()
     done = batch.add([("long", DecodeRequest("circle " * 400)), ("none", DecodeRequest("x", n=0))])
     assert done["long"] == [Sample(text="", tokens=0, finished=False)] and done["none"] == []

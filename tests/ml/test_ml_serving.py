@@ -41,6 +41,8 @@ def test_the_decode_process_answers_what_a_bare_generator_does(server: DecodeSer
         (s.text, s.tokens) for s in expected
     ]
     assert max(r.stats["size"] for r in results) > 1  # sent together, they shared decode steps
+    assert server.info["engine"] == "ctranslate2" and server.info["compute_type"] == "float32"
+    assert server.info["fallback_reason"] is None
     assert all(r.stats["steps"] >= 1 and r.stats["generate_ms"] >= 0 for r in results)
     sampled = server.submit(DecodeRequest(PROMPTS[0], n=3, seed=5, temperature=1.0, max_new_tokens=40))
     alone = bare.generate(PROMPTS[:1], n=3, seed=5, temperature=1.0, max_new_tokens=40)[0]

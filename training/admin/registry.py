@@ -18,7 +18,7 @@ from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
 from training.forms import AliasForm
 from training.models import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
 from training.services.evaluations import model_evaluation_create
-from training.services.registry import model_alias_move, model_alias_rollback
+from training.services.registry import model_alias_move, model_alias_rollback, model_version_compute_type_set
 
 
 @admin.register(SLMModel)
@@ -29,11 +29,12 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         "training_strategy",
         "alias_names",
         "parameter_count",
+        "compute_type",
         "dataset",
         "base_model",
         "trained_at",
     )
-    list_filter = ("architecture", "training_strategy", "model_name")
+    list_filter = ("architecture", "training_strategy", "compute_type", "model_name")
     search_fields = ("model_name", "notes")
     exclude = ("gallery",)
     readonly_fields = (
@@ -51,6 +52,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         "dataset",
         "metrics",
         "parameter_count",
+        "compute_type",
     )
     date_hierarchy = "created_at"
 
@@ -60,7 +62,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions come from finished training runs
 
-    actions = ["evaluate", "compare", "point_alias"]
+    actions = ["evaluate", "evaluate_int8", "serve_int8", "serve_float32", "compare", "point_alias"]
 
     @admin.display(description="evaluation on real data")
     def quality(self, obj: SLMModel) -> str:
@@ -73,16 +75,43 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         return mark_safe(render_to_string("admin/training/lineage.html", selectors.model_lineage(model=obj)))
 
     @admin.action(description="Evaluate on its snapshot's test split")
-    def evaluate(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def evaluate(self, request: HttpRequest, queryset: QuerySet, compute_type: str = "float32") -> None:
         if not request.user.has_perm("training.add_modelevaluation"):
             self.message_user(request, "Only ML staff may run evaluations.", messages.ERROR)
             return
         for model in queryset:
             try:
-                model_evaluation_create(model_version=model, requested_by=request.user)
-                self.message_user(request, f"Evaluation of {model} queued.", messages.SUCCESS)
+                model_evaluation_create(
+                    model_version=model, requested_by=request.user, compute_type=compute_type
+                )
+                self.message_user(
+                    request, f"Evaluation of {model} ({compute_type}) queued.", messages.SUCCESS
+                )
             except ValidationError as exc:
                 self.message_user(request, f"{model}: {'; '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description="Evaluate decoding in int8 (stored beside float32's metrics)")
+    def evaluate_int8(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.evaluate(request, queryset, compute_type="int8")
+
+    def _serve_as(self, request: HttpRequest, queryset: QuerySet, compute_type: str) -> None:
+        for model in queryset:
+            try:
+                model_version_compute_type_set(
+                    model_version=model, compute_type=compute_type, user=request.user
+                )
+                self.message_user(request, f"{model} is served in {compute_type}.", messages.SUCCESS)
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{model}: {text}", messages.ERROR)
+
+    @admin.action(description="Serve in int8 (after an int8 evaluation)")
+    def serve_int8(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._serve_as(request, queryset, "int8")
+
+    @admin.action(description="Serve in float32")
+    def serve_float32(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._serve_as(request, queryset, "float32")
 
     @admin.action(description="Compare metrics side by side")
     def compare(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:

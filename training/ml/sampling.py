@@ -1,10 +1,19 @@
-"""Generation with iteration-level ("continuous") batching: one forward pass per new token for every row in
-flight, with a KV cache. Requests join a running batch between two steps and leave it the step they finish,
-so a request that arrives while others decode does not wait for them.
+"""Generation: prompts in, SVG designs out, with best-of-N candidates, per-request seeds, temperature and
+a token budget.
 
-`Generator.generate(prompts, ...)` is the simple call (all prompts in, all samples out); `Generator.batch()`
-gives the `DecodeBatch` that a long-lived worker feeds: `add()` requests whenever they arrive, `step()` until
-it is empty. Both run the same code, so a single `generate` call decodes exactly as the worker does.
+A `Generator` decodes through CTranslate2 (training.ml.ct2) for every architecture it converts (GPT-2,
+Llama and the others its TransformersConverter supports): greedy requests share one batch call, and each
+sampled request decodes on a replica seeded with its own seed, so its designs do not depend on what it
+was batched with. The model directory's converted copy (`ct2/`) is made at registration, or here on the
+first load of a version registered before. A model CTranslate2 cannot convert or load decodes through
+transformers instead (`fallback_reason` says why), as does a model already in memory (a training run
+validating itself: `Generator.from_loaded`).
+
+The transformers path is iteration-level ("continuous") batching: one forward pass per new token for
+every row in flight, with a KV cache; requests join a running batch between two steps and leave it the
+step they finish. `Generator.batch()` gives the batch a long-lived worker feeds (`add()` requests whenever
+they arrive, `step()` until it is empty) on either engine; `Generator.generate` and `decode_all` run the
+same code.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import logging
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +29,17 @@ from typing import TYPE_CHECKING, Any
 
 from core.svg.modelform import FormSpec
 from core.svg.modelform import decode as decode_form
-from training.ml.fastpath import lean_forward
 from training.ml.model import load_model, max_positions, pick_device, quiet_transformers
 from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
 
 if TYPE_CHECKING:
     import torch
+
+    from training.ml.ct2 import Ct2Decoder
+
+log = logging.getLogger(__name__)
+ENGINES = ("ctranslate2", "transformers")
+COMPUTE_TYPES = ("float32", "int8")  # CTranslate2's, as training.ml.ct2 takes them
 
 
 @dataclass
@@ -51,21 +66,51 @@ class DecodeRequest:
 
 
 class Generator:
-    """Loads a model directory once; `generate` can then be called many times."""
+    """Loads a model directory once; `generate` can then be called many times.
+
+    `engine`: "ctranslate2" (the default) decodes through CTranslate2 where the model converts and loads,
+    else through transformers with `fallback_reason` saying why; "transformers" always uses transformers.
+    `compute_type`: CTranslate2's, "float32" (the default) or "int8". `num_threads`: threads of a decode
+    call (CTranslate2's intra threads, or torch's; None: the library's default)."""
 
     def __init__(
         self,
         model_dir: str | Path,
         device: str | None = None,
         num_threads: int | None = None,
-        lean: bool = True,
+        *,
+        engine: str = "ctranslate2",
+        compute_type: str = "float32",
     ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+        if compute_type not in COMPUTE_TYPES:
+            raise ValueError(f"compute type {compute_type!r} is not one of {', '.join(COMPUTE_TYPES)}")
         self.model_dir = Path(model_dir)
-        device = pick_device(device)
         tokenizer = load_tokenizer(tokenizer_dir(self.model_dir))
+        form = read_form(self.model_dir)
+        self.fallback_reason: str | None = None
+        if engine == "ctranslate2":
+            try:
+                ct2 = _load_ct2(self.model_dir, tokenizer, device, num_threads, compute_type)
+                positions = _config_positions(self.model_dir)
+            except Exception as exc:  # noqa: BLE001 - any failure means: serve through transformers
+                self.fallback_reason = str(exc) or type(exc).__name__
+                log.warning(
+                    "model %s decodes through transformers: CTranslate2 could not serve it (%s)",
+                    self.model_dir,
+                    self.fallback_reason,
+                )
+            else:
+                self._setup_common(tokenizer, form, ct2.device, num_threads)
+                self.ct2: Ct2Decoder | None = ct2
+                self._model: Any = None
+                self.max_positions = positions
+                return
+        device = pick_device(device)
         with quiet_transformers():
             model = load_model(self.model_dir, device).eval()
-        self._setup(model, tokenizer, read_form(self.model_dir), device, num_threads, lean)
+        self._setup(model, tokenizer, form, device, num_threads)
 
     @classmethod
     def from_loaded(
@@ -75,48 +120,59 @@ class Generator:
         form: FormSpec | None,
         device: str,
         num_threads: int | None = None,
-        lean: bool = True,
     ) -> Generator:
-        """A generator on a model already in memory (a training run validating itself). The caller puts
-        the model in eval mode and back."""
+        """A generator on a model already in memory (a training run validating itself), decoding through
+        transformers. The caller puts the model in eval mode and back."""
         gen = cls.__new__(cls)
         gen.model_dir = Path()
-        gen._setup(model, tokenizer, form, device, num_threads, lean)
+        gen.fallback_reason = None
+        gen._setup(model, tokenizer, form, device, num_threads)
         return gen
 
+    def _setup_common(
+        self, tokenizer: Any, form: FormSpec | None, device: str, num_threads: int | None
+    ) -> None:
+        self.tokenizer, self.form, self.device = tokenizer, form, device
+        self.num_threads = num_threads  # None: leave the library's setting alone
+        self.pad_id = int(self.tokenizer.pad_token_id)
+        self.eos_id = int(self.tokenizer.eos_token_id)
+
     def _setup(
-        self,
-        model: Any,
-        tokenizer: Any,
-        form: FormSpec | None,
-        device: str,
-        num_threads: int | None,
-        lean: bool,
+        self, model: Any, tokenizer: Any, form: FormSpec | None, device: str, num_threads: int | None
     ) -> None:
         import torch
 
-        self.model, self.tokenizer, self.form, self.device = model, tokenizer, form, device
-        self.num_threads = num_threads  # None: leave torch's setting alone
-        self.max_positions = max_positions(self.model)
-        self.pad_id = int(self.tokenizer.pad_token_id)
-        self.eos_id = int(self.tokenizer.eos_token_id)
+        self._setup_common(tokenizer, form, device, num_threads)
+        self.ct2 = None
+        self._model = model
+        self.max_positions = max_positions(model)
         self._dtype = torch.bfloat16 if self.device == "cuda" else None
         # transformers renamed `past_key_values` to `cache` (the old name goes in 5.40): use what it takes.
-        params = inspect.signature(type(self.model).forward).parameters
+        params = inspect.signature(type(model).forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"
-        # The lean forward (training.ml.fastpath) where it serves this model exactly; else transformers'.
-        self.lean = lean_forward(self.model) if lean else None
 
-    def new_cache(self) -> Any:
-        return self.lean.new_cache() if self.lean is not None else _new_cache()
+    @property
+    def engine(self) -> str:
+        return "ctranslate2" if self.ct2 is not None else "transformers"
+
+    @property
+    def compute_type(self) -> str:
+        return self.ct2.compute_type if self.ct2 is not None else "float32"
+
+    @property
+    def model(self) -> Any:
+        """The transformers model (what the evaluation's loss reads): loaded on first use when decoding
+        goes through CTranslate2."""
+        if self._model is None:
+            with quiet_transformers():
+                self._model = load_model(self.model_dir, pick_device(None)).eval()
+        return self._model
 
     def forward(self, ids: Any, mask: Any, positions: Any, cache: Any, past: int) -> torch.Tensor:
-        """Logits of each row's last position for `ids` after `past` cached columns (float32); the new
-        keys/values are appended to `cache`."""
+        """transformers' logits of each row's last position for `ids` after `past` cached columns
+        (float32); the new keys/values are appended to `cache`."""
         import torch
 
-        if self.lean is not None:
-            return self.lean.forward(ids, mask, positions, cache)
         extra = {"cache_position": torch.tensor([past], device=self.device)} if past else {}
         out = self.model(
             input_ids=ids,
@@ -135,9 +191,9 @@ class Generator:
         decoded = decode_form(text, self.form)
         return Sample(decoded.svg, tokens, finished, form=text, dropped=decoded.dropped)
 
-    def batch(self) -> DecodeBatch:
-        """An empty continuous batch on this model."""
-        return DecodeBatch(self)
+    def batch(self) -> DecodeBatch | Ct2Batch:
+        """An empty batch on this model: CTranslate2's, or transformers' continuous batch."""
+        return Ct2Batch(self) if self.ct2 is not None else DecodeBatch(self)
 
     def generate(
         self,
@@ -163,7 +219,7 @@ class Generator:
         return self.decode_all([DecodeRequest(p, **request) for p in prompts])  # type: ignore[arg-type]
 
     def decode_all(self, requests: Sequence[DecodeRequest]) -> list[list[Sample]]:
-        """Every request decoded in one continuous batch; their samples in the same order."""
+        """Every request decoded in one batch; their samples in the same order."""
         results: dict[Hashable, list[Sample]] = {}
         with self.threads():
             batch = self.batch()
@@ -174,7 +230,11 @@ class Generator:
 
     @contextlib.contextmanager
     def threads(self) -> Any:
-        """Run with `num_threads` torch threads when one was given, restoring the setting after."""
+        """Run with `num_threads` torch threads when one was given, restoring the setting after
+        (CTranslate2 takes its threads when it loads)."""
+        if self.ct2 is not None:
+            yield
+            return
         import torch
 
         before = torch.get_num_threads()
@@ -185,6 +245,84 @@ class Generator:
         finally:
             if torch.get_num_threads() != before:
                 torch.set_num_threads(before)
+
+
+def _load_ct2(
+    model_dir: Path, tokenizer: Any, device: str | None, num_threads: int | None, compute_type: str
+) -> Ct2Decoder:
+    from training.ml.ct2 import ConversionError, Ct2Decoder, convert
+
+    path = convert(model_dir)
+    decoder = Ct2Decoder(
+        path,
+        eos_id=int(tokenizer.eos_token_id),
+        device=device,
+        compute_type=compute_type,
+        threads=num_threads or 0,
+    )
+    if len(decoder.vocabulary) < len(tokenizer):
+        raise ConversionError(
+            f"the converted vocabulary has {len(decoder.vocabulary)} tokens, the tokenizer {len(tokenizer)}"
+        )
+    return decoder
+
+
+def _config_positions(model_dir: Path) -> int:
+    """The model's context, from the converted model's source config (an adapter's merged base)."""
+    path = model_dir / "ct2" / "source_config.json"
+    if not path.is_file():
+        path = model_dir / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    return int(config.get("n_positions") or config.get("max_position_embeddings") or 1024)
+
+
+class Ct2Batch:
+    """Requests decoded through CTranslate2, with DecodeBatch's add/step interface: `add` takes them,
+    `step` decodes everything added since the last step in one call and returns it all (greedy rows
+    share the call; each sampled request decodes on a replica seeded with its own seed). Requests that
+    arrive during a call join the next one."""
+
+    def __init__(self, gen: Generator) -> None:
+        self.gen = gen
+        self.rows: list[Hashable] = []  # one entry per candidate, for the batch loop's row budget
+        self._pending: list[tuple[Hashable, DecodeRequest, list[int], int]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    def add(self, items: Sequence[tuple[Hashable, DecodeRequest]]) -> dict[Hashable, list[Sample]]:
+        g = self.gen
+        done: dict[Hashable, list[Sample]] = {}
+        prefixes = build_prefix_ids(g.tokenizer, [r.prompt for _, r in items], [r.context for _, r in items])
+        for (key, req), prefix in zip(items, prefixes, strict=True):
+            budget = max(0, min(req.max_new_tokens, g.max_positions - len(prefix)))
+            if req.n < 1 or budget == 0:
+                done[key] = [Sample(text="", tokens=0, finished=False) for _ in range(max(0, req.n))]
+                continue
+            self._pending.append((key, req, prefix, budget))
+            self.rows += [key] * req.n
+        return done
+
+    def step(self) -> dict[Hashable, list[Sample]]:
+        from training.ml.ct2 import Ct2Job
+
+        g = self.gen
+        pending, self._pending, self.rows = self._pending, [], []
+        if not pending:
+            return {}
+        assert g.ct2 is not None
+        jobs = [
+            Ct2Job(prefix, budget, r.n, float(r.temperature), int(r.seed), r.top_k)
+            for _, r, prefix, budget in pending
+        ]
+        results = g.ct2.decode(jobs)
+        return {
+            key: [g.sample(decode(g.tokenizer, ids), len(ids), finished) for ids, finished in candidates]
+            for (key, *_), candidates in zip(pending, results, strict=True)
+        }
 
 
 @dataclass
@@ -214,7 +352,7 @@ class DecodeBatch:
 
     gen: Generator
     rows: list[_Row] = field(default_factory=list)
-    _cache: Any = None  # LeanCache or DynamicCache: per layer keys/values [rows, heads, length, head_dim]
+    _cache: Any = None  # a DynamicCache: per layer keys/values [rows, heads, length, head_dim]
     _mask: Any = None  # [rows, length] 1 = real token
     _pos: Any = None  # [rows, 1] position of each row's last token
     _logits: Any = None  # [rows, vocab] for the next token
@@ -261,7 +399,7 @@ class DecodeBatch:
         ids, mask = ids.to(g.device), mask.to(g.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with self._forward_context():
-            cache = g.new_cache()
+            cache = _new_cache()
             logits = g.forward(ids, mask, positions, cache, 0)
         self._merge(cache, mask, positions[:, -1:], logits)
         self.rows += new_rows

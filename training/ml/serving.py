@@ -3,11 +3,13 @@
 `BatchLoop` is the scheduling around a continuous batch (training.ml.sampling.DecodeBatch): admit requests
 between steps while their rows fit, step, hand back what finished with how it was batched.
 
-`DecodeServer` runs that loop in a process of its own, with the model loaded there. Why a process: the
-decode loop is Python-heavy (one transformers forward per token), and in the worker's process it would
-share one interpreter lock with every thread that parses requests, cleans SVG and writes rows, so each
-slowed the other down. In its own process the loop keeps a core to itself; requests cross a pipe once
-each way. Callers `submit()` a DecodeRequest and wait on the Future; if the process dies, every request
+`DecodeServer` runs that loop in a process of its own, with the model loaded there (through CTranslate2,
+or transformers as the fallback: training.ml.sampling.Generator). Why a process: in the worker's process
+the loop's Python (tokenizing, detokenizing, the form's decoding, and the whole transformers fallback)
+would share one interpreter lock with every thread that parses requests, cleans SVG and writes rows, so
+each slowed the other down. In its own process the loop keeps a core to itself; requests cross a pipe
+once each way. Batching there: every request that is waiting when a decode call ends joins the next call
+(`window_ms` > 0 also waits that long after the first arrival into an idle loop, for more to join). Callers `submit()` a DecodeRequest and wait on the Future; if the process dies, every request
 in flight fails with an error and the next submit starts a new one.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import socket
 import subprocess
@@ -124,25 +127,34 @@ class BatchLoop:
 # --- the decode process -----------------------------------------------------------------------------
 
 
-def _serve(
-    conn: Any, model_dir: str, device: str | None, num_threads: int, max_rows: int, lean: bool = True
-) -> None:
+def _serve(conn: Any, model_dir: str, options: dict[str, Any]) -> None:
     """The decode process: load the model, then admit, step and answer until told to stop."""
-    import torch
-
     from training.ml.sampling import Generator
 
-    if num_threads > 0:
-        torch.set_num_threads(num_threads)
+    num_threads = int(options.get("num_threads") or 0)
+    max_rows = int(options.get("max_rows") or 64)
+    window_s = max(0.0, float(options.get("window_ms") or 0)) / 1000
     try:
-        generator = Generator(model_dir, device=device, lean=lean)
+        generator = Generator(
+            model_dir,
+            device=options.get("device") or None,
+            num_threads=num_threads or None,
+            engine=options.get("engine") or "ctranslate2",
+            compute_type=options.get("compute_type") or "float32",
+        )
+        if generator.ct2 is None and num_threads > 0:
+            import torch
+
+            torch.set_num_threads(num_threads)
     except Exception as exc:  # noqa: BLE001 - the parent turns this into the requests' error
         conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
     info = {
         "device": generator.device,
-        "threads": torch.get_num_threads(),
-        "lean": generator.lean is not None,
+        "threads": num_threads,
+        "engine": generator.engine,
+        "compute_type": generator.compute_type,
+        "fallback_reason": generator.fallback_reason,
     }
     conn.send(("ready", info))
     loop = BatchLoop(generator.batch, max_rows=max_rows)
@@ -154,6 +166,8 @@ def _serve(
                 if stopping:
                     return
                 conn.poll(None)  # idle: sleep until a message comes
+                if window_s:  # a collection window: let others arrive before the first call
+                    time.sleep(window_s)
             while not stopping and conn.poll():
                 message = conn.recv()
                 if message[0] == "stop":
@@ -181,14 +195,20 @@ class DecodeServer:
         device: str | None = None,
         num_threads: int = 0,
         max_rows: int = 64,
-        lean: bool = True,
+        engine: str = "ctranslate2",
+        compute_type: str = "float32",
+        window_ms: float = 0.0,
         start_timeout_s: float = 300.0,
     ) -> None:
         self.model_dir = str(model_dir)
-        self.lean = lean
-        self.device = device
-        self.num_threads = num_threads
-        self.max_rows = max_rows
+        self.options = {
+            "device": device or "",
+            "num_threads": num_threads,
+            "max_rows": max_rows,
+            "engine": engine,
+            "compute_type": compute_type,
+            "window_ms": window_ms,
+        }
         self.start_timeout_s = start_timeout_s
         self.info: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -257,7 +277,7 @@ class DecodeServer:
         # the two ends talk over a socket pair with multiprocessing's framing.
         ours, theirs = socket.socketpair()
         command = [sys.executable, "-m", "training.ml.serving", str(theirs.fileno()), self.model_dir]
-        command += [self.device or "", str(self.num_threads), str(self.max_rows), "1" if self.lean else "0"]
+        command.append(json.dumps(self.options))
         try:
             proc = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True)
         finally:
@@ -310,8 +330,6 @@ class DecodeServer:
         return entry[1] if entry is not None else None
 
 
-if (
-    __name__ == "__main__"
-):  # the decode process: python -m training.ml.serving FD MODEL_DIR DEVICE THREADS ROWS LEAN
-    _fd, _model_dir, _device, _threads, _rows, _lean = sys.argv[1:7]
-    _serve(Connection(int(_fd)), _model_dir, _device or None, int(_threads), int(_rows), _lean == "1")
+if __name__ == "__main__":  # the decode process: python -m training.ml.serving FD MODEL_DIR OPTIONS_JSON
+    _fd, _model_dir, _options = sys.argv[1:4]
+    _serve(Connection(int(_fd)), _model_dir, json.loads(_options))

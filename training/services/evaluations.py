@@ -16,7 +16,7 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from core.svg import SvgError, clean_svg
 from training.artifacts import local_model_dir
-from training.models import Dataset, DatasetItem, ModelEvaluation, SLMModel
+from training.models import ComputeType, Dataset, DatasetItem, ModelEvaluation, SLMModel
 from training.selectors import dataset_examples
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,11 @@ EVAL_PROMPTS = 200
 
 
 def evaluation_metrics(
-    *, model_dir: Path, dataset: Dataset, on_progress: Callable[[str], None] | None = None
+    *,
+    model_dir: Path,
+    dataset: Dataset,
+    on_progress: Callable[[str], None] | None = None,
+    compute_type: str = "float32",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What a model does with a snapshot, used by runs and evaluations. Returns (metrics, gallery):
     - loss on the validation split; validity, non-blank and (for prompts in the synthetic grammar)
@@ -33,6 +37,8 @@ def evaluation_metrics(
       prompt's reference beside the blank, random and retrieval baselines, degenerate designs, copies,
       diversity, the capacity check on training prompts, all per complexity third;
     - a gallery of references and designs (SVG, shown as PNGs).
+    Designs are decoded as generation decodes them (CTranslate2 in `compute_type`, or the transformers
+    fallback); `engine`, `compute_type` and any `engine_fallback_reason` are reported with the metrics.
     """
     from core.svg.modelform import decode, try_encode
     from training.ml.adherence import parse_prompt
@@ -48,7 +54,7 @@ def evaluation_metrics(
     train = dataset_examples(dataset=dataset, split=DatasetItem.Split.TRAIN)
     if not test:
         return {}, []
-    gen = Generator(model_dir)
+    gen = Generator(model_dir, compute_type=compute_type)
     result = evaluate(model_dir, validation[:256] or test, [e.prompt for e in test], generator=gen)
     metrics: dict[str, Any] = {
         "eval_prompts": len(test),
@@ -57,6 +63,9 @@ def evaluation_metrics(
         "validity_rate": result.validity_rate,
         "nonblank_rate": result.nonblank_rate,
         "valid_nonblank_rate": result.valid_nonblank_rate,
+        "engine": gen.engine,
+        "compute_type": gen.compute_type,
+        "engine_fallback_reason": gen.fallback_reason,
     }
     if any(parse_prompt(e.prompt) for e in test):
         metrics["adherence_rate"] = result.adherence_rate
@@ -103,7 +112,12 @@ def _shown(svg: str) -> str:
 
 @transaction.atomic
 def model_evaluation_create(
-    *, model_version: SLMModel, dataset: Dataset | None = None, requested_by: Any = None, enqueue: bool = True
+    *,
+    model_version: SLMModel,
+    dataset: Dataset | None = None,
+    requested_by: Any = None,
+    enqueue: bool = True,
+    compute_type: str = ComputeType.FLOAT32,
 ) -> ModelEvaluation:
     dataset = dataset or model_version.dataset
     if dataset is None:
@@ -111,6 +125,7 @@ def model_evaluation_create(
     evaluation = ModelEvaluation(
         model_version=model_version,
         dataset=dataset,
+        compute_type=compute_type,
         requested_by=requested_by if getattr(requested_by, "pk", None) else None,
     )
     evaluation.full_clean()
@@ -134,10 +149,32 @@ def model_evaluation_execute(*, evaluation: ModelEvaluation) -> ModelEvaluation:
         model_dir = local_model_dir(
             storage_path=evaluation.model_version.storage_path, cache_key=str(evaluation.model_version_id)
         )
-        metrics, gallery = evaluation_metrics(model_dir=model_dir, dataset=evaluation.dataset)
+        metrics, gallery = evaluation_metrics(
+            model_dir=model_dir, dataset=evaluation.dataset, compute_type=evaluation.compute_type
+        )
     except Exception as exc:
         log.exception("evaluation %s failed", evaluation.pk)
         job_finish(evaluation, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         return evaluation
-    job_finish(evaluation, JobStatus.COMPLETED, metrics=metrics, gallery=gallery)
+    with transaction.atomic():
+        if job_finish(evaluation, JobStatus.COMPLETED, metrics=metrics, gallery=gallery):
+            _store_beside_float32(evaluation=evaluation, metrics=metrics)
     return evaluation
+
+
+def _store_beside_float32(*, evaluation: ModelEvaluation, metrics: dict[str, Any]) -> None:
+    """An evaluation in another compute type (int8) keeps its metrics on the version beside float32's
+    (`metrics["int8"]`): what model_version_compute_type_set asks for before serving it that way. Only
+    when the decoding really ran in that type (not the transformers fallback)."""
+    if evaluation.compute_type == ComputeType.FLOAT32 or metrics.get("engine") != "ctranslate2":
+        return
+    version = SLMModel.objects.select_for_update().get(pk=evaluation.model_version_id)
+    version.metrics = {
+        **(version.metrics or {}),
+        evaluation.compute_type: {
+            **metrics,
+            "evaluation": str(evaluation.pk),
+            "dataset": str(evaluation.dataset_id),
+        },
+    }
+    version.save(update_fields=["metrics", "updated_at"])

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import logging
+import multiprocessing
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -24,6 +32,7 @@ from training.models import ImportBatch, TrainingExample
 log = logging.getLogger(__name__)
 
 CHUNK = 1000
+TASK_ROWS = 250  # rows a worker process checks per task (fewer round trips, bounded memory)
 REPORT_ROW_CAP = 500  # per-row reasons kept in the report; the counts are always complete
 PROGRESS_EVERY_S = 1.0
 COUNTS = ("rows_read", "rows_valid", "rows_invalid", "rows_duplicate", "rows_created", "rows_updated")
@@ -184,9 +193,8 @@ class _ImportState:
 
     def consume(self, rows, progress, *, store: bool, on_progress) -> None:
         chunk: list[readers.CheckedRow] = []
-        for raw in rows:
+        for checked in checked_rows(rows):
             self.batch.rows_read += 1
-            checked = readers.check_row(raw)
             if checked.error:
                 self.batch.rows_invalid += 1
                 if len(self.invalid) < REPORT_ROW_CAP:
@@ -222,6 +230,7 @@ class _ImportState:
             for e in TrainingExample.objects.filter(source_type=source_type, external_id__in=ext_ids)
         }
         to_create: list[TrainingExample] = []
+        now = timezone.now()
         for c in chunk:
             digest = bytes.fromhex(c.clean.content_hash)[:16]
             if c.external_id and c.external_id in existing_by_id:
@@ -254,7 +263,7 @@ class _ImportState:
             self.seen_hashes.add(digest)
             if c.external_id:
                 self.seen_ids.add(c.external_id)
-            to_create.append(_example(batch, c, source_type))
+            to_create.append(_example(batch, c, source_type, now))
         if store and to_create:
             TrainingExample.objects.bulk_create(to_create, batch_size=500)
         batch.rows_created += len(to_create)
@@ -316,7 +325,73 @@ class _ImportState:
         )
 
 
-def _example(batch: ImportBatch, c: readers.CheckedRow, source_type: str) -> TrainingExample:
+def checked_rows(rows: Iterator[readers.RawRow]) -> Iterator[readers.CheckedRow]:
+    """Every row checked (its fields, then core.svg's parse, sanitise and normalise), in source order.
+    Past the first chunk the checks run in a pool of worker processes (IMPORT_WORKERS, one per core by
+    default) while this process dedups and writes: at most two tasks a worker are in flight, so memory
+    stays bounded whatever the file's size. A small import, or IMPORT_WORKERS=1, checks here."""
+    workers = max(1, int(settings.IMPORT_WORKERS or 1))
+    head = list(itertools.islice(rows, CHUNK))
+    if workers < 2 or len(head) < CHUNK:
+        for raw in itertools.chain(head, rows):
+            yield readers.check_row(raw)
+        return
+    pool = _check_pool(workers)
+    source = itertools.chain(head, rows)
+    in_flight: deque[Future[list[readers.CheckedRow]]] = deque()
+
+    def submit() -> None:
+        part = list(itertools.islice(source, TASK_ROWS))
+        if part:
+            in_flight.append(pool.submit(readers.check_rows, part))
+
+    for _ in range(2 * workers):
+        submit()
+    try:
+        while in_flight:
+            done = in_flight.popleft().result()
+            submit()
+            yield from done
+    except BrokenProcessPool:
+        _check_pool_reset()
+        raise
+    finally:
+        for future in in_flight:
+            future.cancel()
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _check_pool(workers: int) -> ProcessPoolExecutor:
+    """This process's pool of check workers (fresh interpreters: the worker process may hold threads),
+    started on first use and kept for the next import."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            _pool_size = workers
+        return _pool
+
+
+def _check_pool_reset() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+atexit.register(_check_pool_reset)
+
+
+def _example(batch: ImportBatch, c: readers.CheckedRow, source_type: str, now: Any) -> TrainingExample:
+    # Foreign keys by id and one timestamp per chunk: building thousands of rows is this process's
+    # main cost while the workers check the next ones.
     return TrainingExample(
         prompt=c.prompt,
         svg_content=c.clean.svg,
@@ -325,14 +400,16 @@ def _example(batch: ImportBatch, c: readers.CheckedRow, source_type: str) -> Tra
         source_type=source_type,
         source_url=c.source_url,
         source_line=c.line,
-        import_batch=batch,
+        import_batch_id=batch.pk,
         external_id=c.external_id,
         data_category=c.category,
         tags=c.tags,
         metadata={**c.metadata, "source_file": batch.source_name},
-        style_guide=batch.style_guide,
+        style_guide_id=batch.style_guide_id,
         status=batch.default_status,
-        collected_at=timezone.now(),
+        collected_at=now,
+        created_at=now,
+        updated_at=now,
     )
 
 

@@ -12,7 +12,28 @@ from django.db.models import Max
 from django.utils import timezone
 
 from training.artifacts import artifacts_upload
-from training.models import ModelAlias, ModelAliasEvent, SLMModel, TrainingRun, validate_alias_name
+from training.models import (
+    ComputeType,
+    ModelAlias,
+    ModelAliasEvent,
+    SLMModel,
+    TrainingRun,
+    TrainingRunEvent,
+    validate_alias_name,
+)
+
+
+def model_artifacts_convert(*, final_dir: Path) -> str | None:
+    """Convert a model folder for CTranslate2 (into `ct2/` beside the weights, uploaded with them); the
+    reason when it cannot be (then `ct2-failed.json` says so beside the weights, and the version is
+    served through transformers). Converting a folder that already was is free."""
+    from training.ml.ct2 import ConversionError, convert
+
+    try:
+        convert(final_dir)
+    except ConversionError as exc:
+        return str(exc)
+    return None
 
 
 @transaction.atomic
@@ -24,7 +45,9 @@ def model_version_register(
     parameter_count: int,
     gallery: list[dict[str, Any]] | None = None,
 ) -> SLMModel:
-    """A new version in the registry, its artifacts copied to storage (manifest last)."""
+    """A new version in the registry, its artifacts copied to storage (manifest last): the weights and
+    their CTranslate2 conversion (training.ml.ct2), or, when that fails, the reason, also a run event."""
+    not_converted = model_artifacts_convert(final_dir=Path(final_dir))  # before any lock is taken
     SLMModel.objects.select_for_update().filter(model_name=run.model_name).exists()
     version = (SLMModel.objects.filter(model_name=run.model_name).aggregate(v=Max("version"))["v"] or 0) + 1
     manifest_path = Path(final_dir) / "manifest.json"
@@ -53,6 +76,14 @@ def model_version_register(
     model.save(update_fields=["storage_path", "updated_at"])
     run.result_model = model
     run.save(update_fields=["result_model", "updated_at"])
+    if not_converted:
+        TrainingRunEvent.objects.create(
+            run=run,
+            level=TrainingRunEvent.Level.WARNING,
+            message=f"{model} could not be converted for CTranslate2 and will be served through "
+            f"transformers: {not_converted}"[:5000],
+            data={"ctranslate2": "not converted", "reason": not_converted},
+        )
     return model
 
 
@@ -65,6 +96,37 @@ def _model_config(config: dict[str, Any]) -> dict[str, Any]:
             "temperature": float(config.get("consensus_temperature") or 1.0),
         }
     return out
+
+
+@transaction.atomic
+def model_version_compute_type_set(
+    *, model_version: SLMModel, compute_type: str, user: Any = None
+) -> SLMModel:
+    """Serve a version in another CTranslate2 compute type. int8 only once an int8 evaluation stored its
+    metrics (`metrics["int8"]`) beside float32's (the version's own metrics), so the loss of quality is
+    known before anyone serves it. The caller needs ML staff's training.change_slmmodel."""
+    if user is not None and not user.has_perm("training.change_slmmodel"):
+        raise PermissionDenied("Only ML staff may change how a model version is served.")
+    if compute_type not in ComputeType.values:
+        raise ValidationError({"compute_type": f"Choose one of {', '.join(ComputeType.values)}."})
+    model_version = SLMModel.objects.select_for_update().get(pk=model_version.pk)
+    if compute_type != ComputeType.FLOAT32:
+        measured = (model_version.metrics or {}).get(compute_type)
+        if not measured or not _has_float32_metrics(model_version.metrics or {}):
+            raise ValidationError(
+                {
+                    "compute_type": f"Evaluate {model_version} in {compute_type} first: its metrics must be "
+                    "stored beside float32's before it is served that way."
+                }
+            )
+    model_version.compute_type = compute_type
+    model_version.full_clean()
+    model_version.save(update_fields=["compute_type", "updated_at"])
+    return model_version
+
+
+def _has_float32_metrics(metrics: dict[str, Any]) -> bool:
+    return any(k in metrics for k in ("adherence_rate", "valid_nonblank_rate", "validity_rate", "iou"))
 
 
 def may_move_production(user: Any) -> bool:

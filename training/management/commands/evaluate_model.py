@@ -19,8 +19,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("version_or_alias", help="production, atelier-slm:3, or a version's UUID")
         parser.add_argument("--dataset", default="", help="name:version of the snapshot (default: its own)")
+        parser.add_argument(
+            "--compute-type",
+            default="float32",
+            choices=["float32", "int8"],
+            help="CTranslate2's compute type to decode in; an int8 evaluation's metrics are stored on the "
+            "version beside float32's (what serving it in int8 requires)",
+        )
 
-    def handle(self, *args: Any, version_or_alias: str, dataset: str, **options: Any) -> None:
+    def handle(
+        self, *args: Any, version_or_alias: str, dataset: str, compute_type: str = "float32", **options: Any
+    ) -> None:
         try:
             model = model_version_resolve(ref=version_or_alias)
         except SLMModel.DoesNotExist as exc:
@@ -35,7 +44,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No snapshot {dataset!r}.")
         if snapshot is None:
             raise CommandError(f"{model} has no snapshot; pass --dataset NAME:VERSION.")
-        evaluation = model_evaluation_create(model_version=model, dataset=snapshot, enqueue=False)
+        evaluation = model_evaluation_create(
+            model_version=model, dataset=snapshot, enqueue=False, compute_type=compute_type
+        )
         with elapsed_bar(f"evaluating {model} on {snapshot}"):
             evaluation = model_evaluation_run(evaluation_id=evaluation.pk)
         if evaluation.status != JobStatus.COMPLETED:

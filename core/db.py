@@ -1,0 +1,19 @@
+"""Database helpers shared by the apps."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def commit_without_flush() -> None:
+    """Call inside a transaction: on PostgreSQL its commit returns without waiting for the WAL to reach
+    the disk (`SET LOCAL synchronous_commit TO OFF`). Nothing is ever corrupted, but a crash of the
+    database server may lose the last fraction of a second of such commits, so only writes the platform
+    can lose use it: a job's claim (a lost claim leaves the job pending, and the reaper sends it again)
+    and the request log row. On this VM's disk a flushed commit costs 4-5 ms, a quarter of a generation
+    call. SQLite (WAL, synchronous=NORMAL) never waits for the disk at commit: nothing to do there.
+    Only in the outermost transaction block: inside a caller's transaction the caller's writes would be
+    relaxed too, so there it does nothing."""
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
