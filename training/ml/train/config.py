@@ -61,6 +61,12 @@ class TrainConfig:
     select_by: str = "val_loss"
     validations: int = 10
     validation_prompts: int = 48
+    # Fine-tuning a base model (init_from): "full" trains every weight, "lora" trains LoRA adapters on
+    # `lora_targets` (None: the architecture's defaults, training.ml.base) and the rows of added tokens.
+    finetune: str = "full"
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_targets: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
