@@ -307,3 +307,34 @@ def trainable(model: Any) -> Any:
 def merged(model: Any) -> Any:
     """A plain transformers model with the adapters merged into its weights (what is registered)."""
     return model.merge_and_unload() if is_lora(model) else model
+
+
+def architecture_layer_names(architecture: str, config: dict[str, Any] | None = None) -> list[str]:
+    """The linear layers (last name parts) a model of this architecture has, from its config alone: the
+    model is built on the meta device, so no weights are read or allocated."""
+    import torch
+
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    values = {k: v for k, v in (config or {}).items() if k not in ("model_type", "transformers_version")}
+    try:
+        cfg = AutoConfig.for_model(architecture, **values)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BaseModelError(f"transformers does not know the architecture {architecture!r}: {exc}") from None
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    return linear_module_names(model)
+
+
+def lora_targets_check(architecture: str, targets: list[str], config: dict[str, Any] | None = None) -> None:
+    """BaseModelError when an architecture has no layer of one of these names (the train form's check)."""
+    have = architecture_layer_names(architecture, config)
+    unknown = [t for t in targets if t not in have]
+    if unknown:
+        raise BaseModelError(
+            f"LoRA target(s) {', '.join(unknown)} do not exist in a {architecture} model; "
+            f"its linear layers are: {', '.join(have)}."
+        )

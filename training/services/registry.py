@@ -32,8 +32,10 @@ def model_version_register(
     model = SLMModel(
         model_name=run.model_name,
         version=version,
-        architecture=run.training_params.get("arch", "gpt2"),
-        model_config=manifest.get("config", {}).get("model", {}),
+        architecture=run.base_model.architecture
+        if run.base_model
+        else run.training_params.get("arch", "gpt2"),
+        model_config=_model_config(run, final_dir, manifest),
         trained_at=timezone.now(),
         last_fine_tuned=timezone.now() if run.base_model_id else None,
         base_model=run.base_model,
@@ -54,6 +56,14 @@ def model_version_register(
     run.result_model = model
     run.save(update_fields=["result_model", "updated_at"])
     return model
+
+
+def _model_config(run: TrainingRun, final_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Our own models: the ModelConfig they were built from; a fine-tune of an imported base model: the
+    transformers config it was saved with."""
+    if run.base_model and "hf_config" in (run.base_model.model_config or {}):
+        return {"hf_config": json.loads((Path(final_dir) / "config.json").read_text())}
+    return manifest.get("config", {}).get("model", {})
 
 
 def may_move_production(user: Any) -> bool:
