@@ -139,3 +139,33 @@ def test_a_killed_worker_takes_torchrun_and_its_ranks_with_it(tmp_path: Path) ->
         time.sleep(0.2)
     assert _processes_mentioning(spec) == []
     assert not Path(f"/proc/{rank0}").exists()
+
+
+def test_two_nodes_run_one_training_run_with_the_same_command(dataset, settings, monkeypatch) -> None:
+    """`manage.py train_run RUN_ID` on every node (here: node 1 a subprocess, node 0 this process),
+    NNODES/NODE_RANK/MASTER_ADDR/MASTER_PORT as a scheduler sets them, the run folder shared."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    contract = {"NNODES": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    run = training_run_create(dataset=dataset, params={**TWO, "processes": 1}, enqueue=False)
+    root = Path(__file__).resolve().parents[1]
+    node1 = subprocess.Popen(
+        [sys.executable, "manage.py", "train_run", str(run.pk), "--wait", "120"],
+        cwd=root,
+        env={**os.environ, **contract, "NODE_RANK": "1", "ATELIER_WORK_DIR": str(settings.WORK_DIR)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    for key, value in {**contract, "NODE_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    run = training_run_run(run_id=run.pk)
+    out, _ = node1.communicate(timeout=120)
+    assert run.status == "completed", run.error_message
+    assert run.step == 12 and run.result_model is not None
+    assert node1.returncode == 0, out.decode()[-2000:]
+    assert b"Node 1 of 2 done." in out
+    messages = list(run.events.values_list("message", flat=True))
+    assert "2 training processes started (torchrun, DDP)." in messages  # one on each node

@@ -112,6 +112,8 @@ def launch(
         "config": {**config.to_dict(), "num_threads": threads},
         "out_dir": str(out_dir),
         "init_from": str(init_from) if init_from else None,
+        "processes": processes,
+        "max_restarts": max_restarts,
     }
     _write_examples(here / "train.jsonl", train_examples)
     _write_examples(here / "val.jsonl", val_examples)
@@ -161,6 +163,47 @@ def launch(
     if stopping:
         raise DistributedFailure("Cancelled, but rank 0 wrote no result before the ranks stopped.")
     raise DistributedFailure(failure_reason(log_path.read_text(errors="replace"), max_restarts, follower))
+
+
+def follow(out_dir: Path, nodes: Nodes, wait_s: float = 3600.0, env: dict[str, str] | None = None) -> int:
+    """Join a multi-node run as node `nodes.rank` (> 0): wait for node 0's launch files in the shared
+    run folder (its spec and examples), then run torchrun with this node's rank on them. Node 0 reports
+    and writes everything; this returns torchrun's exit status."""
+    if nodes.rank == 0:
+        raise ValueError("node 0 launches the run; follow() is for the other nodes")
+    here = Path(out_dir) / "launch-node0"
+    spec_path = here / "spec.json"
+    deadline = time.monotonic() + wait_s
+    while not (spec_path.is_file() and not (here / "result.json").exists()):
+        if time.monotonic() > deadline:
+            raise DistributedFailure(f"Node 0 did not start the run within {wait_s:.0f} s ({spec_path}).")
+        time.sleep(POLL_S)
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    threads = int(spec["config"].get("num_threads") or 1)
+    child_env = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        "OMP_NUM_THREADS": str(threads),
+    }
+    cmd = torchrun_command(spec_path, int(spec["processes"]), int(spec["max_restarts"]), nodes, "")
+    log_path = Path(out_dir) / f"launch-node{nodes.rank}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(ROOT),
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            return proc.wait()
+        except BaseException:
+            _signal_group(proc, signal.SIGTERM)
+            _wait_or_kill(proc)
+            raise
 
 
 def _write_examples(path: Path, examples: Iterable[ExampleLike]) -> None:
