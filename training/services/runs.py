@@ -222,6 +222,11 @@ def training_run_execute(
         config = params.train_config()
         config.svg_form = form.as_dict() if form else None
         nodes = Nodes.from_env()
+        if nodes.rank != 0:
+            raise TrainingRefused(
+                f"This worker is node {nodes.rank} of {nodes.count} (NODE_RANK): only node 0 takes runs; "
+                f"the other nodes join with `python manage.py train_run {run.pk}`."
+            )
         if params.processes > 1 or nodes.count > 1:
             # torchrun runs the loop as N processes (training.ml.train.launch); this thread follows it.
             from training.ml.train.launch import launch
