@@ -4,9 +4,9 @@ one run. Rounds alternate so that load from other processes hits both sides alik
 each side counts. Prints tokens/s for each; the last line is `ratio=<platform tokens/s ÷ bare tokens/s>`.
 
 Before it, `ddp_scaling=<tokens/s with 2 processes ÷ 1 process>`: the same run (model, data, global batch,
-steps) as two torchrun processes (DDP, gloo, one thread each) against one process on as many threads
-(all cores), both timed over the training loop only (rank 0's loop; torchrun's start-up excluded).
-`--ddp-processes 0` skips it.
+steps) as two torchrun processes (DDP, gloo, one thread each) against one process as the platform runs it
+(its thread tuner choosing between all cores and one), both timed over the training loop only (rank 0's
+loop; torchrun's start-up excluded). `--ddp-processes 0` skips it.
 
     python bench/training_bench.py [--steps 50] [--rounds 3] [--threads 1] [--ddp-processes 2]
 
@@ -118,7 +118,7 @@ def ddp_scaling(args: argparse.Namespace, config, examples) -> None:
 
     cores = os.cpu_count() or 1
     steps = max(args.steps, 100)  # enough steps that rank 0's loop time is not all warm-up
-    single_cfg = replace(config, max_steps=steps, checkpoint_every=steps, num_threads=cores)
+    single_cfg = replace(config, max_steps=steps, checkpoint_every=steps, num_threads=None)
     multi_cfg = replace(single_cfg, num_threads=max(1, cores // args.ddp_processes))
     one, many = [], []
     for r in range(args.rounds):
@@ -135,7 +135,7 @@ def ddp_scaling(args: argparse.Namespace, config, examples) -> None:
             label = "1 process" if name == "one" else f"{args.ddp_processes} processes"
             print(f"round {r + 1} {label:12s} {rate:10.0f} tokens/s", flush=True)
     one_rate, many_rate = statistics.median(one), statistics.median(many)
-    print(f"1 process ({cores} threads)     {one_rate:.0f} tokens/s (median of {args.rounds})")
+    print(f"1 process (tuned threads)   {one_rate:.0f} tokens/s (median of {args.rounds})")
     print(f"{args.ddp_processes} processes (DDP, gloo) {many_rate:.0f} tokens/s (median of {args.rounds})")
     print(f"ddp_scaling={many_rate / one_rate:.3f}")
 
