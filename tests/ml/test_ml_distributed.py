@@ -101,6 +101,13 @@ def test_cancel_signals_the_ranks_and_they_stop_with_a_checkpoint(corpus, tmp_pa
     assert latest_checkpoint(tmp_path).name == f"step-{result.steps:08d}"
 
 
+def test_a_cancel_while_torchrun_starts_is_a_cancel_not_a_failure(corpus, tmp_path: Path) -> None:
+    result = launch(
+        _config(max_steps=100_000), corpus[:300], [], tmp_path, processes=2, should_stop=lambda: True
+    )
+    assert result.status == "cancelled" and result.final_dir is None
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

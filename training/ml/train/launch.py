@@ -160,8 +160,12 @@ def launch(
         return _result(json.loads(result_path.read_text(encoding="utf-8")))
     if nodes.rank != 0 and proc.returncode == 0:
         return TrainResult("completed", 0, 0, float("nan"), None, None, 0, 0.0, 0.0, 0, None, None)
-    if stopping:
-        raise DistributedFailure("Cancelled, but rank 0 wrote no result before the ranks stopped.")
+    if stopping:  # cancelled before rank 0 could answer (e.g. while torchrun was still starting)
+        from training.ml.train.checkpoints import latest_checkpoint
+
+        last = latest_checkpoint(out_dir)
+        step = follower.last_step
+        return TrainResult("cancelled", step, 0, float("nan"), None, None, 0, 0.0, 0.0, 0, None, last)
     raise DistributedFailure(failure_reason(log_path.read_text(errors="replace"), max_restarts, follower))
 
 
@@ -227,6 +231,7 @@ class _Follower:
         self.offset = 0
         self.restarts = 0
         self.world = 0
+        self.last_step = 0
 
     def read(self) -> None:
         try:
@@ -248,6 +253,8 @@ class _Follower:
 
     def _handle(self, item: dict[str, Any]) -> None:
         kind = item.pop("kind", "")
+        if kind == "progress":
+            self.last_step = int(item.get("step", self.last_step))
         if kind == "progress" and self.on_progress is not None:
             names = {f.name for f in fields(Progress)}
             self.on_progress(Progress(**{k: v for k, v in item.items() if k in names}))
