@@ -157,3 +157,24 @@ ValueError: every training example is longer than the model context
     reason = failure_reason(log, 2)
     assert reason.startswith("Rank 3 failed (exit code 1")
     assert "ValueError: every training example is longer than the model context" in reason
+
+
+def test_failure_reason_names_the_killed_rank_not_the_survivors_torchrun_stopped() -> None:
+    log = """torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+Failures:
+[1]:
+  rank      : 0 (local_rank: 0)
+  exitcode  : -15 (pid: 3791)  (SIGTERM)
+  traceback : Traceback (most recent call last):
+RuntimeError: [gloo] Read error: Connection reset by peer
+Root Cause (first observed failure):
+[0]:
+  rank      : 0 (local_rank: 0)
+  exitcode  : 1 (pid: 3791)
+  traceback : Traceback (most recent call last):
+[2]:
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 3792)
+  traceback : Signal 9 (SIGKILL) received by PID 3792
+"""
+    assert failure_reason(log, 1).startswith("Rank 1 failed (exit code -9, SIGKILL) after 1 of 1 restart(s)")

@@ -272,26 +272,55 @@ class _Follower:
 
 
 def failure_reason(log: str, max_restarts: int, follower: _Follower | None = None) -> str:
-    """What torchrun's failure report says, in one sentence: the first rank that failed and how."""
-    rank = re.search(r"rank\s*:\s*(\d+)", log.split("Root Cause")[-1])
-    code = re.search(r"exitcode\s*:\s*(-?\d+)", log.split("Root Cause")[-1])
-    trace = re.search(r"traceback\s*:\s*(.+)", log.split("Root Cause")[-1])
-    how = []
-    if code:
-        n = int(code.group(1))
-        how.append(f"exit code {n}" + (f", {signal.Signals(-n).name}" if n < 0 and -n in _SIGNALS else ""))
-    if trace and "To enable traceback" not in trace.group(1):
-        how.append(trace.group(1).strip()[:300])
-    errors = [ln.strip() for ln in log.splitlines() if re.match(r"\s*\w*(Error|Exception):", ln)]
-    if errors and not (trace and "Error" in trace.group(1)):
-        how.append(errors[-1][:300])
-    who = f"Rank {rank.group(1)}" if rank else "A training process"
+    """What torchrun's failure report says, in one sentence: which rank failed, and how. A rank killed by a
+    signal is named before ranks that failed after it (their peer gone), whichever torchrun saw first."""
+    report = log[log.rfind("ChildFailedError") :] if "ChildFailedError" in log else log
+    failures: list[dict[str, str]] = []
+    for line in report.splitlines():
+        found = re.match(r"\s*(rank|exitcode|traceback)\s*:\s*(.*)", line)
+        if not found:
+            continue
+        key, value = found.groups()
+        if key == "rank":
+            failures.append({"rank": value.split()[0]})
+        elif failures and key == "exitcode":
+            number = re.match(r"-?\d+", value.strip())
+            failures[-1].setdefault(key, number.group(0) if number else "")
+        elif failures:
+            failures[-1].setdefault(key, value.strip())
+    # torchrun sends SIGTERM to the survivors once one rank failed: those are not the cause.
+    killed = [
+        f
+        for f in failures
+        if f.get("exitcode", "").startswith("-") and f["exitcode"] != f"-{int(signal.SIGTERM)}"
+    ]
+    root_cause = report.split("Root Cause")[-1]
+    first = next((f for f in failures if f"rank      : {f['rank']}" in root_cause), None)
+    cause = (killed or ([first] if first else failures) or [{}])[0]
     used = follower.restarts if follower is not None else max_restarts
     restarts = f"after {used} of {max_restarts} restart(s) (--max-restarts {max_restarts})"
-    if not rank and not code:
+    if not cause:
         tail = " ".join(log.strip().splitlines()[-3:])[-400:]
         return f"Distributed training failed {restarts}: {tail or 'torchrun printed nothing'}."
-    return f"{who} failed ({'; '.join(how) or 'no reason given'}) {restarts}; the run stops here."
+    how = []
+    code = int(cause["exitcode"]) if cause.get("exitcode", "").lstrip("-").isdigit() else None
+    if code is not None:
+        name = f", {signal.Signals(-code).name}" if code < 0 and -code in _SIGNALS else ""
+        how.append(f"exit code {code}{name}")
+    trace = cause.get("traceback", "")
+    if trace and not trace.startswith(("To enable traceback", "Signal ", "Traceback (most recent")):
+        how.append(trace[:300])
+    if code is None or code > 0:  # an exception: its message is the reason
+        errors = [
+            ln.strip()
+            for ln in log.splitlines()
+            if re.match(r"\s*(\[rank\d+\]:\s*)?\w*(Error|Exception):", ln)
+        ]
+        if errors and "Error" not in trace:
+            how.append(errors[-1][:300])
+    return (
+        f"Rank {cause['rank']} failed ({'; '.join(how) or 'no reason given'}) {restarts}; the run stops here."
+    )
 
 
 _SIGNALS = {s.value for s in signal.Signals}

@@ -126,6 +126,9 @@ def run(spec_path: Path) -> int:
         )
         if reporter is not None:
             write_json_atomic(here / "result.json", {**asdict(result), "restarts": restart})
+        # The other ranks wait here while rank 0 validates and writes the model: a rank leaving the
+        # group early can abort in gloo's teardown, and torchrun would take that for a failure.
+        td.barrier()
     finally:
         if td.is_initialized():
             td.destroy_process_group()
