@@ -165,7 +165,8 @@ def test_two_nodes_run_one_training_run_with_the_same_command(dataset, settings,
     out, _ = node1.communicate(timeout=120)
     assert run.status == "completed", run.error_message
     assert run.step == 12 and run.result_model is not None
-    assert node1.returncode == 0, out.decode()[-2000:]
+    node1_log = next(Path(settings.WORK_DIR).glob("runs/*/launch-node1.log"), None)
+    assert node1.returncode == 0, out.decode()[-2000:] + (node1_log.read_text()[-6000:] if node1_log else "")
     assert b"Node 1 of 2 done." in out
     messages = list(run.events.values_list("message", flat=True))
     assert "2 training processes started (torchrun, DDP)." in messages  # one on each node

@@ -139,7 +139,13 @@ def main() -> None:
     from torch.distributed.elastic.multiprocessing.errors import record
 
     # record: a rank's exception goes to torchrun's error file, so the parent can say what failed.
-    sys.exit(record(run)(Path(sys.argv[1])))
+    code = record(run)(Path(sys.argv[1]))
+    # Done and torn down: leave without the interpreter's finalisation, where a loaded machine was seen to
+    # abort in a C++ destructor of gloo's ("terminate called without an active exception") after a
+    # finished run, which torchrun counts as a failed rank.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
