@@ -3,7 +3,12 @@ checks, atomic checkpoints) against a bare PyTorch loop on the same model, data,
 one run. Rounds alternate so that load from other processes hits both sides alike; the median round of
 each side counts. Prints tokens/s for each; the last line is `ratio=<platform tokens/s ÷ bare tokens/s>`.
 
-    python bench/training_bench.py [--steps 50] [--rounds 3] [--threads 1]
+Before it, `ddp_scaling=<tokens/s with 2 processes ÷ 1 process>`: the same run (model, data, global batch,
+steps) as two torchrun processes (DDP, gloo, one thread each) against one process as the platform runs it
+(its thread tuner choosing between all cores and one), both timed over the training loop only (rank 0's
+loop; torchrun's start-up excluded). `--ddp-processes 0` skips it.
+
+    python bench/training_bench.py [--steps 50] [--rounds 3] [--threads 1] [--ddp-processes 2]
 
 No Django needed. Both sides count only real (non-padding) tokens and exclude one-off setup (tokenizer
 training, encoding); the platform side includes its checkpoint writes.
@@ -30,6 +35,7 @@ def main() -> None:
     )
     parser.add_argument("--examples", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ddp-processes", type=int, default=2)
     args = parser.parse_args()
 
     import torch
@@ -97,7 +103,41 @@ def main() -> None:
     bare_rate, platform_rate = statistics.median(bare), statistics.median(platform)
     print(f"bare     {bare_rate:.0f} tokens/s (median of {args.rounds})")
     print(f"platform {platform_rate:.0f} tokens/s (median of {args.rounds})")
+    if args.ddp_processes > 1:
+        ddp_scaling(args, config, examples)
     print(f"ratio={platform_rate / bare_rate:.3f}")
+
+
+def ddp_scaling(args: argparse.Namespace, config, examples) -> None:
+    """One process on all cores against N torchrun processes sharing them, same global batch."""
+    import os
+    from dataclasses import replace
+
+    from training.ml.train.launch import launch
+    from training.ml.train.loop import train
+
+    cores = os.cpu_count() or 1
+    steps = max(args.steps, 100)  # enough steps that rank 0's loop time is not all warm-up
+    single_cfg = replace(config, max_steps=steps, checkpoint_every=steps, num_threads=None)
+    multi_cfg = replace(single_cfg, num_threads=max(1, cores // args.ddp_processes))
+    one, many = [], []
+    for r in range(args.rounds):
+        for name in ("one", "many") if r % 2 == 0 else ("many", "one"):
+            with tempfile.TemporaryDirectory(prefix="training-bench-ddp-") as out:
+                if name == "one":
+                    rate = train(single_cfg, examples, [], Path(out)).tokens_per_second
+                    one.append(rate)
+                else:
+                    result = launch(multi_cfg, examples, [], Path(out), processes=args.ddp_processes)
+                    assert result.steps == steps
+                    rate = result.tokens_per_second
+                    many.append(rate)
+            label = "1 process" if name == "one" else f"{args.ddp_processes} processes"
+            print(f"round {r + 1} {label:12s} {rate:10.0f} tokens/s", flush=True)
+    one_rate, many_rate = statistics.median(one), statistics.median(many)
+    print(f"1 process (tuned threads)   {one_rate:.0f} tokens/s (median of {args.rounds})")
+    print(f"{args.ddp_processes} processes (DDP, gloo) {many_rate:.0f} tokens/s (median of {args.rounds})")
+    print(f"ddp_scaling={many_rate / one_rate:.3f}")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,17 @@ def artifacts_upload(*, local_dir: Path, prefix: str) -> str:
     return prefix
 
 
+def artifacts_delete(*, prefix: str, files: list[str]) -> None:
+    """Remove what artifacts_upload may have written under `prefix` (these files and the manifest)."""
+    for rel in [*files, MANIFEST]:
+        name = f"{prefix.strip('/')}/{rel}"
+        try:
+            if default_storage.exists(name):
+                default_storage.delete(name)
+        except OSError:
+            continue
+
+
 def cache_root() -> Path:
     return Path(settings.WORK_DIR) / "model-cache"
 

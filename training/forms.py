@@ -7,7 +7,7 @@ from django import forms
 from catalog.models import StyleGuide
 from core.svg import SvgError, clean_svg
 from training.models import ImportBatch, SLMModel, TrainingExample
-from training.params import ARCHITECTURES, SELECT_BY, TrainingParams
+from training.params import ARCHITECTURES, FINETUNE, SELECT_BY, TrainingParams
 from training.readers import UPLOAD_SUFFIXES, file_format
 
 UPLOAD_MAX_BYTES = 512 * 1024 * 1024
@@ -83,6 +83,10 @@ def _param_field(f: Any) -> forms.Field:
         return forms.ChoiceField(choices=ARCHITECTURES, initial=f.default)
     if f.name == "select_by":
         return forms.ChoiceField(choices=SELECT_BY, initial=f.default, help_text=f.metadata["help"])
+    if f.name == "finetune":
+        return forms.ChoiceField(choices=FINETUNE, initial=f.default, help_text=f.metadata["help"])
+    if isinstance(f.default, str):
+        return forms.CharField(initial=f.default, required=False, help_text=f.metadata["help"])
     kind = forms.FloatField if isinstance(f.default, float) else forms.IntegerField
     return kind(initial=f.default, min_value=lo, max_value=hi, help_text=f.metadata["help"])
 
@@ -94,7 +98,7 @@ class TrainForm(forms.Form):
     base_model = forms.ModelChoiceField(
         queryset=SLMModel.objects.all(),
         required=False,
-        help_text="Fine-tune from this version (its tokenizer is kept).",
+        help_text="Fine-tune from this version or an imported base model (its tokenizer is kept).",
     )
     promote_to = forms.SlugField(
         required=False,
@@ -114,6 +118,21 @@ class TrainForm(forms.Form):
 
     def params(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.PARAM_FIELDS}
+
+
+class BaseModelImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A ZIP of a Hugging Face-format causal LM folder: config.json, model.safetensors (or an "
+        "index and its shards) and its tokenizer (tokenizer.json). Larger models: "
+        "`python manage.py import_base_model PATH --name NAME` (a folder, a ZIP or storage:PREFIX)."
+    )
+    name = forms.SlugField(max_length=120, help_text="Model name; versions count up per name.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(".zip"):
+            raise forms.ValidationError("Upload a .zip of the model folder.")
+        return upload
 
 
 class AliasForm(forms.Form):

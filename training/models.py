@@ -241,6 +241,7 @@ class SLMModel(BaseModel):
     class Strategy(models.TextChoices):
         FROM_SCRATCH = "from_scratch", "From scratch"
         FINE_TUNE = "fine_tune", "Fine-tune"
+        PRETRAINED = "pretrained", "Pretrained (imported base model)"
 
     model_name = models.SlugField(max_length=120, default="atelier-slm")
     version = models.PositiveIntegerField()
@@ -279,7 +280,7 @@ class SLMModel(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["model_name", "version"], name="slmmodel_name_version_unique"),
             models.CheckConstraint(
-                condition=Q(training_strategy__in=["from_scratch", "fine_tune"]),
+                condition=Q(training_strategy__in=["from_scratch", "fine_tune", "pretrained"]),
                 name="slmmodel_strategy_valid",
             ),
         ]

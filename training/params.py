@@ -9,11 +9,22 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from training.ml.base import LORA_DEFAULT_TARGETS
 from training.ml.model import ModelConfig
 from training.ml.train.config import TrainConfig
 
 _TRAIN, _MODEL = TrainConfig(), ModelConfig()
 ARCHITECTURES = (("gpt2", "GPT-2"), ("llama", "Llama"))
+FINETUNE = (("full", "every weight"), ("lora", "LoRA adapters (peft)"))
+LORA_TARGETS_HELP = (
+    "Comma-separated layer names; empty: the architecture's defaults ("
+    + "; ".join(
+        f"{arch}: {','.join(names)}"
+        for arch, names in LORA_DEFAULT_TARGETS.items()
+        if arch in ("gpt2", "llama")
+    )
+    + ")."
+)
 SELECT_BY = (
     ("val_iou", "best validation designs (ink IoU)"),
     ("val_loss", "lowest validation loss"),
@@ -50,6 +61,14 @@ class TrainingParams:
         _TRAIN.consensus, 0, 64, "Designs chosen by agreement among k sampled candidates; 0: greedy."
     )
     num_threads: int = _param(_TRAIN.num_threads or 0, 0, 256, "0: every core torch sees.", form=False)
+    processes: int = _param(
+        1, 1, 64, "Training processes (torchrun, DDP): each trains on its share of the same global batch."
+    )
+    max_restarts: int = _param(2, 0, 100, "Times torchrun restarts the processes when one dies.")
+    finetune: str = _param(_TRAIN.finetune, help="With a base model: train every weight, or LoRA adapters.")
+    lora_rank: int = _param(_TRAIN.lora_rank, 1, 256, "LoRA rank (r).")
+    lora_alpha: int = _param(_TRAIN.lora_alpha, 1, 4096, "LoRA scaling (alpha).")
+    lora_targets: str = _param("", help=LORA_TARGETS_HELP)
 
     @classmethod
     def fields(cls) -> tuple[Field, ...]:
@@ -81,6 +100,8 @@ class TrainingParams:
             errors["arch"] = ["Choose gpt2 or llama."]
         if params.select_by not in dict(SELECT_BY):
             errors["select_by"] = [f"Choose one of {', '.join(dict(SELECT_BY))}."]
+        if params.finetune not in dict(FINETUNE):
+            errors["finetune"] = [f"Choose one of {', '.join(dict(FINETUNE))}."]
         if params.n_embd % params.n_head:
             errors["n_head"] = ["n_embd must be divisible by n_head."]
         if not params.budget_seconds and not params.max_steps:
@@ -114,4 +135,11 @@ class TrainingParams:
             checkpoint_every=self.checkpoint_every,
             seed=self.seed,
             num_threads=self.num_threads or None,
+            finetune=self.finetune,
+            lora_rank=self.lora_rank,
+            lora_alpha=self.lora_alpha,
+            lora_targets=self.lora_target_list() or None,
         )
+
+    def lora_target_list(self) -> list[str]:
+        return [t.strip() for t in self.lora_targets.split(",") if t.strip()]

@@ -128,6 +128,12 @@ def generation_create(
         model_version = model_version_resolve(ref=model or "production")
     except SLMModel.DoesNotExist:
         raise ValidationError({"model": f"No model version or alias named {model!r}."})
+    if model_version.training_strategy == SLMModel.Strategy.PRETRAINED:
+        raise ValidationError(
+            {
+                "model": f"{model_version} is an imported base model: fine-tune it on a snapshot to draw designs."
+            }
+        )
 
     saved: list[str] = []
     try:

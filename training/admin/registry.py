@@ -7,7 +7,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
 from core.admin import BaseAdmin, ReadOnlyAdmin
@@ -15,14 +17,16 @@ from core.admin_pages import form_page, report_page
 from core.jobs.models import JobStatus
 from training import selectors
 from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
-from training.forms import AliasForm
+from training.forms import AliasForm, BaseModelImportForm
 from training.models import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
+from training.services.base_models import base_model_import
 from training.services.evaluations import model_evaluation_create
 from training.services.registry import model_alias_move, model_alias_rollback, model_version_compute_type_set
 
 
 @admin.register(SLMModel)
 class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
+    change_list_template = "admin/training/slmmodel/change_list.html"
     list_display = (
         "__str__",
         "architecture",
@@ -60,7 +64,55 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         return selectors.model_version_list()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # versions come from finished training runs
+        return False  # versions come from finished training runs, or the base-model import below
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("training.change_slmmodel")  # ML staff; curators only view
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra = {**(extra_context or {}), "may_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context=extra)
+
+    def get_urls(self):
+        return [
+            path(
+                "import-base/",
+                self.admin_site.admin_view(self.import_base_view),
+                name="training_slmmodel_import_base",
+            ),
+        ] + super().get_urls()
+
+    def import_base_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a zipped Hugging Face model folder; it is checked, then registered as `pretrained`."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = BaseModelImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                model = base_model_import(
+                    source=form.cleaned_data["file"], name=form.cleaned_data["name"], imported_by=request.user
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error("name" if field == "name" else "file", errors)
+            else:
+                self.message_user(
+                    request,
+                    f"Registered {model} ({model.architecture}, {model.parameter_count:,} parameters). "
+                    "Fine-tune it from a snapshot's *Train a model* action.",
+                    messages.SUCCESS,
+                )
+                return redirect(reverse("admin:training_slmmodel_change", args=[model.pk]))
+        return form_page(
+            request,
+            self,
+            title="Import a base model",
+            form=form,
+            intro="The folder is checked before anything is stored: transformers must know its "
+            "architecture, its safetensors weights must be complete and load, and its tokenizer must load "
+            "and write designs back exactly. Every file is hashed.",
+            submit_label="Check and register",
+        )
 
     actions = ["evaluate", "evaluate_int8", "serve_int8", "serve_float32", "compare", "point_alias"]
 

@@ -55,8 +55,10 @@ def model_version_register(
     model = SLMModel(
         model_name=run.model_name,
         version=version,
-        architecture=run.training_params.get("arch", "gpt2"),
-        model_config=_model_config(manifest.get("config", {})),
+        architecture=run.base_model.architecture
+        if run.base_model
+        else run.training_params.get("arch", "gpt2"),
+        model_config=_model_config(run, final_dir, manifest),
         trained_at=timezone.now(),
         last_fine_tuned=timezone.now() if run.base_model_id else None,
         base_model=run.base_model,
@@ -85,17 +87,6 @@ def model_version_register(
             data={"ctranslate2": "not converted", "reason": not_converted},
         )
     return model
-
-
-def _model_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The version's model config, with how generation chooses its designs when not greedily."""
-    out = dict(config.get("model", {}))
-    if config.get("consensus"):
-        out["decoding"] = {
-            "consensus": int(config["consensus"]),
-            "temperature": float(config.get("consensus_temperature") or 1.0),
-        }
-    return out
 
 
 @transaction.atomic
@@ -127,6 +118,23 @@ def model_version_compute_type_set(
 
 def _has_float32_metrics(metrics: dict[str, Any]) -> bool:
     return any(k in metrics for k in ("adherence_rate", "valid_nonblank_rate", "validity_rate", "iou"))
+
+
+def _model_config(run: TrainingRun, final_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Our own models: the ModelConfig they were built from; a fine-tune of an imported base model: the
+    transformers config it was saved with. Either way, with how generation chooses the version's designs
+    when not greedily (`decoding`)."""
+    config = manifest.get("config", {})
+    if run.base_model and "hf_config" in (run.base_model.model_config or {}):
+        out: dict[str, Any] = {"hf_config": json.loads((Path(final_dir) / "config.json").read_text())}
+    else:
+        out = dict(config.get("model", {}))
+    if config.get("consensus"):
+        out["decoding"] = {
+            "consensus": int(config["consensus"]),
+            "temperature": float(config.get("consensus_temperature") or 1.0),
+        }
+    return out
 
 
 def may_move_production(user: Any) -> bool:

@@ -19,8 +19,10 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from core.svg.modelform import FormSpec
 from training.artifacts import local_model_dir
+from training.ml.base import BaseModelError, lora_targets_check
 from training.ml.sampling import read_form
 from training.ml.train.config import TrainExample
+from training.ml.train.launch import DistributedFailure, Nodes
 from training.models import Dataset, DatasetItem, SLMModel, TrainingMetric, TrainingRun, TrainingRunEvent
 from training.params import TrainingParams
 from training.selectors import dataset_examples
@@ -76,6 +78,7 @@ def training_run_create(
         given = dict(params or {})
         recipe = dataset_recipe(dataset=dataset, budget_seconds=given.get("budget_seconds"))
         params = TrainingParams.from_dict({**recipe.values, **given})
+    _check_finetune(params=params, base_model=base_model)
     if promote_to:  # checked now, not when the run ends: may this user point that alias?
         try:
             model_alias_check(name=promote_to, user=requested_by)
@@ -100,6 +103,22 @@ def training_run_create(
     if enqueue:
         job_enqueue(run)
     return run
+
+
+def _check_finetune(*, params: TrainingParams, base_model: SLMModel | None) -> None:
+    """LoRA needs a base model, and its targets must be layers the base model's architecture has."""
+    if params.finetune != "lora":
+        return
+    if base_model is None:
+        raise ValidationError(
+            {"finetune": "LoRA fine-tunes a base model: choose one, or train every weight."}
+        )
+    targets = params.lora_target_list()
+    if targets:
+        try:
+            lora_targets_check(base_model.architecture, targets, base_model.model_config.get("hf_config"))
+        except BaseModelError as exc:
+            raise ValidationError({"lora_targets": str(exc)}) from None
 
 
 def training_run_run(*, run_id: Any, on_progress: Callable[[Any], None] | None = None) -> TrainingRun:
@@ -202,15 +221,39 @@ def training_run_execute(
         )
         config = params.train_config()
         config.svg_form = form.as_dict() if form else None
-        result = train(
-            config,
-            train_set,
-            val_set,
-            run_dir(run),
-            on_progress=callbacks.on_progress,
-            should_stop=callbacks.should_stop,
-            init_from=init_from,
-        )
+        nodes = Nodes.from_env()
+        if nodes.rank != 0:
+            raise TrainingRefused(
+                f"This worker is node {nodes.rank} of {nodes.count} (NODE_RANK): only node 0 takes runs; "
+                f"the other nodes join with `python manage.py train_run {run.pk}`."
+            )
+        if params.processes > 1 or nodes.count > 1:
+            # torchrun runs the loop as N processes (training.ml.train.launch); this thread follows it.
+            from training.ml.train.launch import launch
+
+            result = launch(
+                config,
+                train_set,
+                val_set,
+                run_dir(run),
+                processes=params.processes,
+                max_restarts=params.max_restarts,
+                on_progress=callbacks.on_progress,
+                should_stop=callbacks.should_stop,
+                on_event=lambda message, level: training_run_event(run=run, message=message, level=level),
+                init_from=init_from,
+                nodes=nodes,
+            )
+        else:
+            result = train(
+                config,
+                train_set,
+                val_set,
+                run_dir(run),
+                on_progress=callbacks.on_progress,
+                should_stop=callbacks.should_stop,
+                init_from=init_from,
+            )
         if result.status == "cancelled":
             checkpoint = result.last_checkpoint.name if result.last_checkpoint else "none"
             return _finish(
@@ -249,7 +292,7 @@ def training_run_execute(
             )
             training_run_event(run=run, message=f"Alias {run.promote_to} now points at {model}.")
         return _finish(run, JobStatus.COMPLETED, f"Registered {model}.")
-    except TrainingRefused as exc:
+    except (TrainingRefused, DistributedFailure, BaseModelError) as exc:
         return _finish(run, JobStatus.FAILED, str(exc), level="error")
     except Exception as exc:
         log.exception("training run %s failed", run.pk)
@@ -257,9 +300,13 @@ def training_run_execute(
 
 
 def _form_for(*, run: TrainingRun, params: TrainingParams, init_from: Path | None) -> FormSpec | None:
-    """How this run's model writes designs: a base model's own way, else the snapshot's grid (or the
-    grid the parameters name)."""
-    if init_from is not None:
+    """How this run's model writes designs: a base model's own way, else (from scratch, or an imported
+    base model, which writes the form as plain text) the snapshot's grid (or the grid the parameters
+    name)."""
+    pretrained = (
+        run.base_model is not None and run.base_model.training_strategy == SLMModel.Strategy.PRETRAINED
+    )
+    if init_from is not None and not pretrained:
         return read_form(init_from)  # None: an older base model that writes raw SVG text
     profiled = FormSpec.from_dict(dataset_profile(dataset=run.dataset).get("form"))
     if params.grid:

@@ -66,6 +66,12 @@ class TrainConfig:
     # consensus_order). Generation and the quality evaluation both read it from the manifest.
     consensus: int = 0
     consensus_temperature: float = 1.0
+    # Fine-tuning a base model (init_from): "full" trains every weight, "lora" trains LoRA adapters on
+    # `lora_targets` (None: the architecture's defaults, training.ml.base) and the rows of added tokens.
+    finetune: str = "full"
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_targets: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,340 @@
+"""Pretrained causal LMs from a Hugging Face-format folder: check one before it is registered, make it
+write designs (our special tokens added where its tokenizer lacks them), and fine-tune it fully or with
+LoRA (peft).
+
+A base model keeps its own tokenizer: the model form of a design is plain text to it, encoded however its
+vocabulary splits it. Only the five markers a sequence is built from ([bos] prompt [sep] design [eos],
+padding, unknown) are added, as special tokens, with embedding rows of their own; under LoRA those rows
+are trained too (peft's trainable tokens), the rest of the base stays frozen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from training.ml.tokenizer import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+# LoRA targets when the run names none: the attention projections, as the LoRA paper and peft do.
+LORA_DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
+    "gpt2": ("c_attn", "c_proj"),
+    "llama": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "mistral": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "qwen2": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "gemma": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "phi3": ("qkv_proj", "o_proj"),
+    "gpt_neox": ("query_key_value", "dense"),
+    "gpt_bigcode": ("c_attn", "c_proj"),
+    "opt": ("q_proj", "k_proj", "v_proj", "out_proj"),
+}
+# A design's model form as text: every kind of unit a form writes. A tokenizer must give it back exactly.
+FORM_PROBE = "<path M 3 -4 L 10 12 C 1 2 3 4 5 6 Z R01 7 8 fill:#ff8800 stroke:none sw:2 cap:round <circle"
+WEIGHTS = "model.safetensors"
+WEIGHTS_INDEX = "model.safetensors.index.json"
+
+
+class BaseModelError(ValueError):
+    """A folder that cannot be used as a base model; the message says why, in words."""
+
+
+@dataclass
+class BaseModelCheck:
+    architecture: str  # config.json's model_type
+    config: dict[str, Any]
+    parameters: int
+    vocab_size: int  # the tokenizer's
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path: sha256, size
+
+    def lora_targets(self) -> tuple[str, ...]:
+        return LORA_DEFAULT_TARGETS.get(self.architecture, ())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_base_model(folder: str | Path) -> BaseModelCheck:
+    """Everything a base model needs, checked before anything is stored: a config whose architecture
+    transformers knows as a causal LM, complete safetensors weights that load, a fast tokenizer that
+    loads and writes the model form back exactly. Writes tokenizer.json when the tokenizer came from
+    other files (training and serving read that one). Raises BaseModelError with the reason."""
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BaseModelError(f"{folder} is not a folder.")
+    if not (folder / "config.json").is_file():
+        raise BaseModelError("The folder has no config.json: it is not a Hugging Face model folder.")
+    config = _load_config(folder)
+    arch = str(getattr(config, "model_type", "") or "")
+    _check_weights(folder)
+    model = _load_weights(folder)
+    tokenizer = _load_tokenizer(folder)
+    embeddings = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > embeddings:
+        raise BaseModelError(
+            f"The tokenizer has {len(tokenizer)} tokens but the model only {embeddings} embedding rows: "
+            "they do not belong together."
+        )
+    if not (folder / "tokenizer.json").is_file():
+        tokenizer.save_pretrained(str(folder))
+    from training.ml.model import count_parameters
+
+    files = {
+        p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+    return BaseModelCheck(
+        architecture=arch,
+        config=config.to_dict(),
+        parameters=count_parameters(model),
+        vocab_size=len(tokenizer),
+        files=files,
+    )
+
+
+def _load_config(folder: Path) -> Any:
+    import transformers
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BaseModelError(f"config.json is not valid JSON: {exc}.") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if not model_type:
+        raise BaseModelError("config.json names no model_type: transformers cannot tell the architecture.")
+    try:
+        config = AutoConfig.from_pretrained(str(folder))
+    except (ValueError, KeyError) as exc:
+        raise BaseModelError(
+            f"The architecture {model_type!r} is not one transformers {transformers.__version__} knows "
+            f"({str(exc).splitlines()[0][:200]})."
+        ) from None
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise BaseModelError(
+            f"The architecture {model_type!r} is not a causal language model transformers can train "
+            "(AutoModelForCausalLM does not know it)."
+        )
+    return config
+
+
+def _check_weights(folder: Path) -> None:
+    if (folder / WEIGHTS).is_file():
+        return
+    index = folder / WEIGHTS_INDEX
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError, AttributeError) as exc:
+            raise BaseModelError(f"{WEIGHTS_INDEX} cannot be read: {exc}.") from None
+        missing = sorted(s for s in shards if not (folder / s).is_file())
+        if missing:
+            raise BaseModelError(
+                f"The weights are incomplete: {len(missing)} shard(s) named in {WEIGHTS_INDEX} are missing "
+                f"({', '.join(missing[:3])})."
+            )
+        return
+    pickles = [p.name for p in folder.glob("*.bin")]
+    if pickles:
+        raise BaseModelError(
+            f"The folder holds {', '.join(pickles[:2])} but no safetensors weights: convert them to "
+            "model.safetensors (pickled weights are not loaded here)."
+        )
+    raise BaseModelError(f"The folder has no weights: neither {WEIGHTS} nor {WEIGHTS_INDEX} with its shards.")
+
+
+def _load_weights(folder: Path) -> PreTrainedModel:
+    from transformers import AutoModelForCausalLM
+
+    from training.ml.model import quiet_transformers
+
+    try:
+        with quiet_transformers():
+            model, info = AutoModelForCausalLM.from_pretrained(
+                str(folder), output_loading_info=True, use_safetensors=True
+            )
+    except Exception as exc:  # a torn or foreign file: safetensors, torch and transformers all raise
+        raise BaseModelError(
+            f"The weights do not load: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        ) from None
+    missing = [k for k in info.get("missing_keys", []) if "rotary" not in k]
+    if missing:
+        raise BaseModelError(
+            f"The weights are incomplete: {len(missing)} tensor(s) the architecture needs are missing "
+            f"({', '.join(missing[:3])})."
+        )
+    mismatched = info.get("mismatched_keys", [])
+    if mismatched:
+        raise BaseModelError(
+            f"The weights do not fit the config: {len(mismatched)} tensor(s) differ in shape."
+        )
+    return model
+
+
+def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+    except Exception as exc:  # transformers raises many kinds for a missing or broken tokenizer
+        raise BaseModelError(
+            f"The tokenizer does not load: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise BaseModelError("The tokenizer is not a fast (tokenizers) one: add its tokenizer.json.")
+    ids = tokenizer.backend_tokenizer.encode(FORM_PROBE, add_special_tokens=False).ids
+    back = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    if back != FORM_PROBE:
+        raise BaseModelError(
+            "The tokenizer does not give designs back exactly (it writes "
+            f"{FORM_PROBE[:40]!r}… back as {back[:40]!r}…): a byte-level tokenizer is needed."
+        )
+    return tokenizer
+
+
+def adapt_for_designs(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast) -> list[int]:
+    """Give the tokenizer our sequence markers where it lacks them (as special tokens) and the model rows
+    for them; the ids that are new. Models of our own already have them: nothing changes."""
+    vocab = tokenizer.get_vocab()
+    added = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if added:
+        tokenizer.add_special_tokens(
+            {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD, "sep_token": SEP, "unk_token": UNK}
+        )
+    new_ids = sorted(tokenizer.convert_tokens_to_ids(t) for t in added)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))
+    ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    ids["pad_token_id"] = tokenizer.pad_token_id
+    for name, value in ids.items():
+        setattr(model.config, name, value)
+        if getattr(model, "generation_config", None) is not None:
+            setattr(model.generation_config, name, value)
+    tokenizer.padding_side = "left"
+    return new_ids
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """The last name part of every layer LoRA could adapt (Linear, GPT-2's Conv1D), sorted."""
+    import torch
+
+    names = set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D":
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def lora_target_check(model: Any, targets: list[str]) -> None:
+    """BaseModelError naming the targets the model has no layer for, and the ones it has."""
+    have = linear_module_names(model)
+    unknown = [t for t in targets if t not in have]
+    if unknown:
+        raise BaseModelError(
+            f"LoRA target(s) {', '.join(unknown)} do not exist in this {model.config.model_type} model; "
+            f"its linear layers are: {', '.join(have)}."
+        )
+
+
+def lora_targets_for(model: Any, targets: list[str] | None) -> list[str]:
+    """The targets a run named, else the architecture's defaults, else every attention-like layer."""
+    if targets:
+        return list(targets)
+    default = LORA_DEFAULT_TARGETS.get(model.config.model_type)
+    if default:
+        return list(default)
+    have = linear_module_names(model)
+    return [n for n in have if n not in ("lm_head", "embed_out")]
+
+
+def lora_wrap(model: Any, rank: int, alpha: int, targets: list[str] | None, new_ids: list[int]) -> Any:
+    """The model with LoRA adapters on `targets` (peft); only they and the rows of new tokens train."""
+    from peft import LoraConfig, get_peft_model
+
+    chosen = lora_targets_for(model, targets)
+    lora_target_check(model, chosen)
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        target_modules=chosen,
+        lora_dropout=0.0,
+        bias="none",
+        task_type="CAUSAL_LM",
+        fan_in_fan_out=model.config.model_type in ("gpt2", "gpt_bigcode"),
+        trainable_token_indices=list(new_ids) or None,
+    )
+    return get_peft_model(model, config)
+
+
+def lora_resume(model: Any, adapter_dir: Path) -> Any:
+    """The base with a saved adapter (a checkpoint), trainable again."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
+
+
+def lora_load_state(model: Any, adapter_dir: Path) -> None:
+    """Put a saved adapter's weights (the kept best state) into a LoRA model in place."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(Path(adapter_dir) / "adapter_model.safetensors")))
+
+
+def is_lora(model: Any) -> bool:
+    return hasattr(model, "peft_config")
+
+
+def trainable(model: Any) -> Any:
+    """The transformers model a step runs through (a LoRA model's, with its adapters in place)."""
+    return model.get_base_model() if is_lora(model) else model
+
+
+def merged(model: Any) -> Any:
+    """A plain transformers model with the adapters merged into its weights (what is registered)."""
+    return model.merge_and_unload() if is_lora(model) else model
+
+
+def architecture_layer_names(architecture: str, config: dict[str, Any] | None = None) -> list[str]:
+    """The linear layers (last name parts) a model of this architecture has, from its config alone: the
+    model is built on the meta device, so no weights are read or allocated."""
+    import torch
+
+    from training.ml._hf import ensure_transformers
+
+    ensure_transformers()
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    values = {k: v for k, v in (config or {}).items() if k not in ("model_type", "transformers_version")}
+    try:
+        cfg = AutoConfig.for_model(architecture, **values)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BaseModelError(f"transformers does not know the architecture {architecture!r}: {exc}") from None
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg)
+    return linear_module_names(model)
+
+
+def lora_targets_check(architecture: str, targets: list[str], config: dict[str, Any] | None = None) -> None:
+    """BaseModelError when an architecture has no layer of one of these names (the train form's check)."""
+    have = architecture_layer_names(architecture, config)
+    unknown = [t for t in targets if t not in have]
+    if unknown:
+        raise BaseModelError(
+            f"LoRA target(s) {', '.join(unknown)} do not exist in a {architecture} model; "
+            f"its linear layers are: {', '.join(have)}."
+        )
