@@ -128,15 +128,7 @@ def launch(
     cmd = torchrun_command(here / "spec.json", processes, max_restarts, nodes, uuid.uuid4().hex)
     log_path = here / "torchrun.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(ROOT),
-            env=child_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a cancel signals torchrun and nothing else
-            preexec_fn=_die_with_parent,
-        )
+        proc = _spawn_torchrun(cmd, child_env, log)
         follower = _Follower(here / "progress.jsonl", on_progress, on_event, max_restarts)
         stopping = False
         next_stop_check = 0.0
@@ -193,21 +185,26 @@ def follow(out_dir: Path, nodes: Nodes, wait_s: float = 3600.0, env: dict[str, s
     cmd = torchrun_command(spec_path, int(spec["processes"]), int(spec["max_restarts"]), nodes, "")
     log_path = Path(out_dir) / f"launch-node{nodes.rank}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(ROOT),
-            env=child_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        proc = _spawn_torchrun(cmd, child_env, log)
         try:
             return proc.wait()
         except BaseException:
             _signal_group(proc, signal.SIGTERM)
             _wait_or_kill(proc)
             raise
+
+
+def _spawn_torchrun(cmd: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    """torchrun in a process group of its own (a cancel signals it and nothing else), dying with us."""
+    return subprocess.Popen(
+        cmd,
+        cwd=str(ROOT),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
 
 
 def _write_examples(path: Path, examples: Iterable[ExampleLike]) -> None:
