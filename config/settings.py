@@ -122,8 +122,10 @@ AUTH_USER_MODEL = "core.User"
 # django-axes first: it refuses a locked-out username+IP before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, with each user's permissions cached between requests (core/auth_backends.py).
+    "core.auth_backends.CachedModelBackend",
 ]
+AUTH_PERMISSION_CACHE_SECONDS = env.int("AUTH_PERMISSION_CACHE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Accounts and audit"
 
     def ready(self) -> None:
-        from core import audit
+        from core import audit, auth_backends
 
         audit.register_models()
+        auth_backends.connect_signals()
