@@ -17,6 +17,13 @@ def _isolated_storage(settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _inline_api_log(settings) -> None:
+    # A test's rows live in its own transaction, which the log's writer thread cannot see; the writer
+    # is tested on its own (tests/api/test_api_log_writer.py).
+    settings.API_LOG_WRITE = "inline"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_content_types() -> None:
     # A transactional test's flush recreates content types with new ids; audit rows need the new ones.
     from django.contrib.contenttypes.models import ContentType

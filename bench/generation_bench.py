@@ -43,7 +43,8 @@ SEED = 1234
 # starting), `claim`, `decode` (the request's trip through the decode process), `sanitise` and `probe`
 # (core.svg's clean and the 64 px blank check, for each candidate), `store` (the designs and the
 # completed row in one transaction), `wake` (from the commit to the waiting call running again); the
-# request thread again: `answer` (serialising the response) and `request log` (the ApiRequest row).
+# request thread again: `answer` (serialising the response) and `request log` (the ApiRequest row handed
+# to the log's writer thread, which stores it off the answer's path; API_LOG_WRITE=inline writes it here).
 PARTS = (
     "drf",
     "row",
@@ -172,6 +173,7 @@ def main() -> None:
     from core.jobs.models import ACTIVE
     from core.models import User
     from core.roles import API_CONSUMERS
+    from generation.api_log import api_log_flush
     from generation.models import DesignOutput, OutputImage
     from training.artifacts import artifacts_upload
     from training.ml.ct2 import convert
@@ -250,8 +252,12 @@ def main() -> None:
             tokens.append(new[: new.index(eos)] if eos in new else new)
         return elapsed
 
+    clients = threading.local()
+
     def api(prompt: str, statuses: list[str] | None = None, tokens: list[int] | None = None) -> float:
-        client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+        # One client per thread, as a server keeps its handler (middleware loaded once) between calls.
+        client = getattr(clients, "client", None) or Client(HTTP_AUTHORIZATION=f"Token {token}")
+        clients.client = client
         t0 = time.perf_counter()
         response = client.post(
             "/api/v1/generations/?wait=60",
@@ -268,8 +274,10 @@ def main() -> None:
         return elapsed
 
     def idle(timeout: float = 60.0) -> None:
-        """Wait (untimed) until the worker has nothing left: no open request, every design's PNG stored."""
+        """Wait (untimed) until the worker has nothing left: no open request, every design's PNG stored,
+        every request's log row written."""
         deadline = time.monotonic() + timeout
+        api_log_flush(timeout)
         while time.monotonic() < deadline:
             open_requests = DesignOutput.objects.filter(status__in=ACTIVE).exists()
             svgs = OutputImage.objects.filter(file_type="svg").count()

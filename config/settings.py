@@ -297,6 +297,9 @@ GENERATION_MODEL_CACHE_SIZE = env.int("GENERATION_MODEL_CACHE_SIZE", default=2)
 GENERATION_INPUT_MAX_PIXELS = env.int("GENERATION_INPUT_MAX_PIXELS", default=16_000_000)
 GENERATION_INPUT_MAX_BYTES = env.int("GENERATION_INPUT_MAX_BYTES", default=10 * 1024 * 1024)
 API_LOG_MAX_PAYLOAD_BYTES = env.int("API_LOG_MAX_PAYLOAD_BYTES", default=8192)
+# "background": a writer thread stores the rows, so answers do not wait for them (a process killed
+# outright loses the last few milliseconds of rows); "inline": each call writes its row before answering.
+API_LOG_WRITE = env.str("API_LOG_WRITE", default="background")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",
