@@ -75,9 +75,10 @@ def job_claim(model: type[J], pk: Any, *, select_related: tuple[str, ...] = ()) 
     return job
 
 
-def job_finish(job: Job, status: str, *, error: str = "", **fields: Any) -> bool:
+def job_finish(job: Job, status: str, *, error: str = "", on_state: bool = True, **fields: Any) -> bool:
     """End a claimed row (completed, failed or cancelled) with `fields`; False, and nothing written, when
-    the row is no longer this claim's (reaped, or finished elsewhere meanwhile)."""
+    the row is no longer this claim's (reaped, or finished elsewhere meanwhile). `on_state=False`: the
+    caller has already written what its kind's `on_state` hook would, in this same transaction."""
     now = timezone.now()
     values: dict[str, Any] = {"status": status, "finished_at": now, "updated_at": now, **fields}
     if error or status == JobStatus.FAILED:
@@ -91,7 +92,8 @@ def job_finish(job: Job, status: str, *, error: str = "", **fields: Any) -> bool
             return False
         for name, value in values.items():
             setattr(job, name, value)
-        notify(job)
+        if on_state:
+            notify(job)
     return True
 
 

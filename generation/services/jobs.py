@@ -30,6 +30,13 @@ def prompt_status_sync(output: DesignOutput) -> None:
     Prompt.all_objects.filter(pk=output.prompt_id).update(status=output.status)
 
 
+def prompt_status_sync_alive(output: DesignOutput, status: str) -> bool:
+    """Mirror `status` onto the request's prompt unless the prompt was deleted; False (nothing written)
+    when it was. Inside a transaction the prompt's row stays locked until the commit, so a delete made
+    meanwhile waits, and one made before is seen: one statement is both the check and the mirror."""
+    return bool(Prompt.all_objects.filter(pk=output.prompt_id, deleted_at__isnull=True).update(status=status))
+
+
 def generation_fail(output: DesignOutput, message: str, **extra: Any) -> None:
     """Fail a claimed request with a client-facing message; `extra` goes into its metadata."""
     now = timezone.now()

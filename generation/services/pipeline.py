@@ -26,8 +26,14 @@ from core.models import clean_new_row
 from core.svg import SvgError, check_visible, clean_svg
 from core.svg.compare import consensus_order
 from generation import engine, events
-from generation.models import DesignOutput, OutputImage, Prompt
-from generation.services.jobs import MASKED_ERROR, PROMPT_DELETED, GenerationError, generation_fail
+from generation.models import DesignOutput, OutputImage
+from generation.services.jobs import (
+    MASKED_ERROR,
+    PROMPT_DELETED,
+    GenerationError,
+    generation_fail,
+    prompt_status_sync_alive,
+)
 from generation.services.renders import design_png_store, png_render_submit
 from generation.styling import StyleResult, style_apply
 from training.ml.sampling import DecodeRequest
@@ -257,6 +263,10 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable
     return _store(output, designs, metadata, postprocess_ms=postprocess_ms)
 
 
+class _NotOurs(Exception):
+    """The request was reaped or finished elsewhere while this claim stored it: roll back, keep nothing."""
+
+
 def _store(
     output: DesignOutput,
     designs: list[_Design],
@@ -271,15 +281,10 @@ def _store(
     old: list[str] = []
     try:
         with transaction.atomic(), disable_auditlog():
-            # Deleted while it decoded? Then nothing is stored (the prompt's row stays locked until this
-            # commits, so a delete now waits and hides what was stored with it).
-            deleted = (
-                Prompt.all_objects.select_for_update()
-                .filter(pk=output.prompt_id)
-                .values_list("deleted_at", flat=True)
-                .first()
-            )
-            if deleted is not None:
+            # Deleted while it decoded? Then nothing is stored. The prompt's status is mirrored first, by
+            # an update that skips a deleted prompt: its row stays locked until this commits, so a delete
+            # now waits and hides what was stored with it (the prompt, then the request: as before).
+            if not prompt_status_sync_alive(output, JobStatus.COMPLETED):
                 raise GenerationError(PROMPT_DELETED)
             now = timezone.now()
             started = output.heartbeat_at or now  # set by this worker's claim
@@ -294,13 +299,14 @@ def _store(
             completed = job_finish(
                 output,
                 JobStatus.COMPLETED,
+                on_state=False,  # the prompt's status was mirrored above
                 generated_at=now,
                 design_metadata=metadata,
                 error_message="",
                 processing_time_ms=max(0, round((now - started).total_seconds() * 1000)),
             )
             if not completed:
-                return False
+                raise _NotOurs  # nothing of this claim's is kept: the prompt's mirror rolls back
             if output.attempts > 1:  # a retried run replaces what a killed one left
                 old = [image.file.name for image in OutputImage.objects.filter(output=output)]
                 OutputImage.objects.filter(output=output).delete()
@@ -336,6 +342,8 @@ def _store(
                 fields={name: getattr(output, name) for name in FINISHED_FIELDS}, images=tuple(images)
             )
             transaction.on_commit(lambda: events.output_finished(output.pk, finished))
+    except _NotOurs:
+        return False
     except BaseException:
         for name in saved:
             with contextlib.suppress(Exception):

@@ -364,3 +364,43 @@ def test_markup_in_a_designs_title_never_reaches_the_stored_svg(api, model_versi
     assert "<title>Logo</title>" in svg and "onerror" not in svg and "&lt;img" not in svg
     image = OutputImage.objects.get(file_type="svg")
     assert "removed markup-like text in <title>" in image.style_attributes["sanitiser_removed"]
+
+
+def test_a_prompt_deleted_while_decoding_keeps_nothing(api, model_version, fake_generator, monkeypatch):
+    from generation.services import pipeline
+
+    prepare = pipeline._prepare
+
+    def prepare_then_delete(work):
+        prepare(work)
+        soft_delete(instance=Prompt.objects.get())  # the owner deletes it while its designs are checked
+
+    monkeypatch.setattr(pipeline, "_prepare", prepare_then_delete)
+    gid = api.post(URL, {"text": "a red circle"}, format="json").json()["id"]
+    run_jobs()
+    output = DesignOutput.objects.get(pk=gid)
+    assert output.status == "failed" and output.error_message == PROMPT_DELETED
+    assert not OutputImage.objects.exists() and fake_generator.calls
+    assert Prompt.all_objects.get().status == "failed"
+
+
+def test_a_request_reaped_while_decoding_is_left_to_its_new_claim(
+    api, model_version, fake_generator, monkeypatch
+):
+    from generation.services import pipeline
+
+    prepare = pipeline._prepare
+
+    def prepare_then_lose_the_claim(work):
+        prepare(work)
+        DesignOutput.objects.filter(pk=work.output.pk).update(worker_id="another-worker")
+
+    monkeypatch.setattr(pipeline, "_prepare", prepare_then_lose_the_claim)
+    gid = api.post(URL, {"text": "a red circle"}, format="json").json()["id"]
+    run_jobs()
+    output = DesignOutput.objects.get(pk=gid)
+    assert (output.status, output.worker_id) == ("running", "another-worker")
+    assert not OutputImage.objects.exists()
+    assert (
+        Prompt.all_objects.get().status == "running"
+    )  # the mirror of a store that did not happen rolled back
