@@ -74,8 +74,9 @@ def generation_wait(*, user: Any, output: DesignOutput, timeout: float) -> Desig
     pass; then the request as it now stands (generation_apply or generation_refresh).
 
     A worker in this process wakes the wait at once (generation.events) and hands over what it
-    committed, which is believed without reading it back; other workers' results are polled every
-    POLL_SECONDS. Called right after the request was queued, so it waits before it first looks."""
+    committed, which is believed without reading it back; another process's worker wakes it through
+    Redis, and the row is read again. Should a wake-up be lost, the row is polled every POLL_SECONDS.
+    Called right after the request was queued, so it waits before it first looks."""
     import time
 
     from generation import events
