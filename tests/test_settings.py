@@ -81,3 +81,15 @@ def test_the_sqlite_test_database_sits_beside_a_database_url_in_a_new_folder(tmp
     )
     assert Path(test_database).parent == Path(database).parent == tmp_path / "fresh"
     assert (tmp_path / "fresh").is_dir()  # so `pytest tests/x.py` on a fresh clone can open it
+
+
+def test_with_redis_an_idle_worker_polls_its_queues_every_20_ms_at_most(tmp_path):
+    """Dramatiq's Redis consumer backs off to `dramatiq_worker_timeout` ms when idle (1,000 by default):
+    the settings bound it before Dramatiq is imported, in this process and the worker it starts."""
+    show = "import dramatiq.worker, os; print(dramatiq.worker.WORKER_TIMEOUT, os.environ['dramatiq_worker_timeout'])"
+    base = {"ATELIER_VAR_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = _manage("shell", "--no-imports", "-c", show, env=base)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["20", "20"]
+    result = _manage("shell", "--no-imports", "-c", show, env={**base, "DRAMATIQ_WORKER_TIMEOUT_MS": "50"})
+    assert result.stdout.split() == ["50", "50"]
