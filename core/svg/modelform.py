@@ -387,6 +387,13 @@ class _Encoder:
         paint = self._paint_of(props, math.sqrt(abs(det)) / self.scale)
         if paint.fill == "none" and not paint.stroked:
             return
+        if paint.stroked and _stretch(m) > MAX_STROKE_STRETCH:
+            # One width per element cannot draw a stroke that a skew or an uneven scale makes thick one
+            # way and thin the other: refused, rather than drawn visibly wrong.
+            raise ModelFormError(
+                f"a stroked <{tag}> under a transform that stretches it {_stretch(m):.2f}:1 "
+                "(a skew or an uneven scale) cannot be expressed"
+            )
         units = self._geometry(tag, el, m, paint)
         if not units:
             return
@@ -416,7 +423,16 @@ class _Encoder:
             cx, cy, r = self._lengths(el, "cx", "cy", "r")
             return self._ellipse(m, cx, cy, r, r) if r > 0 else []
         if tag == "ellipse":
-            cx, cy, rx, ry = self._lengths(el, "cx", "cy", "rx", "ry")
+            cx, cy = self._lengths(el, "cx", "cy")
+            # SVG 2: a missing (or `auto`) radius takes the other one's value, as renderers draw it.
+            named = {n: el.get(n) for n in ("rx", "ry")}
+            for n, other in (("rx", "ry"), ("ry", "rx")):
+                if named[n] in (None, "auto") and named[other] not in (None, "auto"):
+                    named[n] = named[other]
+            rx, ry = (
+                self._length_of(el, n, named[n] if named[n] not in (None, "auto") else "0")
+                for n in ("rx", "ry")
+            )
             return self._ellipse(m, cx, cy, rx, ry) if rx > 0 and ry > 0 else []
         if tag == "rect":
             x, y, w, h = self._lengths(el, "x", "y", "width", "height")
@@ -433,15 +449,13 @@ class _Encoder:
         return [f"<{tag}", *(u for p in points for u in p)] if len(points) >= 2 else []
 
     def _lengths(self, el: ET.Element, *names: str) -> list[float]:
-        out = []
-        for name in names:
-            value = _length(el.get(name, "0"))
-            if value is None:
-                raise ModelFormError(
-                    f"{name}={el.get(name)!r} on <{local_name(el.tag)}> is not a plain length"
-                )
-            out.append(value)
-        return out
+        return [self._length_of(el, name, el.get(name, "0")) for name in names]
+
+    def _length_of(self, el: ET.Element, name: str, text: str) -> float:
+        value = _length(text)
+        if value is None:
+            raise ModelFormError(f"{name}={el.get(name)!r} on <{local_name(el.tag)}> is not a plain length")
+        return value
 
     def _ellipse(self, m: Matrix, cx: float, cy: float, rx: float, ry: float) -> list[str]:
         centre = _grid(_apply(m, cx, cy))
@@ -648,6 +662,7 @@ def _arc_units(
     large, sweep = int(args[3]), int(args[4])
     if rx == 0 or ry == 0:
         return ["L", str(g[0]), str(g[1])]
+    rx, ry = _reachable_radii(cur, p, rx, ry, phi)
     nrx, nry, nphi = transform_ellipse(m, rx, ry, phi)
     if m[0] * m[3] - m[1] * m[2] < 0:
         sweep = 1 - sweep  # a mirror reverses the direction of travel
@@ -658,6 +673,33 @@ def _arc_units(
     if grx == 0 or gry == 0:
         return ["L", str(g[0]), str(g[1])]
     return [f"A{large}{sweep}", str(grx), str(gry), str(round(nphi) % 180), str(g[0]), str(g[1])]
+
+
+# How unevenly a transform may scale a stroked element (its larger over its smaller singular value)
+# before the one stroke width the form writes is too far from what a renderer draws.
+MAX_STROKE_STRETCH = 1.25
+
+
+def _stretch(m: Matrix) -> float:
+    """The ratio of the linear part's singular values (1 for rotations, mirrors and uniform scales)."""
+    a, b, c, d = m[0], m[1], m[2], m[3]
+    total = a * a + b * b + c * c + d * d
+    det = abs(a * d - b * c)
+    root = math.sqrt(max(total * total / 4 - det * det, 0.0))
+    big, small = math.sqrt(total / 2 + root), math.sqrt(max(total / 2 - root, 0.0))
+    return big / small if small > 0 else math.inf
+
+
+def _reachable_radii(
+    a: tuple[float, float], b: tuple[float, float], rx: float, ry: float, phi: float
+) -> tuple[float, float]:
+    """SVG's rule for arc radii too small to join the ends (SVG 1.1, F.6.6): both are scaled up until
+    they just do, so renderers draw a half ellipse where the radii alone would round to nothing."""
+    c, s = math.cos(math.radians(phi)), math.sin(math.radians(phi))
+    dx, dy = (a[0] - b[0]) / 2, (a[1] - b[1]) / 2
+    x1, y1 = c * dx + s * dy, -s * dx + c * dy
+    reach = (x1 / rx) ** 2 + (y1 / ry) ** 2
+    return (rx * math.sqrt(reach), ry * math.sqrt(reach)) if reach > 1 else (rx, ry)
 
 
 def _stable_radius(
