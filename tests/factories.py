@@ -167,3 +167,21 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
     AccessLog.objects.create(**where, username=user.username, http_accept="*/*")
     AccessFailureLog.objects.create(**where, username=user.username, http_accept="*/*", locked_out=False)
     return {"user": user, "prompt": prompt, "output": output, "example": example, "dataset": dataset}
+
+
+def synthetic_snapshot(*, count: int = 60, name: str = "tiny") -> Any:
+    """An exported snapshot of `count` approved synthetic examples (the corpus, seed 5), for training tests."""
+    from training.ml.synthetic import generate_corpus
+    from training.services.snapshots import dataset_export, dataset_snapshot_create
+
+    for ex in generate_corpus(count, seed=5, unique=True):
+        TrainingExample.objects.create(
+            prompt=ex.prompt,
+            svg_content=ex.svg,
+            content_hash=ex.prompt[:64].ljust(64, "x"),
+            status="approved",
+        )
+    snapshot = dataset_snapshot_create(
+        name=name, examples=TrainingExample.objects.all(), seed=1, enqueue=False
+    )
+    return dataset_export(dataset_id=snapshot.pk)

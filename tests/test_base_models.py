@@ -17,12 +17,10 @@ from django.core.management import CommandError, call_command
 
 from core.roles import ML_STAFF
 from tests.base_model import make_tiny_base
-from tests.factories import UserFactory
-from training.ml.synthetic import generate_corpus
-from training.models import SLMModel, TrainingExample, TrainingRun
+from tests.factories import UserFactory, synthetic_snapshot
+from training.models import SLMModel, TrainingRun
 from training.services.base_models import base_model_import
 from training.services.runs import training_run_create
-from training.services.snapshots import dataset_export, dataset_snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -131,15 +129,7 @@ def test_the_admin_uploads_a_zipped_folder(client, roles, base_copy: Path) -> No
 
 @pytest.fixture
 def dataset(db):
-    for ex in generate_corpus(60, seed=5, unique=True):
-        TrainingExample.objects.create(
-            prompt=ex.prompt,
-            svg_content=ex.svg,
-            content_hash=ex.prompt[:64].ljust(64, "x"),
-            status="approved",
-        )
-    ds = dataset_snapshot_create(name="tiny", examples=TrainingExample.objects.all(), seed=1, enqueue=False)
-    return dataset_export(dataset_id=ds.pk)
+    return synthetic_snapshot()
 
 
 def test_a_lora_target_that_does_not_exist_is_refused_before_the_run_exists(base_copy: Path, dataset) -> None:

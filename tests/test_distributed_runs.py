@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from training.ml.synthetic import generate_corpus
-from training.models import TrainingExample, TrainingMetric
+from tests.factories import synthetic_snapshot
+from training.models import TrainingMetric
 from training.services.runs import training_run_cancel, training_run_create, training_run_run
-from training.services.snapshots import dataset_export, dataset_snapshot_create
 
 pytestmark = pytest.mark.django_db
 TWO = {
@@ -37,15 +36,7 @@ TWO = {
 
 @pytest.fixture
 def dataset(db):
-    for ex in generate_corpus(60, seed=5, unique=True):
-        TrainingExample.objects.create(
-            prompt=ex.prompt,
-            svg_content=ex.svg,
-            content_hash=ex.prompt[:64].ljust(64, "x"),
-            status="approved",
-        )
-    ds = dataset_snapshot_create(name="tiny", examples=TrainingExample.objects.all(), seed=1, enqueue=False)
-    return dataset_export(dataset_id=ds.pk)
+    return synthetic_snapshot()
 
 
 @pytest.fixture(autouse=True)

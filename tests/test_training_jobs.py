@@ -13,12 +13,10 @@ from django.utils import timezone
 from core.jobs.lifecycle import job_claim
 from core.jobs.recovery import resend_lost_jobs
 from core.roles import ML_STAFF
-from tests.factories import UserFactory
-from training.ml.synthetic import generate_corpus
-from training.models import ModelAlias, SLMModel, TrainingExample, TrainingMetric, TrainingRun
+from tests.factories import UserFactory, synthetic_snapshot
+from training.models import ModelAlias, SLMModel, TrainingMetric, TrainingRun
 from training.services.registry import model_alias_move, model_alias_rollback
 from training.services.runs import training_run_cancel, training_run_create
-from training.services.snapshots import dataset_export, dataset_snapshot_create
 from training.tasks import train_model
 
 TINY = {
@@ -36,15 +34,7 @@ TINY = {
 
 @pytest.fixture
 def dataset(db):
-    for ex in generate_corpus(120, seed=5, unique=True):
-        TrainingExample.objects.create(
-            prompt=ex.prompt,
-            svg_content=ex.svg,
-            content_hash=ex.prompt[:64].ljust(64, "x"),
-            status="approved",
-        )
-    ds = dataset_snapshot_create(name="tiny", examples=TrainingExample.objects.all(), seed=1, enqueue=False)
-    return dataset_export(dataset_id=ds.pk)
+    return synthetic_snapshot(count=120)
 
 
 @pytest.fixture

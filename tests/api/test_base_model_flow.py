@@ -9,11 +9,10 @@ from generation import engine
 from generation.models import DesignOutput
 from tests.api.conftest import run_jobs
 from tests.base_model import make_tiny_base
-from training.ml.synthetic import generate_corpus
-from training.models import SLMModel, TrainingExample
+from tests.factories import synthetic_snapshot
+from training.models import SLMModel
 from training.services.base_models import base_model_import
 from training.services.runs import training_run_create, training_run_run
-from training.services.snapshots import dataset_export, dataset_snapshot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -28,17 +27,7 @@ def test_import_lora_fine_tune_register_and_generate_through_the_api(
 
     monkeypatch.setattr(runs, "evaluation_metrics", lambda **kw: ({"eval_prompts": 0}, []))
     base = base_model_import(source=make_tiny_base(tmp_path / "tiny-llama"), name="tiny-llama")
-    for ex in generate_corpus(60, seed=5, unique=True):
-        TrainingExample.objects.create(
-            prompt=ex.prompt,
-            svg_content=ex.svg,
-            content_hash=ex.prompt[:64].ljust(64, "x"),
-            status="approved",
-        )
-    snapshot = dataset_snapshot_create(
-        name="icons", examples=TrainingExample.objects.all(), seed=1, enqueue=False
-    )
-    dataset = dataset_export(dataset_id=snapshot.pk)
+    dataset = synthetic_snapshot(name="icons")
     params = {
         "finetune": "lora",
         "lora_rank": 4,
