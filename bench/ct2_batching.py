@@ -35,9 +35,9 @@ def main() -> None:
 
     import ctranslate2
 
-    from training.ml.ct2 import convert
-    from training.ml.synthetic import generate_corpus
-    from training.ml.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
+    from slm.decode.ct2 import convert
+    from slm.synthetic import generate_corpus
+    from slm.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
 
     model_dir = Path(args.model_dir)
     ct2_dir = convert(model_dir)

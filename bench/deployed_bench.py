@@ -73,9 +73,9 @@ def main() -> None:
 
     from core.models import User
     from core.roles import API_CONSUMERS
+    from slm.decode.ct2 import convert
+    from slm.synthetic import generate_corpus
     from training.artifacts import artifacts_upload
-    from training.ml.ct2 import convert
-    from training.ml.synthetic import generate_corpus
     from training.models import ModelAlias, SLMModel
 
     model_dir = Path(args.model_dir)
@@ -90,8 +90,8 @@ def main() -> None:
 
     import ctranslate2
 
-    from training.ml.model import load_model, max_positions
-    from training.ml.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
+    from slm.model import load_model, max_positions
+    from slm.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
 
     threads = settings.GENERATION_DECODE_THREADS
     engine = ctranslate2.Generator(str(ct2_dir), device="cpu", compute_type="float32", intra_threads=threads)

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.svg import SvgError, clean_svg  # noqa: E402
 from core.svg.compare import pixel_l2, try_rasterise  # noqa: E402
-from core.svg.modelform import choose_grid, decode, form_units, try_encode, units_of  # noqa: E402
-from training.ml.tokenizer import encode_texts, train_tokenizer  # noqa: E402
+from slm.form.codec import choose_grid, decode, form_units, try_encode, units_of  # noqa: E402
+from slm.tokenizer import encode_texts, train_tokenizer  # noqa: E402
 
 
 def measure(folder: Path) -> str:

@@ -103,9 +103,9 @@ class Spans:
 
 
 def train_tiny(work: Path, seconds: float) -> Path:
-    from training.ml.synthetic import generate_corpus, make_splits
-    from training.ml.train.config import TrainConfig
-    from training.ml.train.loop import train
+    from slm.synthetic import generate_corpus, make_splits
+    from slm.train.config import TrainConfig
+    from slm.train.loop import train
 
     splits = make_splits(seed=0, heldout=50, compositional=0)
     examples = list(generate_corpus(20_000, seed=100, exclude=splits.exclude))
@@ -175,9 +175,9 @@ def main() -> None:
     from core.roles import API_CONSUMERS
     from generation.api_log import api_log_flush
     from generation.models import DesignOutput, OutputImage
+    from slm.decode.ct2 import convert
+    from slm.synthetic import generate_corpus
     from training.artifacts import artifacts_upload
-    from training.ml.ct2 import convert
-    from training.ml.synthetic import generate_corpus
     from training.models import ModelAlias, SLMModel
 
     model_dir = Path(args.model_dir) if args.model_dir else train_tiny(work, args.train_seconds)
@@ -194,8 +194,8 @@ def main() -> None:
     import ctranslate2
     import torch
 
-    from training.ml.model import load_model, max_positions
-    from training.ml.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
+    from slm.model import load_model, max_positions
+    from slm.tokenizer import build_prefix_ids, load_tokenizer, tokenizer_dir
 
     threads = settings.GENERATION_DECODE_THREADS
     if threads:

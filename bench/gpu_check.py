@@ -31,14 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from core.svg.modelform import choose_grid
-    from training.ml.evaluate import generate_svgs, score_samples
-    from training.ml.sampling import Generator
-    from training.ml.synthetic import generate_corpus, make_splits
-    from training.ml.train.config import Progress, TrainConfig, TrainExample
-    from training.ml.train.data import to_forms
-    from training.ml.train.launch import launch
-    from training.ml.train.loop import train
+    from slm.decode.sampling import Generator
+    from slm.form.codec import choose_grid
+    from slm.quality.grammar import generate_svgs, score_samples
+    from slm.synthetic import generate_corpus, make_splits
+    from slm.train.config import Progress, TrainConfig, TrainExample
+    from slm.train.data import to_forms
+    from slm.train.launch import launch
+    from slm.train.loop import train
 
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():

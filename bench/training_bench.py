@@ -40,13 +40,13 @@ def main() -> None:
 
     import torch
 
-    from training.ml.model import build_model
-    from training.ml.synthetic import generate_corpus
-    from training.ml.tokenizer import prefix_text, train_tokenizer
-    from training.ml.train.config import Progress, TrainConfig, as_example
-    from training.ml.train.data import BucketBatcher, collate, encode_examples
-    from training.ml.train.loop import train
-    from training.ml.train.loss import lm_loss
+    from slm.model import build_model
+    from slm.synthetic import generate_corpus
+    from slm.tokenizer import prefix_text, train_tokenizer
+    from slm.train.config import Progress, TrainConfig, as_example
+    from slm.train.data import BucketBatcher, collate, encode_examples
+    from slm.train.loop import train
+    from slm.train.loss import lm_loss
 
     torch.set_num_threads(args.threads)
     examples = [as_example(e) for e in generate_corpus(args.examples, seed=args.seed)]
@@ -113,8 +113,8 @@ def ddp_scaling(args: argparse.Namespace, config, examples) -> None:
     import os
     from dataclasses import replace
 
-    from training.ml.train.launch import launch
-    from training.ml.train.loop import train
+    from slm.train.launch import launch
+    from slm.train.loop import train
 
     cores = os.cpu_count() or 1
     steps = max(args.steps, 100)  # enough steps that rank 0's loop time is not all warm-up

@@ -282,13 +282,13 @@ GENERATION_MAX_BATCH_ROWS = env.int("GENERATION_MAX_BATCH_ROWS", default=64)
 # Threads of the embedded worker's generation queue: each holds one request while it decodes, so this
 # is how many requests can share the batch. With Redis, give `rundramatiq --queues generation` as many.
 GENERATION_WORKER_THREADS = env.int("GENERATION_WORKER_THREADS", default=16)
-# Each loaded model decodes in a process of its own (training.ml.serving.DecodeServer), so the decode
+# Each loaded model decodes in a process of its own (slm.decode.serving.DecodeServer), so the decode
 # loop does not share an interpreter lock with request handling; off: a thread of the worker's process.
 GENERATION_DECODE_PROCESS = env.bool("GENERATION_DECODE_PROCESS", default=True)
 # Threads of a decode call (CTranslate2's intra threads, or torch's for the transformers fallback): the
 # demo-sized models decode fastest on one (0: the library's default).
 GENERATION_DECODE_THREADS = env.int("GENERATION_DECODE_THREADS", default=1)
-# "ctranslate2": every model CTranslate2 converts decodes through it (training.ml.ct2), the others through
+# "ctranslate2": every model CTranslate2 converts decodes through it (slm.decode.ct2), the others through
 # transformers; "transformers": all through transformers.
 GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="ctranslate2")
 # Milliseconds an idle decode loop waits after a request arrives before its first decode call, so that

@@ -93,7 +93,7 @@ def model_comparison_view(*, comparison: Any, user: Any) -> dict[str, Any]:
 
     from feedback.models import ComparisonItem
     from generation.models import DesignOutput, OutputImage
-    from training.ml.adherence import check, parse_prompt
+    from slm.adherence import check, parse_prompt
 
     outputs = DesignOutput.objects.select_related("model_version").prefetch_related(
         Prefetch("images", queryset=OutputImage.objects.order_by("sequence_order", "file_type")),

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
-from training.ml.sampling import DecodeRequest
-from training.ml.serving import BatchLoop, DecodeResult
+from slm.decode.sampling import DecodeRequest
+from slm.decode.serving import BatchLoop, DecodeResult
 
 if TYPE_CHECKING:
     from training.models import SLMModel
@@ -62,7 +62,7 @@ def load_generator(model: SLMModel) -> GeneratorLike:
     threads = settings.GENERATION_DECODE_THREADS
     options = {"engine": settings.GENERATION_ENGINE, "compute_type": model.compute_type or "float32"}
     if settings.GENERATION_DECODE_PROCESS:
-        from training.ml.serving import DecodeServer
+        from slm.decode.serving import DecodeServer
 
         return DecodeServer(
             model_dir,
@@ -71,7 +71,7 @@ def load_generator(model: SLMModel) -> GeneratorLike:
             window_ms=settings.GENERATION_BATCH_WINDOW_MS,
             **options,
         )
-    from training.ml.sampling import Generator
+    from slm.decode.sampling import Generator
 
     return Generator(model_dir, num_threads=threads or None, **options)
 
@@ -185,7 +185,7 @@ class SchedulerLike(Protocol):
 class Scheduler:
     """A decode loop on a thread of this process, for generators loaded here (test fakes, or with
     GENERATION_DECODE_PROCESS off). Worker threads `submit()` and wait on the future; the loop adds
-    whatever arrived to the running batch between two steps (see training.ml.serving.BatchLoop)."""
+    whatever arrived to the running batch between two steps (see slm.decode.serving.BatchLoop)."""
 
     def __init__(self, generator: GeneratorLike, *, max_rows: int) -> None:
         self.generator = generator

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.ml.synthetic import generate_corpus
+from slm.synthetic import generate_corpus
 
 
 def make_tiny_base(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
@@ -20,7 +20,7 @@ def make_tiny_base(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
         PreTrainedTokenizerFast,
     )
 
-    from core.svg.modelform import try_encode
+    from slm.form.codec import try_encode
 
     folder.mkdir(parents=True, exist_ok=True)
     texts = []

@@ -171,7 +171,7 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
 
 def synthetic_snapshot(*, count: int = 60, name: str = "tiny") -> Any:
     """An exported snapshot of `count` approved synthetic examples (the corpus, seed 5), for training tests."""
-    from training.ml.synthetic import generate_corpus
+    from slm.synthetic import generate_corpus
     from training.services.snapshots import dataset_export, dataset_snapshot_create
 
     for ex in generate_corpus(count, seed=5, unique=True):

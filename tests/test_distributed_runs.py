@@ -88,8 +88,8 @@ LAUNCHER = """
 import sys
 from pathlib import Path
 from tests.ml.conftest import tiny_config
-from training.ml.synthetic import generate_corpus
-from training.ml.train.launch import launch
+from slm.synthetic import generate_corpus
+from slm.train.launch import launch
 launch(tiny_config(max_steps=100_000, checkpoint_every=100_000), list(generate_corpus(200, seed=1)), [],
        Path(sys.argv[1]), processes=2)
 """

@@ -14,8 +14,8 @@ from feedback.models import Feedback, Promotion
 from feedback.selectors import feedback_aggregates
 from feedback.services import feedback_upsert, output_promote, preference_pairs, promotion_candidates
 from generation.models import DesignOutput
+from slm.synthetic import generate_corpus
 from tests.factories import TrainingExampleFactory, UserFactory
-from training.ml.synthetic import generate_corpus
 from training.models import TrainingExample
 from training.selectors import model_lineage
 

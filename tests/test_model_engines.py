@@ -14,12 +14,12 @@ from django.core.files.storage import default_storage
 
 from core.roles import CURATORS, ML_STAFF
 from generation.engine import engine_info
+from slm.decode.sampling import Generator
+from slm.model import ModelConfig
+from slm.synthetic import generate_corpus
+from slm.train.config import TrainConfig
+from slm.train.loop import train
 from tests.factories import UserFactory
-from training.ml.model import ModelConfig
-from training.ml.sampling import Generator
-from training.ml.synthetic import generate_corpus
-from training.ml.train.config import TrainConfig
-from training.ml.train.loop import train
 from training.models import Dataset, ModelEvaluation, SLMModel, TrainingRun, TrainingRunEvent
 from training.services import evaluations
 from training.services.registry import model_version_compute_type_set, model_version_register
@@ -62,7 +62,7 @@ def _as_gpt_neo(model_dir: Path) -> None:
     """Replace the weights by a small GPT-Neo with the same tokenizer."""
     from transformers import GPTNeoConfig, GPTNeoForCausalLM
 
-    from training.ml.tokenizer import load_tokenizer
+    from slm.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(model_dir)
     for name in ("model.safetensors", "config.json", "generation_config.json"):

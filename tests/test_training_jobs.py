@@ -115,7 +115,7 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
     assert run.status == "cancelled"
     # Progress is reported every 10 steps; the flag was set at step 20 and checked before step 21.
     assert run.step <= 21 and max(seen) <= 21
-    from training.ml.train.checkpoints import latest_checkpoint
+    from slm.train.checkpoints import latest_checkpoint
 
     checkpoint = latest_checkpoint(runs.run_dir(run))
     assert checkpoint is not None and checkpoint.name == f"step-{run.step:08d}"
@@ -127,7 +127,7 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
 def test_killed_run_resumes_from_its_checkpoint_and_continues_the_step_count(
     dataset, ml_staff, stub_broker, stub_worker
 ):
-    from training.ml.train.loop import train
+    from slm.train.loop import train
     from training.selectors import dataset_examples
     from training.services.runs import run_dir
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from slm.model import ModelConfig
+from slm.train.config import TrainConfig
 from training.forms import TrainForm
-from training.ml.model import ModelConfig
-from training.ml.train.config import TrainConfig
 from training.params import TrainingParams
 
 

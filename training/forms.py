@@ -108,7 +108,7 @@ class TrainForm(forms.Form):
     PARAM_FIELDS = tuple(f.name for f in TrainingParams.fields() if f.metadata["form"])
 
     def __init__(self, *args: Any, recipe: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """`recipe`: the values derived from the snapshot (training.ml.recipe), shown as the initial ones."""
+        """`recipe`: the values derived from the snapshot (slm.recipe), shown as the initial ones."""
         super().__init__(*args, **kwargs)
         for f in TrainingParams.fields():
             if f.metadata["form"]:

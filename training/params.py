@@ -1,4 +1,4 @@
-"""Training hyperparameters, defined once: each field's default (taken from training.ml's own TrainConfig
+"""Training hyperparameters, defined once: each field's default (taken from slm's own TrainConfig
 and ModelConfig), its range and its help. The admin's form (training.forms.TrainForm), the validation of
 a run's parameters and the training config are all derived from this class."""
 
@@ -9,9 +9,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from training.ml.base import LORA_DEFAULT_TARGETS
-from training.ml.model import ModelConfig
-from training.ml.train.config import TrainConfig
+from slm.base import LORA_DEFAULT_TARGETS
+from slm.model import ModelConfig
+from slm.train.config import TrainConfig
 
 _TRAIN, _MODEL = TrainConfig(), ModelConfig()
 ARCHITECTURES = (("gpt2", "GPT-2"), ("llama", "Llama"))

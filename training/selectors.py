@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from training.ml.train.config import TrainExample
+from slm.train.config import TrainExample
 from training.models import (
     Dataset,
     DatasetItem,

@@ -1,6 +1,6 @@
 """The one SVG module: every parse, sanitise, validate, normalise and rasterise goes through here.
 
-Plain Python (no Django imports) so training/ml can use it too.
+Plain Python (no Django imports) so slm can use it too.
 
 Typical use:
     clean = clean_svg(untrusted_text)      # raises SvgError with a user-facing message

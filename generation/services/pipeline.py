@@ -36,7 +36,7 @@ from generation.services.jobs import (
 )
 from generation.services.renders import design_png_store, png_render_submit
 from generation.styling import StyleResult, style_apply
-from training.ml.sampling import DecodeRequest
+from slm.decode.sampling import DecodeRequest
 
 log = logging.getLogger(__name__)
 # What a completion commits, handed to this process's waiters (events.Finished) instead of a read back.

@@ -43,7 +43,7 @@ class FakeSample:
 
 
 class FakeGenerator:
-    """Stands in for training.ml.sampling.Generator: same call, canned SVG, every call recorded."""
+    """Stands in for slm.decode.sampling.Generator: same call, canned SVG, every call recorded."""
 
     def __init__(self, make: Callable[[str, int], str] | None = None) -> None:
         self.make = make or (lambda prompt, i: CIRCLE.format(r=10 + 3 * i, fill="#e53935"))

@@ -49,11 +49,11 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
     "no usable design"."""
     settings.GENERATION_DECODE_PROCESS = decode_process
     from generation.models import DesignOutput
+    from slm.model import ModelConfig, build_model
+    from slm.synthetic import generate_corpus
+    from slm.tokenizer import save_tokenizer, train_tokenizer
     from tests.api.conftest import run_jobs
     from training.artifacts import artifacts_upload
-    from training.ml.model import ModelConfig, build_model
-    from training.ml.synthetic import generate_corpus
-    from training.ml.tokenizer import save_tokenizer, train_tokenizer
     from training.models import ModelAlias
 
     texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]

@@ -73,7 +73,7 @@ def icon_zip(path: Path, count: int = ICON_COUNT) -> Path:
                 if svg.with_suffix(".json").exists():
                     archive.write(svg.with_suffix(".json"), f"lucide/{svg.stem}.json")
         else:
-            from training.ml.synthetic import generate_corpus
+            from slm.synthetic import generate_corpus
 
             for i, example in enumerate(generate_corpus(count, seed=21, unique=True)):
                 words = example.prompt.split()

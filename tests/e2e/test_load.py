@@ -25,7 +25,7 @@ MODEL_PARAMS = {"budget_seconds": 0, "max_steps": 150, "num_threads": 1, "seed":
 # A tiny model behind `production`, trained in this script's process (the workers only generate here).
 MAKE_MODEL = """
 from django.contrib.auth import get_user_model
-from training.ml.synthetic import generate_corpus
+from slm.synthetic import generate_corpus
 from training.models import TrainingExample
 from training.services.runs import training_run_create
 from training.services.snapshots import dataset_export, dataset_snapshot_create

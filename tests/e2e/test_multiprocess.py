@@ -221,7 +221,7 @@ def stack(tmp_path: Path, pg_url: str, redis_url: str, processes: Processes, s3:
 
 
 def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stack, s3: S3) -> None:
-    from training.ml.synthetic import generate_corpus
+    from slm.synthetic import generate_corpus
 
     deadline = Deadline(TOTAL_BUDGET_S)
     http = _http()
@@ -408,8 +408,8 @@ django.setup()
 from core.embedded import import_tasks_modules
 
 import_tasks_modules()  # what a rundramatiq worker process has imported before its first message
-from training.ml.model import load_model
-from training.ml.tokenizer import train_tokenizer
+from slm.model import load_model
+from slm.tokenizer import train_tokenizer
 
 start = threading.Barrier(2)  # both threads make their first transformers import at the same moment
 spans, errors = {}, []

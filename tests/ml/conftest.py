@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from training.ml.model import ModelConfig
-from training.ml.synthetic import SyntheticExample, generate_corpus
-from training.ml.train.config import Progress, TrainConfig, TrainResult
-from training.ml.train.loop import train
+from slm.model import ModelConfig
+from slm.synthetic import SyntheticExample, generate_corpus
+from slm.train.config import Progress, TrainConfig, TrainResult
+from slm.train.loop import train
 
 TINY = ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=256)
 

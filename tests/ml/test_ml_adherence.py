@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from core.svg.colour import parse_colour
 from core.svg.geometry import parse_transform
-from training.ml.adherence import ASPECTS, check, check_file, nearest_palette_colour, parse_prompt
-from training.ml.synthetic import (
+from slm.adherence import ASPECTS, check, check_file, nearest_palette_colour, parse_prompt
+from slm.synthetic import (
     COUNT_WORDS,
     PALETTE,
     POSITIONS,
@@ -147,7 +147,7 @@ def test_check_file(tmp_path: Path) -> None:
 
 
 def test_renderer_sees_canonical_designs_as_non_blank() -> None:
-    from training.ml.evaluate import renderer
+    from slm.quality.grammar import renderer
 
     nonblank = renderer()
     assert nonblank is not None, "core.svg exposes render_png and is_blank_png"

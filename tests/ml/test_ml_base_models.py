@@ -1,4 +1,4 @@
-"""Pretrained base models (training.ml.base): the checks before import, and fine-tuning one fully or with
+"""Pretrained base models (slm.base): the checks before import, and fine-tuning one fully or with
 LoRA on the model form, with its own tokenizer. The base is a tiny random model the test saves itself."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from core.svg.modelform import FormSpec
+from slm.base import BaseModelError, check_base_model, lora_targets_check, lora_wrap
+from slm.decode.sampling import DecodeRequest, Generator, read_form
+from slm.form.codec import FormSpec
+from slm.model import load_model
+from slm.tokenizer import SEP, SPECIAL_TOKENS, load_tokenizer
+from slm.train.config import as_example
+from slm.train.data import to_forms
+from slm.train.loop import train
 from tests.base_model import make_tiny_base
 from tests.ml.conftest import tiny_config
-from training.ml.base import BaseModelError, check_base_model, lora_targets_check, lora_wrap
-from training.ml.model import load_model
-from training.ml.sampling import DecodeRequest, Generator, read_form
-from training.ml.tokenizer import SEP, SPECIAL_TOKENS, load_tokenizer
-from training.ml.train.config import as_example
-from training.ml.train.data import to_forms
-from training.ml.train.loop import train
 
 FORM = FormSpec(grid=24, view=24.0)
 
@@ -126,7 +126,7 @@ def test_full_fine_tune_of_a_gpt2_base_uses_its_tokenizer(form_examples, tmp_pat
 
 
 def test_lora_under_two_processes(base: Path, form_examples, tmp_path: Path) -> None:
-    from training.ml.train.launch import launch
+    from slm.train.launch import launch
 
     config = tiny_config(finetune="lora", svg_form=FORM.as_dict(), max_steps=4, checkpoint_every=2)
     result = launch(config, form_examples[:180], form_examples[180:], tmp_path, processes=2, init_from=base)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from slm.decode.ct2 import FAILED, ConversionError, convert, failure_reason, is_converted
+from slm.decode.sampling import DecodeRequest, Generator
+from slm.synthetic import generate_corpus
+from slm.tokenizer import build_prefix_ids
 from tests.ml.conftest import Trained
-from training.ml.ct2 import FAILED, ConversionError, convert, failure_reason, is_converted
-from training.ml.sampling import DecodeRequest, Generator
-from training.ml.synthetic import generate_corpus
-from training.ml.tokenizer import build_prefix_ids
 
 PROMPTS = [e.prompt for e in generate_corpus(10, seed=2468)]
 
@@ -54,7 +54,7 @@ def test_float32_greedy_is_token_identical_to_transformers(model_dir: Path) -> N
     batch = gen.ct2
     assert batch is not None
     for budget in (5, 160):
-        from training.ml.ct2 import Ct2Job
+        from slm.decode.ct2 import Ct2Job
 
         prefixes = build_prefix_ids(gen.tokenizer, PROMPTS)
         together = batch.decode([Ct2Job(p, budget, 1) for p in prefixes])  # one batch call for all
@@ -107,7 +107,7 @@ def unconvertible(model_dir: Path, tmp_path: Path) -> Path:
 def test_a_model_that_fails_to_convert_serves_through_transformers_and_says_why(
     unconvertible: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level("WARNING", logger="training.ml.sampling"):
+    with caplog.at_level("WARNING", logger="slm.decode.sampling"):
         gen = Generator(unconvertible, num_threads=1)
     assert gen.engine == "transformers"
     assert gen.fallback_reason and "logits differ" in gen.fallback_reason
@@ -128,8 +128,8 @@ def test_a_lora_adapter_converts_merged_into_its_base(tmp_path: Path) -> None:
     with the adapter merged, token for token as transformers decodes base + adapter."""
     from peft import LoraConfig, get_peft_model
 
-    from training.ml.model import ModelConfig, build_model
-    from training.ml.tokenizer import save_tokenizer, train_tokenizer
+    from slm.model import ModelConfig, build_model
+    from slm.tokenizer import save_tokenizer, train_tokenizer
 
     texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]
     tokenizer = train_tokenizer(texts, vocab_size=300)

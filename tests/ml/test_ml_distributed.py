@@ -1,4 +1,4 @@
-"""Training as N processes under torchrun (training.ml.train.launch): real torch.distributed ranks (gloo, CPU),
+"""Training as N processes under torchrun (slm.train.launch): real torch.distributed ranks (gloo, CPU),
 a tiny model, a few steps each."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from slm.train.checkpoints import latest_checkpoint
+from slm.train.config import Progress
+from slm.train.launch import DistributedFailure, Nodes, failure_reason, launch
+from slm.train.loop import train
 from tests.ml.conftest import tiny_config
-from training.ml.train.checkpoints import latest_checkpoint
-from training.ml.train.config import Progress
-from training.ml.train.launch import DistributedFailure, Nodes, failure_reason, launch
-from training.ml.train.loop import train
 
 # Two ranks compute the same global batch's gradient as one process (each its share, weighted by its
 # share of the target tokens); what differs is the order of float sums: ~1e-7 here.

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from training.ml.quality import QualityConfig, Reference, evaluate_quality, name_words, retrieve, summary_line
+from slm.quality.designs import QualityConfig, Reference, evaluate_quality, name_words, retrieve, summary_line
 
 ROOT = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#000" stroke-width="2">'

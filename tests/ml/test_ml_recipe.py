@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from training.ml.recipe import CONTEXT_CAP, DataProfile, derive, profile_examples
-from training.ml.train.config import TrainExample
+from slm.recipe import CONTEXT_CAP, DataProfile, derive, profile_examples
+from slm.train.config import TrainExample
 
 ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><circle cx="{x}" cy="12" r="4"/></svg>'
 

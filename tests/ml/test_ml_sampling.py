@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from slm.decode.sampling import DecodeRequest, Generator, Sample
+from slm.quality.grammar import evaluate
+from slm.synthetic import SyntheticExample, generate_corpus
 from tests.ml.conftest import Trained
-from training.ml.evaluate import evaluate
-from training.ml.sampling import DecodeRequest, Generator, Sample
-from training.ml.synthetic import SyntheticExample, generate_corpus
 
 PROMPTS = [e.prompt for e in generate_corpus(6, seed=1234)]
 

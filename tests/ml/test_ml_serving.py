@@ -10,10 +10,10 @@ from concurrent.futures import wait
 
 import pytest
 
+from slm.decode.sampling import DecodeRequest, Generator
+from slm.decode.serving import BatchLoop, DecodeServer
+from slm.synthetic import generate_corpus
 from tests.ml.conftest import Trained
-from training.ml.sampling import DecodeRequest, Generator
-from training.ml.serving import BatchLoop, DecodeServer
-from training.ml.synthetic import generate_corpus
 
 PROMPTS = [e.prompt for e in generate_corpus(8, seed=4321)]
 

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from training.ml.synthetic import (
+from slm.synthetic import (
     PALETTE,
     POSITIONS,
     SHAPES,
@@ -124,7 +124,7 @@ def test_no_torch_import() -> None:
     import sys
 
     code = (
-        "import sys, training.ml.synthetic, training.ml.adherence; "
+        "import sys, slm.synthetic, slm.adherence; "
         "bad = [m for m in ('torch', 'transformers', 'django') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

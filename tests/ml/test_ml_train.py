@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from slm.model import load_model
+from slm.synthetic import SyntheticExample
+from slm.train.checkpoints import MANIFEST, latest_checkpoint, list_checkpoints
+from slm.train.config import Progress, TrainConfig, TrainExample, as_example
+from slm.train.data import BucketBatcher
+from slm.train.loop import train
+from slm.train.schedule import lr_at
 from tests.ml.conftest import Trained, tiny_config
-from training.ml.model import load_model
-from training.ml.synthetic import SyntheticExample
-from training.ml.train.checkpoints import MANIFEST, latest_checkpoint, list_checkpoints
-from training.ml.train.config import Progress, TrainConfig, TrainExample, as_example
-from training.ml.train.data import BucketBatcher
-from training.ml.train.loop import train
-from training.ml.train.schedule import lr_at
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -220,7 +220,7 @@ def test_time_budget_stops(tmp_path: Path, corpus: list[SyntheticExample]) -> No
 
 
 def test_thread_tuner_prefers_the_faster_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.ml.train.threads import ThreadTuner
+    from slm.train.threads import ThreadTuner
 
     current = {"n": torch.get_num_threads()}
     monkeypatch.setattr(torch, "set_num_threads", lambda n: current.__setitem__("n", n))
@@ -235,8 +235,8 @@ def test_thread_tuner_prefers_the_faster_count(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.slow
 def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[SyntheticExample]) -> None:
-    from training.ml.model import ModelConfig
-    from training.ml.sampling import Generator
+    from slm.decode.sampling import Generator
+    from slm.model import ModelConfig
 
     config = tiny_config(model=ModelConfig(arch="llama", n_layer=1, n_embd=32, n_head=2, n_positions=256))
     result = train(config, corpus[:300], corpus[300:320], tmp_path)
@@ -249,8 +249,8 @@ def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[Sy
 
 
 def _forms(corpus: list[SyntheticExample]) -> tuple[list[TrainExample], dict]:
-    from core.svg.modelform import FormSpec
-    from training.ml.train.data import to_forms
+    from slm.form.codec import FormSpec
+    from slm.train.data import to_forms
 
     spec = FormSpec(96, 96.0)
     examples, failures = to_forms([TrainExample(e.prompt, e.svg) for e in corpus], spec)
@@ -261,7 +261,7 @@ def _forms(corpus: list[SyntheticExample]) -> tuple[list[TrainExample], dict]:
 def test_a_model_form_run_validates_and_keeps_its_best_designs(tmp_path: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     """select_by=val_iou: checks spread over the run (designs in its second half), the kept state is
     the best check's (a later one within the tolerance), and the model writes SVG through its form."""
-    from training.ml.sampling import Generator
+    from slm.decode.sampling import Generator
 
     examples, form = _forms(corpus[:400])
     config = tiny_config(
@@ -294,7 +294,7 @@ def test_a_val_loss_run_keeps_its_lowest_loss(tmp_path: Path, corpus) -> None:  
 def test_prompt_variants_thin_clauses_and_names() -> None:
     import random
 
-    from training.ml.train.data import prompt_variants
+    from slm.train.data import prompt_variants
 
     prompt = "file chart column icon; tags: statistics, analytics; categories: files, charts"
     variants = prompt_variants(prompt, 6, random.Random(0))

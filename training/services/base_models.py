@@ -2,7 +2,7 @@
 tokenizer) from a local folder, a ZIP of one, or object storage, registered as a model version with the
 training strategy `pretrained`, ready to fine-tune (fully or with LoRA) on a snapshot.
 
-Everything is checked on a staged copy before anything is stored (training.ml.base.check_base_model);
+Everything is checked on a staged copy before anything is stored (slm.base.check_base_model);
 each failure is a ValidationError saying why, and nothing is registered. The row and its artifacts are
 written in one transaction: artifacts that were uploaded before a failure are deleted again.
 """
@@ -22,8 +22,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 
+from slm.base import BaseModelError, check_base_model
 from training.artifacts import artifacts_delete, artifacts_upload
-from training.ml.base import BaseModelError, check_base_model
 from training.models import SLMModel
 
 log = logging.getLogger(__name__)

@@ -33,18 +33,18 @@ def evaluation_metrics(
     """What a model does with a snapshot, used by runs and evaluations. Returns (metrics, gallery):
     - loss on the validation split; validity, non-blank and (for prompts in the synthetic grammar)
       adherence of greedy designs for up to 200 test prompts;
-    - the real-data quality evaluation (training.ml.quality): ink IoU and pixel L2 against each test
+    - the real-data quality evaluation (slm.quality.designs): ink IoU and pixel L2 against each test
       prompt's reference beside the blank, random and retrieval baselines, degenerate designs, copies,
       diversity, the capacity check on training prompts, all per complexity third;
     - a gallery of references and designs (SVG, shown as PNGs).
     Designs are decoded as generation decodes them (CTranslate2 in `compute_type`, or the transformers
     fallback); `engine`, `compute_type` and any `engine_fallback_reason` are reported with the metrics.
     """
-    from core.svg.modelform import decode, try_encode
-    from training.ml.adherence import parse_prompt
-    from training.ml.evaluate import design_generate, evaluate
-    from training.ml.quality import Reference, evaluate_quality
-    from training.ml.sampling import Generator, read_consensus
+    from slm.adherence import parse_prompt
+    from slm.decode.sampling import Generator, read_consensus
+    from slm.form.codec import decode, try_encode
+    from slm.quality.designs import Reference, evaluate_quality
+    from slm.quality.grammar import design_generate, evaluate
 
     validation = dataset_examples(dataset=dataset, split=DatasetItem.Split.VALIDATION)
     test = (

@@ -1,4 +1,4 @@
-"""A snapshot's profile: what training reads off it before it starts (training.ml.recipe), kept on the row.
+"""A snapshot's profile: what training reads off it before it starts (slm.recipe), kept on the row.
 
 Snapshots are immutable, so the profile is computed once: by the export job right after freezing, or on
 first use for snapshots frozen before profiles existed.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.ml.recipe import Recipe, data_profile, derive, profile_examples
+from slm.recipe import Recipe, data_profile, derive, profile_examples
 from training.models import Dataset, DatasetItem
 from training.selectors import dataset_examples
 

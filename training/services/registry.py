@@ -27,7 +27,7 @@ def model_artifacts_convert(*, final_dir: Path) -> str | None:
     """Convert a model folder for CTranslate2 (into `ct2/` beside the weights, uploaded with them); the
     reason when it cannot be (then `ct2-failed.json` says so beside the weights, and the version is
     served through transformers). Converting a folder that already was is free."""
-    from training.ml.ct2 import ConversionError, convert
+    from slm.decode.ct2 import ConversionError, convert
 
     try:
         convert(final_dir)
@@ -46,7 +46,7 @@ def model_version_register(
     gallery: list[dict[str, Any]] | None = None,
 ) -> SLMModel:
     """A new version in the registry, its artifacts copied to storage (manifest last): the weights and
-    their CTranslate2 conversion (training.ml.ct2), or, when that fails, the reason, also a run event."""
+    their CTranslate2 conversion (slm.decode.ct2), or, when that fails, the reason, also a run event."""
     not_converted = model_artifacts_convert(final_dir=Path(final_dir))  # before any lock is taken
     SLMModel.objects.select_for_update().filter(model_name=run.model_name).exists()
     version = (SLMModel.objects.filter(model_name=run.model_name).aggregate(v=Max("version"))["v"] or 0) + 1

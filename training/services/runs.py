@@ -17,12 +17,12 @@ from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
-from core.svg.modelform import FormSpec
+from slm.base import BaseModelError, lora_targets_check
+from slm.decode.sampling import read_form
+from slm.form.codec import FormSpec
+from slm.train.config import TrainExample
+from slm.train.launch import DistributedFailure, Nodes
 from training.artifacts import local_model_dir
-from training.ml.base import BaseModelError, lora_targets_check
-from training.ml.sampling import read_form
-from training.ml.train.config import TrainExample
-from training.ml.train.launch import DistributedFailure, Nodes
 from training.models import Dataset, DatasetItem, SLMModel, TrainingMetric, TrainingRun, TrainingRunEvent
 from training.params import TrainingParams
 from training.selectors import dataset_examples
@@ -62,7 +62,7 @@ def training_run_create(
     enqueue: bool = True,
 ) -> TrainingRun:
     """Queue a run (with enqueue, a worker takes it after commit; else `training_run_run` runs it here).
-    Parameters left out come from the recipe derived from the snapshot (training.ml.recipe)."""
+    Parameters left out come from the recipe derived from the snapshot (slm.recipe)."""
     if dataset.status != Dataset.Status.READY:
         raise ValidationError({"dataset": "Only a ready snapshot can be trained on."})
     n_train = dataset.items.filter(split=DatasetItem.Split.TRAIN).count()
@@ -200,7 +200,7 @@ def training_run_execute(
     callbacks = _RunCallbacks(run, on_progress)
     try:
         # Inside the try: a broken install must fail the run, not strand it.
-        from training.ml.train.loop import train
+        from slm.train.loop import train
 
         params = TrainingParams.from_dict(run.training_params)
         train_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.TRAIN)
@@ -228,8 +228,8 @@ def training_run_execute(
                 f"the other nodes join with `python manage.py train_run {run.pk}`."
             )
         if params.processes > 1 or nodes.count > 1:
-            # torchrun runs the loop as N processes (training.ml.train.launch); this thread follows it.
-            from training.ml.train.launch import launch
+            # torchrun runs the loop as N processes (slm.train.launch); this thread follows it.
+            from slm.train.launch import launch
 
             result = launch(
                 config,
@@ -319,7 +319,7 @@ def _in_form(
 ) -> tuple[list[TrainExample], list[TrainExample]]:
     """Both splits in the model form; the designs it cannot express are reported (each with its reason)
     and left out. Too few left fails the run before it trains."""
-    from training.ml.train.data import to_forms
+    from slm.train.data import to_forms
 
     converted, failures = to_forms(train_set, form)
     val_converted, _ = to_forms(val_set, form)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.ml.adherence import check
+from slm.adherence import check
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.jobs.models import JobStatus
 from core.progress import elapsed_bar
-from training.ml.quality import summary_line
+from slm.quality.designs import summary_line
 from training.models import Dataset, SLMModel
 from training.selectors import model_version_resolve
 from training.services.evaluations import model_evaluation_create, model_evaluation_run

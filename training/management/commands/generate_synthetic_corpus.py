@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.ml.synthetic import generate_corpus, write_jsonl
+from slm.synthetic import generate_corpus, write_jsonl
 
 
 class Command(BaseCommand):

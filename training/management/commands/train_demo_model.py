@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="", help="Keep the model here (default: a temporary folder).")
 
     def handle(self, *args: Any, budget_seconds: float, seed: int, out: str, **options: Any) -> None:
-        from training.ml.demo import train_demo
+        from slm.demo import train_demo
 
         keep = bool(out)
         out_dir = Path(out) if out else Path(tempfile.mkdtemp(prefix="demo-", dir=_work_dir()))

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.jobs.models import JobStatus
 from core.progress import progress_bar
-from training.ml.quality import summary_line
+from slm.quality.designs import summary_line
 from training.services.pipelines import icon_model_pipeline_run
 
 

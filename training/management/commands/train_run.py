@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from training.ml.train.launch import DistributedFailure, Nodes, follow
+from slm.train.launch import DistributedFailure, Nodes, follow
 from training.services.runs import training_run_run
 
 

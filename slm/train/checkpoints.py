@@ -15,8 +15,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from training.ml.model import quiet_transformers
-from training.ml.train.config import TrainConfig, TrainResult
+from slm.model import quiet_transformers
+from slm.train.config import TrainConfig, TrainResult
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast

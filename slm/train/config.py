@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.ml.model import ModelConfig
+from slm.model import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class TrainConfig:
     device: str | None = None  # None: cuda if available, else cpu
     cpu_bf16: bool | None = None  # bfloat16 autocast on CPU; None: where the CPU has native bf16 products
     eval_batch_size: int = 64
-    # How designs are written (core.svg.modelform.FormSpec.as_dict()); None: raw SVG text (older models).
+    # How designs are written (slm.form.codec.FormSpec.as_dict()); None: raw SVG text (older models).
     svg_form: dict[str, Any] | None = None
     prompt_variants: int = 1  # each prompt also trained on in k-1 shortened variants (train.data)
     # Which state the run keeps: "val_loss" (lowest), "val_iou" (best designs on validation prompts,
@@ -67,7 +67,7 @@ class TrainConfig:
     consensus: int = 0
     consensus_temperature: float = 1.0
     # Fine-tuning a base model (init_from): "full" trains every weight, "lora" trains LoRA adapters on
-    # `lora_targets` (None: the architecture's defaults, training.ml.base) and the rows of added tokens.
+    # `lora_targets` (None: the architecture's defaults, slm.base) and the rows of added tokens.
     finetune: str = "full"
     lora_rank: int = 8
     lora_alpha: int = 16

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from training.ml.train.data import IGNORE, EncodedExample, collate
+from slm.train.data import IGNORE, EncodedExample, collate
 
 if TYPE_CHECKING:
     import torch

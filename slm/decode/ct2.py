@@ -4,7 +4,7 @@ Conversion (`convert`) reads a transformers model directory (its architecture co
 config.json: GPT-2, Llama and every other architecture CTranslate2's TransformersConverter supports) and
 writes the converted model to `<model_dir>/ct2/`, so it travels with the weights as one more artifact.
 A model that cannot be converted gets `<model_dir>/ct2-failed.json` with the reason instead; the
-Generator (training.ml.sampling) then decodes through transformers and says why. The marker records the
+Generator (slm.decode.sampling) then decodes through transformers and says why. The marker records the
 CTranslate2 version, so a newer CTranslate2 tries again.
 
 Decoding (`Ct2Decoder.decode`): greedy requests share one `generate_batch` call (grouped by their token
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.ml._hf import ensure_transformers
-from training.ml.model import quiet_transformers
+from slm._hf import ensure_transformers
+from slm.model import quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _convert_into(model_dir: Path, out: Path) -> None:
     import ctranslate2
     from ctranslate2.converters import TransformersConverter
 
-    from training.ml.tokenizer import tokenizer_dir
+    from slm.tokenizer import tokenizer_dir
 
     tokenizer_path = str(tokenizer_dir(model_dir))
     if (model_dir / ADAPTER_CONFIG).is_file():  # LoRA: the base with the adapter merged is what converts
@@ -167,7 +167,7 @@ def _logit_difference(model_dir: Path, ct2_dir: Path, config: dict[str, Any]) ->
     import numpy as np
     import torch
 
-    from training.ml.model import load_model
+    from slm.model import load_model
 
     vocab = int(config.get("vocab_size") or 0)
     length = min(16, int(config.get("n_positions") or config.get("max_position_embeddings") or 16))

@@ -27,7 +27,7 @@ class ModelConfig:
 
 def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
     """A freshly initialised model whose vocabulary and special ids match the tokenizer."""
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
@@ -74,7 +74,7 @@ def build_model(config: ModelConfig, tokenizer: PreTrainedTokenizerFast) -> PreT
 
 def load_model(path: str | Path, device: str | None = None) -> PreTrainedModel:
     """A model saved with save_pretrained (a final dir or a checkpoint dir)."""
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers import AutoModelForCausalLM
@@ -107,7 +107,7 @@ def pick_device(requested: str | None = None) -> str:
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' progress bars (weights loading/saving) inside our calls only."""
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers.utils import logging as hf_logging

@@ -1,7 +1,7 @@
-"""One rank of a distributed run: what torchrun starts N times (`-m training.ml.train.rank SPEC`).
+"""One rank of a distributed run: what torchrun starts N times (`-m slm.train.rank SPEC`).
 
 It joins the process group torchrun set up (gloo on CPU, NCCL on CUDA), runs the ordinary training loop
-(training.ml.train.loop.train) on the spec's examples, and on rank 0 reports to the parent through two
+(slm.train.loop.train) on the spec's examples, and on rank 0 reports to the parent through two
 files next to the spec: progress.jsonl (one JSON object a line: "start" with the restart count, then
 "progress" reports) and result.json (the TrainResult, written atomically at the end). SIGTERM (a cancel,
 or torchrun shutting the group down) stops the loop after the current step, with a checkpoint. A rank
@@ -56,7 +56,7 @@ class Reporter:
 
 
 def read_examples(path: Path) -> list[Any]:
-    from training.ml.train.config import TrainExample
+    from slm.train.config import TrainExample
 
     with path.open(encoding="utf-8") as fh:
         return [TrainExample(**json.loads(line)) for line in fh if line.strip()]
@@ -78,9 +78,9 @@ def run(spec_path: Path) -> int:
     import torch
     import torch.distributed as td
 
-    from training.ml.train.checkpoints import write_json_atomic
-    from training.ml.train.config import TrainConfig
-    from training.ml.train.loop import train
+    from slm.train.checkpoints import write_json_atomic
+    from slm.train.config import TrainConfig
+    from slm.train.loop import train
 
     config = TrainConfig.from_dict(spec["config"])
     cuda = (config.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")

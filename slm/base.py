@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from training.ml.tokenizer import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
+from slm.tokenizer import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -68,7 +68,7 @@ def check_base_model(folder: str | Path) -> BaseModelCheck:
     transformers knows as a causal LM, complete safetensors weights that load, a fast tokenizer that
     loads and writes the model form back exactly. Writes tokenizer.json when the tokenizer came from
     other files (training and serving read that one). Raises BaseModelError with the reason."""
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     folder = Path(folder)
@@ -89,7 +89,7 @@ def check_base_model(folder: str | Path) -> BaseModelCheck:
         )
     if not (folder / "tokenizer.json").is_file():
         tokenizer.save_pretrained(str(folder))
-    from training.ml.model import count_parameters
+    from slm.model import count_parameters
 
     files = {
         p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
@@ -160,7 +160,7 @@ def _check_weights(folder: Path) -> None:
 def _load_weights(folder: Path) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
-    from training.ml.model import quiet_transformers
+    from slm.model import quiet_transformers
 
     try:
         with quiet_transformers():
@@ -314,7 +314,7 @@ def architecture_layer_names(architecture: str, config: dict[str, Any] | None = 
     model is built on the meta device, so no weights are read or allocated."""
     import torch
 
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers import AutoConfig, AutoModelForCausalLM

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.svg.modelform import choose_grid
-from training.ml.evaluate import EvalResult, evaluate, generate_svgs, score_samples
-from training.ml.sampling import Generator
-from training.ml.synthetic import generate_corpus, make_splits
-from training.ml.train.config import Progress, TrainConfig, TrainExample, TrainResult
-from training.ml.train.data import to_forms
-from training.ml.train.loop import train
+from slm.decode.sampling import Generator
+from slm.form.codec import choose_grid
+from slm.quality.grammar import EvalResult, evaluate, generate_svgs, score_samples
+from slm.synthetic import generate_corpus, make_splits
+from slm.train.config import Progress, TrainConfig, TrainExample, TrainResult
+from slm.train.data import to_forms
+from slm.train.loop import train
 
 
 @dataclass
@@ -106,7 +106,7 @@ def train_demo(
     )
 
 
-def main() -> None:  # pragma: no cover - manual entry point: python -m training.ml.demo OUT [BUDGET]
+def main() -> None:  # pragma: no cover - manual entry point: python -m slm.demo OUT [BUDGET]
     import sys
 
     out = sys.argv[1] if len(sys.argv) > 1 else "demo-model"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from training.ml.train.config import Progress, TrainConfig
+from slm.train.config import Progress, TrainConfig
 
 
 def lr_at(config: TrainConfig, step: int, elapsed: float) -> float:

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.svg.modelform import FormSpec, form_units, units_of
-from training.ml.base import adapt_for_designs, lora_load_state, lora_resume, lora_wrap, merged, trainable
-from training.ml.model import build_model, count_parameters, load_model, max_positions, pick_device
-from training.ml.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
-from training.ml.train.checkpoints import (
+from slm.base import adapt_for_designs, lora_load_state, lora_resume, lora_wrap, merged, trainable
+from slm.form.codec import FormSpec, form_units, units_of
+from slm.model import build_model, count_parameters, load_model, max_positions, pick_device
+from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
+from slm.train.checkpoints import (
     BEST,
     TRAINER_STATE,
     clean_stale,
@@ -26,20 +26,20 @@ from training.ml.train.checkpoints import (
     set_rng_state,
     write_final,
 )
-from training.ml.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
-from training.ml.train.data import (
+from slm.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
+from slm.train.data import (
     BucketBatcher,
     collate,
     encode_examples,
     tokenizer_texts,
     with_prompt_variants,
 )
-from training.ml.train.distributed import current as current_dist
-from training.ml.train.distributed import target_tokens, wrap
-from training.ml.train.loss import autocast, cpu_bf16_supported, evaluation_loss, lm_loss
-from training.ml.train.schedule import Schedule, progress_fraction, progress_report
-from training.ml.train.threads import ThreadTuner, configure_threads
-from training.ml.train.validate import design_iou
+from slm.train.distributed import current as current_dist
+from slm.train.distributed import target_tokens, wrap
+from slm.train.loss import autocast, cpu_bf16_supported, evaluation_loss, lm_loss
+from slm.train.schedule import Schedule, progress_fraction, progress_report
+from slm.train.threads import ThreadTuner, configure_threads
+from slm.train.validate import design_iou
 
 # How much worse (in its own units) a later check may score and still be kept: the IoU of 48 validation
 # designs moves by about this much between two checks of the same quality.
@@ -86,8 +86,8 @@ def train(
     Resume wins over init_from: if out_dir holds a complete checkpoint, training continues from it
     (step count, optimizer, schedule, data order and RNG state).
 
-    Started by torchrun as one of N processes (training.ml.train.launch), every rank runs this with the
-    same arguments: each trains on its share of the same global batch (training.ml.train.distributed),
+    Started by torchrun as one of N processes (slm.train.launch), every rank runs this with the
+    same arguments: each trains on its share of the same global batch (slm.train.distributed),
     rank 0 alone validates, checkpoints, reports and writes the final model.
     """
     import torch
@@ -160,7 +160,7 @@ def _train(
         model = load_model(resume)
     elif init_from is not None:
         # Fine-tuning keeps the base vocabulary: unseen text still encodes (as characters), ids stay valid.
-        # A pretrained base gets our sequence markers as added special tokens (training.ml.base).
+        # A pretrained base gets our sequence markers as added special tokens (slm.base).
         init_from = Path(init_from)
         tokenizer = load_tokenizer(tokenizer_dir(init_from))
         model = load_model(init_from)

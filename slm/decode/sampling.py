@@ -1,7 +1,7 @@
 """Generation: prompts in, SVG designs out, with best-of-N candidates, per-request seeds, temperature and
 a token budget.
 
-A `Generator` decodes through CTranslate2 (training.ml.ct2) for every architecture it converts (GPT-2,
+A `Generator` decodes through CTranslate2 (slm.decode.ct2) for every architecture it converts (GPT-2,
 Llama and the others its TransformersConverter supports): greedy requests share one batch call, and each
 sampled request decodes on a replica seeded with its own seed, so its designs do not depend on what it
 was batched with. The model directory's converted copy (`ct2/`) is made at registration, or here on the
@@ -27,19 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.svg.modelform import FormSpec
-from core.svg.modelform import decode as decode_form
-from training.ml.model import load_model, max_positions, pick_device, quiet_transformers
-from training.ml.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
+from slm.form.codec import FormSpec
+from slm.form.codec import decode as decode_form
+from slm.model import load_model, max_positions, pick_device, quiet_transformers
+from slm.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
 
 if TYPE_CHECKING:
     import torch
 
-    from training.ml.ct2 import Ct2Decoder
+    from slm.decode.ct2 import Ct2Decoder
 
 log = logging.getLogger(__name__)
 ENGINES = ("ctranslate2", "transformers")
-COMPUTE_TYPES = ("float32", "int8")  # CTranslate2's, as training.ml.ct2 takes them
+COMPUTE_TYPES = ("float32", "int8")  # CTranslate2's, as slm.decode.ct2 takes them
 
 
 @dataclass
@@ -250,7 +250,7 @@ class Generator:
 def _load_ct2(
     model_dir: Path, tokenizer: Any, device: str | None, num_threads: int | None, compute_type: str
 ) -> Ct2Decoder:
-    from training.ml.ct2 import ConversionError, Ct2Decoder, convert
+    from slm.decode.ct2 import ConversionError, Ct2Decoder, convert
 
     path = convert(model_dir)
     decoder = Ct2Decoder(
@@ -307,7 +307,7 @@ class Ct2Batch:
         return done
 
     def step(self) -> dict[Hashable, list[Sample]]:
-        from training.ml.ct2 import Ct2Job
+        from slm.decode.ct2 import Ct2Job
 
         g = self.gen
         pending, self._pending, self.rows = self._pending, [], []
@@ -519,7 +519,7 @@ class DecodeBatch:
 
 
 def _new_cache() -> Any:
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers import DynamicCache

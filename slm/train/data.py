@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.svg.modelform import FormSpec, try_encode
-from training.ml.tokenizer import encode_texts, prefix_text, special_ids
-from training.ml.train.config import TrainExample
+from slm.form.codec import FormSpec, try_encode
+from slm.tokenizer import encode_texts, prefix_text, special_ids
+from slm.train.config import TrainExample
 
 if TYPE_CHECKING:
     import torch

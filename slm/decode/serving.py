@@ -1,10 +1,10 @@
 """Serving a model to many concurrent requests (plain Python, no Django).
 
-`BatchLoop` is the scheduling around a continuous batch (training.ml.sampling.DecodeBatch): admit requests
+`BatchLoop` is the scheduling around a continuous batch (slm.decode.sampling.DecodeBatch): admit requests
 between steps while their rows fit, step, hand back what finished with how it was batched.
 
 `DecodeServer` runs that loop in a process of its own, with the model loaded there (through CTranslate2,
-or transformers as the fallback: training.ml.sampling.Generator). Why a process: in the worker's process
+or transformers as the fallback: slm.decode.sampling.Generator). Why a process: in the worker's process
 the loop's Python (tokenizing, detokenizing, the form's decoding, and the whole transformers fallback)
 would share one interpreter lock with every thread that parses requests, cleans SVG and writes rows, so
 each slowed the other down. In its own process the loop keeps a core to itself; requests cross a pipe
@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from training.ml.sampling import DecodeRequest, Sample
+from slm.decode.sampling import DecodeRequest, Sample
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class BatchLoop:
 
 def _serve(conn: Any, model_dir: str, options: dict[str, Any]) -> None:
     """The decode process: load the model, then admit, step and answer until told to stop."""
-    from training.ml.sampling import Generator
+    from slm.decode.sampling import Generator
 
     num_threads = int(options.get("num_threads") or 0)
     max_rows = int(options.get("max_rows") or 64)
@@ -276,7 +276,7 @@ class DecodeServer:
         # A fresh interpreter (not a fork: the parent has threads, maybe CUDA) that runs this module;
         # the two ends talk over a socket pair with multiprocessing's framing.
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-m", "training.ml.serving", str(theirs.fileno()), self.model_dir]
+        command = [sys.executable, "-m", "slm.decode.serving", str(theirs.fileno()), self.model_dir]
         command.append(json.dumps(self.options))
         try:
             proc = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True)
@@ -330,6 +330,6 @@ class DecodeServer:
         return entry[1] if entry is not None else None
 
 
-if __name__ == "__main__":  # the decode process: python -m training.ml.serving FD MODEL_DIR OPTIONS_JSON
+if __name__ == "__main__":  # the decode process: python -m slm.decode.serving FD MODEL_DIR OPTIONS_JSON
     _fd, _model_dir, _options = sys.argv[1:4]
     _serve(Connection(int(_fd)), _model_dir, json.loads(_options))

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.svg.compare import consensus_order
-from training.ml.adherence import ASPECTS, check
-from training.ml.quality import GenerateFn, Reference
-from training.ml.sampling import DecodeRequest, Generator, Sample, read_consensus
-from training.ml.train.config import ExampleLike, as_example
-from training.ml.train.data import encode_examples, to_forms
-from training.ml.train.loss import evaluation_loss
+from slm.adherence import ASPECTS, check
+from slm.decode.sampling import DecodeRequest, Generator, Sample, read_consensus
+from slm.quality.designs import GenerateFn, Reference
+from slm.train.config import ExampleLike, as_example
+from slm.train.data import encode_examples, to_forms
+from slm.train.loss import evaluation_loss
 
 RENDER_SIZE = 64  # small: we only ask "is anything drawn?"
 

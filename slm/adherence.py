@@ -34,7 +34,7 @@ from core.svg.geometry import (
 )
 from core.svg.parse import parse_view_box
 from core.svg.style import local_name, presentation
-from training.ml.synthetic import (
+from slm.synthetic import (
     PALETTE,
     PLURALS,
     POSITIONS,

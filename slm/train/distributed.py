@@ -80,7 +80,7 @@ def wrap(model: Any, device: str) -> Any:
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
-    from training.ml.train.loss import lm_loss
+    from slm.train.loss import lm_loss
 
     class LossOf(torch.nn.Module):
         def __init__(self, inner: Any) -> None:

@@ -1,6 +1,6 @@
 """The tokenizer: trained offline with `tokenizers`, saved and loaded through transformers.
 
-Designs are written in the model form (core.svg.modelform): units separated by spaces. Every unit a form
+Designs are written in the model form (slm.form.codec): units separated by spaces. Every unit a form
 can use (`<path`, `M`, `R01`, `fill:none`, `sw:4`, every grid coordinate, and every unit of the training
 forms) is put in the vocabulary whole, and the BPE model looks a whole piece up before merging
 (`ignore_merges`), so each unit is exactly ONE token whatever BPE learned. BPE itself is trained on the
@@ -91,7 +91,7 @@ def train_tokenizer(
 
 
 def wrap_backend(backend: object) -> PreTrainedTokenizerFast:
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers import PreTrainedTokenizerFast
@@ -114,7 +114,7 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, path: str | Path) -> None
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
-    from training.ml._hf import ensure_transformers
+    from slm._hf import ensure_transformers
 
     ensure_transformers()
     from transformers import PreTrainedTokenizerFast

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.svg.modelform import choose_grid, try_encode
-from training.ml.tokenizer import PRETOKEN_PATTERN, prefix_text
-from training.ml.train.config import TrainExample
+from slm.form.codec import choose_grid, try_encode
+from slm.tokenizer import PRETOKEN_PATTERN, prefix_text
+from slm.train.config import TrainExample
 
 SMALL_SET = 20_000  # training examples: below this, regularise, vary prompts, select by designs
 CONTEXT_CAP = 2048
@@ -34,13 +34,13 @@ BUDGET_MIN_S, BUDGET_MAX_S = 300, 4 * 3600
 
 @dataclass(frozen=True)
 class DataProfile:
-    """What the recipe reads off a snapshot (core.svg.modelform for the designs)."""
+    """What the recipe reads off a snapshot (slm.form.codec for the designs)."""
 
     train_examples: int
     mean_tokens: float  # a training sequence: prompt pieces + design units + 3 special tokens
     max_tokens: int
     clause_prompts: bool  # prompts of the `name; tags: …; categories: …` kind (icon sets)
-    form: dict[str, Any] | None = None  # core.svg.modelform.FormSpec.as_dict(), None: raw SVG
+    form: dict[str, Any] | None = None  # slm.form.codec.FormSpec.as_dict(), None: raw SVG
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ FAILURES_LISTED = 50
 
 def profile_examples(examples: Sequence[TrainExample], *, sample: int = PROFILE_SAMPLE) -> dict[str, Any]:
     """What the recipe needs to know of a training split, as JSON: the model-form grid chosen for it
-    (core.svg.modelform.choose_grid), how many designs the form cannot express and why, and sequence
+    (slm.form.codec.choose_grid), how many designs the form cannot express and why, and sequence
     lengths in tokens (prompt pieces as the tokenizer splits them, one token a form unit). Read from an
     evenly spread sample of at most `sample` examples."""
     picked = list(examples)

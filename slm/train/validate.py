@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from core.svg.compare import blank_raster, ink_iou, try_rasterise
-from core.svg.modelform import FormSpec
-from core.svg.modelform import decode as decode_form
-from training.ml.sampling import DecodeRequest, Generator
-from training.ml.train.config import TrainExample
+from slm.decode.sampling import DecodeRequest, Generator
+from slm.form.codec import FormSpec
+from slm.form.codec import decode as decode_form
+from slm.train.config import TrainExample
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast

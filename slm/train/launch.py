@@ -1,4 +1,4 @@
-"""Train with N processes: torch's elastic launcher (torchrun) runs training.ml.train.rank N times, as a
+"""Train with N processes: torch's elastic launcher (torchrun) runs slm.train.rank N times, as a
 subprocess in a process group of its own, and this side follows it.
 
 - One node: rendezvous on loopback (`--rdzv-backend c10d --rdzv-endpoint 127.0.0.1:0`, a free port).
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from training.ml.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
+from slm.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
 
 ROOT = Path(__file__).resolve().parents[3]  # the project: the ranks import the same code as this process
 POLL_S = 0.2
@@ -80,7 +80,7 @@ def torchrun_command(spec: Path, processes: int, max_restarts: int, nodes: Nodes
         ]
     else:
         cmd += ["--nnodes=1", "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0", f"--rdzv-id={run_id}"]
-    return [*cmd, "-m", "training.ml.train.rank", str(spec)]
+    return [*cmd, "-m", "slm.train.rank", str(spec)]
 
 
 def launch(
@@ -153,7 +153,7 @@ def launch(
     if nodes.rank != 0 and proc.returncode == 0:
         return TrainResult("completed", 0, 0, float("nan"), None, None, 0, 0.0, 0.0, 0, None, None)
     if stopping:  # cancelled before rank 0 could answer (e.g. while torchrun was still starting)
-        from training.ml.train.checkpoints import latest_checkpoint
+        from slm.train.checkpoints import latest_checkpoint
 
         last = latest_checkpoint(out_dir)
         step = follower.last_step

@@ -13,7 +13,7 @@ from svg_test_helpers import El, lucide_icons, svg_documents, write_svg
 
 from core.svg import SvgError, clean_svg
 from core.svg.compare import Raster, pixel_l2, rasterise, try_rasterise
-from core.svg.modelform import (
+from slm.form.codec import (
     ARC_COMMANDS,
     ELEMENT_UNITS,
     PATH_COMMANDS,
