@@ -250,7 +250,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="600/minute"),
@@ -321,10 +321,10 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "core.jobs.models.JobStatus",
         "DatasetStatusEnum": "training.models.Dataset.Status",
     },
-    # After the enums: every operation documents the errors any call may get (core.api).
+    # After the enums: every operation documents the error codes any call may get (core.api_errors).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "core.api.document_common_errors",
+        "core.api_errors.document_common_errors",
     ],
 }
 

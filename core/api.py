@@ -1,15 +1,11 @@
-"""What every API view shares: the one JSON error shape (one exception handler, documented once),
-permissions by role, per-user throttling, the request-log hook, file downloads with safe headers, and the base of published lists.
+"""What every API view shares: permissions by role, per-user throttling, the request-log hook, file downloads
+with safe headers, and the base of published lists.
 
-{"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]}}}
-
-`fields` maps a field name to a list of strings, always: errors inside a field (an item of a list, a key of
-an object) are flattened into that field's list, each prefixed with its path ("0: Not a file.").
-
-Every view: token or session auth, per-user throttling, errors in this shape, and one `api_request_done`
-signal per call, which the request log (generation.api_log) turns into a row. Strict JSON parsing is
-core.api_json's, token authentication with failures throttled per IP core.api_auth's (DRF's settings import
-both, so they stay free of rest_framework.views).
+Every view: token or session auth, per-user throttling, errors in the one JSON error shape with a code from
+the ErrorCode enums (core.api_errors, core.errors), and one `api_request_done` signal per call, which the
+request log (generation.api_log) turns into a row. Strict JSON parsing is core.api_json's, token
+authentication with failures throttled per IP core.api_auth's (DRF's settings import both, so they stay free
+of rest_framework.views).
 """
 
 from __future__ import annotations
@@ -18,23 +14,13 @@ import logging
 import time
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import SuspiciousOperation
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.dispatch import Signal
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.http.request import UnreadablePostError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-    inline_serializer,
-)
-from rest_framework import exceptions, generics, serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -42,63 +28,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.api_errors import ApiError, errors
+from core.errors import CommonErrorCode, ErrorCode
 
 log = logging.getLogger(__name__)
-
-
-def _messages(detail: Any, path: str = "") -> list[str]:
-    """Every message under `detail` as a flat list of strings, each prefixed with its path inside the field."""
-    prefix = f"{path}: " if path else ""
-    if isinstance(detail, dict):
-        return [m for k, v in detail.items() for m in _messages(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(detail, list | tuple):
-        if any(isinstance(x, dict | list | tuple) for x in detail):  # a list serializer's per-item errors
-            return [m for i, x in enumerate(detail) for m in _messages(x, f"{path}.{i}" if path else str(i))]
-        return [f"{prefix}{x}" for x in detail]
-    return [f"{prefix}{detail}"]
-
-
-def error_fields(detail: Any) -> dict[str, list[str]]:
-    """A validation error's detail as the error shape's `fields`: {name: [strings]}, never deeper."""
-    if isinstance(detail, dict):
-        return {str(k): _messages(v) for k, v in detail.items()}
-    return {"non_field_errors": _messages(detail)}
-
-
-def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        exc = exceptions.ValidationError(detail=detail)
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(*([str(exc)] if str(exc) else []))
-    elif isinstance(exc, SuspiciousOperation | UnreadablePostError):
-        # Too many fields, a body over the size limit, a broken upload: the client's request, not our error.
-        exc = exceptions.ParseError(f"The request could not be read: {exc}"[:300])
-
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        # Unexpected: log it, never leak internals to the client.
-        log.exception("unhandled API error", exc_info=exc)
-        return Response(
-            error_body("server_error", "An internal error occurred."),
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        )
-    if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body(
-            "validation_error", "The request has invalid fields.", error_fields(exc.detail)
-        )
-    else:
-        detail = getattr(exc, "detail", "")
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        response.data = error_body(code if isinstance(code, str) else "error", str(detail))
-    return response
 
 
 class HasModelPerm(BasePermission):
@@ -119,49 +53,6 @@ class HasModelPerm(BasePermission):
             f"This needs the {' or '.join(roles)} role." if roles else "Your account may not do this."
         )
         return False
-
-
-ERROR = OpenApiResponse(
-    response=inline_serializer(
-        "Error",
-        {
-            "error": inline_serializer(
-                "ErrorBody",
-                {
-                    "code": serializers.CharField(),
-                    "message": serializers.CharField(),
-                    "fields": serializers.DictField(
-                        child=serializers.ListField(child=serializers.CharField())
-                    ),
-                },
-            )
-        },
-    ),
-    description="The error shape: a code, a message, and field-level messages (for 400).",
-)
-READ_ERRORS = {401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR}
-
-# Answers any call may get whatever its view says, documented on every operation by the schema's
-# post-processing hook below: 429 (per-user rates, and per-IP for failed tokens, before the view runs)
-# and, for operations with a body, 415 (a body in a media type the operation does not parse).
-COMMON_ERRORS = {
-    "429": "Too many requests (per user, or per IP after failed tokens); Retry-After says how long to wait.",
-}
-BODY_ERRORS = {"415": "The body's media type is not one this operation reads."}
-
-
-def document_common_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
-    """drf-spectacular post-processing hook (SPECTACULAR_SETTINGS): COMMON_ERRORS on every operation,
-    BODY_ERRORS on those with a request body, in the one error shape."""
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for path in result.get("paths", {}).values():
-        for operation in path.values():
-            if not isinstance(operation, dict) or "responses" not in operation:
-                continue
-            extra = {**COMMON_ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
-            for code, description in extra.items():
-                operation["responses"].setdefault(code, {"content": error, "description": description})
-    return result
 
 
 # Sent once per API call, after DRF has answered it: sender is the view class; arguments request (the
@@ -240,13 +131,13 @@ def file_response(content: bytes, *, content_type: str, filename: str, request: 
     return response
 
 
-def read_file(field: Any) -> bytes:
-    """A stored file's bytes; a file missing from storage answers 404 in the error shape."""
+def read_file(field: Any, *, missing: ErrorCode) -> bytes:
+    """A stored file's bytes; a file missing from storage answers `missing` (a 404 code of its area)."""
     try:
         with field.open("rb") as fh:
             return fh.read()
     except OSError as exc:
-        raise exceptions.NotFound() from exc
+        raise ApiError(missing) from exc
 
 
 # A published list: the selector decides what and how it is fetched (a constant number of queries).
@@ -263,7 +154,9 @@ class ReadOnlyListApi(ApiMixin, generics.ListAPIView):
 
 def list_schema(summary: str, serializer: type[serializers.Serializer]) -> Any:
     return extend_schema_view(
-        get=extend_schema(summary=summary, responses={200: serializer(many=True), **READ_ERRORS})
+        get=extend_schema(
+            summary=summary, responses={200: serializer(many=True), **errors(CommonErrorCode.NOT_FOUND)}
+        )
     )
 
 
@@ -275,6 +168,6 @@ class ApiNotFound(ApiMixin, APIView):
     throttle_classes: list[Any] = []
 
     def _missing(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise exceptions.NotFound()
+        raise ApiError(CommonErrorCode.NOT_FOUND)
 
     get = post = put = patch = delete = _missing

@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views import defaults
 
-from core.api import error_body
+from core.api_errors import error_body
+from core.errors import AuthErrorCode, CommonErrorCode, ErrorCode
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -21,29 +22,33 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # Django's own error views, answering in the API's error shape for paths under /api/ (config.urls).
 
 
+def _error(code: ErrorCode, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=code.status)
+
+
 def _api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
 def bad_request(request: HttpRequest, exception: Any) -> HttpResponse:
     if _api(request):
-        return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+        return _error(CommonErrorCode.BAD_REQUEST, "The request could not be read.")
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Any) -> HttpResponse:
     if _api(request):
-        return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
+        return _error(AuthErrorCode.PERMISSION_DENIED, "You may not do this.")
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Any) -> HttpResponse:
     if _api(request):
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
+        return _error(CommonErrorCode.NOT_FOUND, "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _api(request):
-        return JsonResponse(error_body("server_error", "An internal error occurred."), status=500)
+        return _error(CommonErrorCode.SERVER_ERROR, "An internal error occurred.")
     return defaults.server_error(request)

@@ -11,10 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ERROR, READ_ERRORS, ApiMixin, HasModelPerm
+from core.api import ApiMixin, HasModelPerm
+from core.api_errors import ApiError, errors
+from core.errors import CommonErrorCode
 from feedback import selectors, services
+from feedback.errors import FeedbackErrorCode
 from feedback.models import Feedback
 from generation import selectors as generation_selectors
+from generation.errors import GenerationErrorCode
 
 
 class FeedbackSerializer(serializers.Serializer):
@@ -38,12 +42,19 @@ class GenerationFeedbackApi(ApiMixin, APIView):
     @extend_schema(
         summary="Rate one of your designs (1–5); rating again edits your rating",
         request=RatingInputSerializer,
-        responses={200: FeedbackSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR},
+        responses={
+            200: FeedbackSerializer,
+            **errors(
+                CommonErrorCode.VALIDATION_ERROR,
+                FeedbackErrorCode.NOT_RATEABLE,
+                GenerationErrorCode.GENERATION_NOT_FOUND,
+            ),
+        },
     )
     def post(self, request: Request, pk: Any) -> Response:
         output = generation_selectors.generation_get(user=request.user, output_id=pk)
         if output is None:
-            raise exceptions.NotFound()
+            raise ApiError(GenerationErrorCode.GENERATION_NOT_FOUND)
         self.log_prompt_id = output.prompt_id
         data = RatingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -59,7 +70,10 @@ class FeedbackListApi(ApiMixin, generics.ListAPIView):
             return Feedback.objects.none()
         return selectors.feedback_list(user=self.request.user).order_by("-updated_at")
 
-    @extend_schema(summary="Your ratings", responses={200: FeedbackSerializer(many=True), **READ_ERRORS})
+    @extend_schema(
+        summary="Your ratings",
+        responses={200: FeedbackSerializer(many=True), **errors(CommonErrorCode.NOT_FOUND)},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -71,17 +85,23 @@ class FeedbackDetailApi(ApiMixin, APIView):
     def _own(self, request: Request, pk: Any) -> Feedback:
         feedback = selectors.feedback_list(user=request.user).filter(pk=pk).first()
         if feedback is None:
-            raise exceptions.NotFound()
+            raise ApiError(FeedbackErrorCode.FEEDBACK_NOT_FOUND)
         return feedback
 
-    @extend_schema(summary="One of your ratings", responses={200: FeedbackSerializer, **READ_ERRORS})
+    @extend_schema(
+        summary="One of your ratings",
+        responses={200: FeedbackSerializer, **errors(FeedbackErrorCode.FEEDBACK_NOT_FOUND)},
+    )
     def get(self, request: Request, pk: Any) -> Response:
         return Response(FeedbackSerializer(self._own(request, pk)).data)
 
     @extend_schema(
         summary="Edit your rating",
         request=RatingInputSerializer(partial=True),
-        responses={200: FeedbackSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 429: ERROR},
+        responses={
+            200: FeedbackSerializer,
+            **errors(CommonErrorCode.VALIDATION_ERROR, FeedbackErrorCode.FEEDBACK_NOT_FOUND),
+        },
     )
     def patch(self, request: Request, pk: Any) -> Response:
         feedback = self._own(request, pk)
@@ -107,7 +127,7 @@ class FeedbackAggregatesApi(ApiMixin, APIView):
             "published style guides. Ratings of deleted generations are left out."
         ),
         parameters=[OpenApiParameter("by", str, enum=["model_version", "template_version", "style_guide"])],
-        responses={200: AggregateSerializer(many=True), 400: ERROR, 401: ERROR},
+        responses={200: AggregateSerializer(many=True), **errors(CommonErrorCode.VALIDATION_ERROR)},
     )
     def get(self, request: Request) -> Response:
         by = request.query_params.get("by", "model_version")

@@ -13,6 +13,7 @@ from django.db.models import Avg, Q
 
 from core.jobs.models import JobStatus
 from core.svg import SvgError, clean_svg
+from feedback.errors import FeedbackErrorCode
 from feedback.models import Feedback, Promotion
 from generation.models import DesignOutput, OutputImage
 from training.models import TrainingExample
@@ -25,9 +26,11 @@ def feedback_upsert(*, output: DesignOutput, user: Any, rating: int, comments: s
         # Consumers rate their own designs; staff (curators) may rate any.
         raise PermissionDenied("You can only rate your own designs.")
     if output.status != JobStatus.COMPLETED:
-        raise ValidationError({"output": "Only a completed design can be rated."})
+        message = "Only a completed design can be rated."
+        raise ValidationError({"output": ValidationError(message, code=FeedbackErrorCode.NOT_RATEABLE)})
     if output.prompt.deleted_at is not None:
-        raise ValidationError({"output": "This generation was deleted; it cannot be rated."})
+        message = "This generation was deleted; it cannot be rated."
+        raise ValidationError({"output": ValidationError(message, code=FeedbackErrorCode.NOT_RATEABLE)})
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Rating must be a whole number from 1 to 5."})
     feedback = Feedback.objects.select_for_update().filter(output=output, user=user).first()

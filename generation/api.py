@@ -12,16 +12,15 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.errors import CatalogErrorCode
 from core.api import (
-    ERROR,
     INLINE_PARAM,
-    READ_ERRORS,
     ApiMixin,
     FileApi,
     HasModelPerm,
@@ -29,10 +28,13 @@ from core.api import (
     file_response,
     read_file,
 )
+from core.api_errors import ApiError, errors
 from core.api_json import StrictJSONField, StrictJSONParser
+from core.errors import CommonErrorCode
 from core.jobs.models import TERMINAL
 from core.svg import SvgError, clean_svg
 from generation import selectors
+from generation.errors import GenerationErrorCode as Codes
 from generation.filters import GenerationFilter
 from generation.images import MAX_IMAGES
 from generation.models import Conversation, DesignOutput
@@ -44,6 +46,7 @@ from generation.services.requests import (
     conversation_create,
     generation_create,
 )
+from training.errors import TrainingErrorCode
 
 WAIT_CAP_SECONDS = 60
 
@@ -135,7 +138,10 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
     @extend_schema(
         summary="List your generation requests",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT)],
-        responses={200: GenerationSerializer(many=True), **READ_ERRORS, 400: ERROR},
+        responses={
+            200: GenerationSerializer(many=True),
+            **errors(CommonErrorCode.VALIDATION_ERROR, CommonErrorCode.NOT_FOUND),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -153,10 +159,15 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
         responses={
             200: GenerationSerializer,
             202: GenerationSerializer,
-            400: ERROR,
-            401: ERROR,
-            403: ERROR,
-            429: ERROR,
+            **errors(
+                CommonErrorCode.VALIDATION_ERROR,
+                Codes.UNKNOWN_CONVERSATION,
+                CatalogErrorCode.UNKNOWN_TEMPLATE,
+                CatalogErrorCode.UNKNOWN_TEMPLATE_VERSION,
+                CatalogErrorCode.UNKNOWN_STYLE_GUIDE,
+                TrainingErrorCode.UNKNOWN_MODEL,
+                TrainingErrorCode.UNTUNED_BASE_MODEL,
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -197,12 +208,13 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
 
 class GenerationDetailApi(ApiMixin, APIView):
     @extend_schema(
-        summary="One generation request and its designs", responses={200: GenerationSerializer, **READ_ERRORS}
+        summary="One generation request and its designs",
+        responses={200: GenerationSerializer, **errors(Codes.GENERATION_NOT_FOUND)},
     )
     def get(self, request: Request, pk: Any) -> Response:
         output = selectors.generation_get(user=request.user, output_id=pk)
         if output is None:
-            raise exceptions.NotFound()
+            raise ApiError(Codes.GENERATION_NOT_FOUND)
         self.log_prompt_id = output.prompt_id
         return Response(GenerationSerializer(output, context={"request": request}).data)
 
@@ -211,30 +223,24 @@ class DesignSvgApi(FileApi):
     @extend_schema(
         summary="Download a design as sanitised SVG",
         parameters=[INLINE_PARAM],
-        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, **READ_ERRORS},
+        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, **errors(Codes.DESIGN_NOT_FOUND)},
     )
     def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
         image = selectors.output_image_get(
             user=request.user, output_id=pk, sequence_order=seq, file_type="svg"
         )
         if image is None:
-            raise exceptions.NotFound()
+            raise ApiError(Codes.DESIGN_NOT_FOUND)
         try:  # stored SVG is already clean; cleaning again on the way out costs little and trusts nothing
-            svg = clean_svg(read_file(image.file)).svg
+            svg = clean_svg(read_file(image.file, missing=Codes.DESIGN_NOT_FOUND)).svg
         except SvgError as exc:
-            raise exceptions.NotFound() from exc
+            raise ApiError(Codes.DESIGN_NOT_FOUND) from exc
         return file_response(
             svg.encode("utf-8"),
             content_type="image/svg+xml; charset=utf-8",
             filename=f"design-{str(pk)[:8]}-{seq}.svg",
             request=request,
         )
-
-
-class RenderUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The PNG render of this design is not available; the SVG is. Try again shortly."
-    default_code = "render_unavailable"
 
 
 class DesignPngApi(FileApi):
@@ -245,7 +251,10 @@ class DesignPngApi(FileApi):
             "rendered from the stored SVG on the spot. 503 if it cannot be rendered."
         ),
         parameters=[INLINE_PARAM],
-        responses={(200, "image/png"): OpenApiTypes.BINARY, **READ_ERRORS, 503: ERROR},
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            **errors(Codes.DESIGN_NOT_FOUND, Codes.RENDER_UNAVAILABLE),
+        },
     )
     def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
         image = selectors.output_image_get(
@@ -256,14 +265,14 @@ class DesignPngApi(FileApi):
                 user=request.user, output_id=pk, sequence_order=seq, file_type="svg"
             )
             if svg is None:
-                raise exceptions.NotFound()
+                raise ApiError(Codes.DESIGN_NOT_FOUND)
             try:
                 image = design_png_ensure(output=svg.output, sequence_order=seq)
             except (SvgError, OSError) as exc:
-                raise RenderUnavailable() from exc
+                raise ApiError(Codes.RENDER_UNAVAILABLE) from exc
             if image is None:
-                raise exceptions.NotFound()
-        content = read_file(image.file)
+                raise ApiError(Codes.DESIGN_NOT_FOUND)
+        content = read_file(image.file, missing=Codes.DESIGN_NOT_FOUND)
         return file_response(
             content,
             content_type="image/png",
@@ -279,14 +288,14 @@ class InputImageApi(FileApi):
         responses={
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "image/jpeg"): OpenApiTypes.BINARY,
-            **READ_ERRORS,
+            **errors(Codes.INPUT_IMAGE_NOT_FOUND),
         },
     )
     def get(self, request: Request, pk: Any, image_id: Any) -> HttpResponse:
         image = selectors.input_image_get(user=request.user, output_id=pk, image_id=image_id)
         if image is None:
-            raise exceptions.NotFound()
-        content = read_file(image.file)
+            raise ApiError(Codes.INPUT_IMAGE_NOT_FOUND)
+        content = read_file(image.file, missing=Codes.INPUT_IMAGE_NOT_FOUND)
         ext = "jpg" if image.file_type == "jpeg" else "png"
         return file_response(
             content,
@@ -316,7 +325,8 @@ class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
         return selectors.conversation_list(user=self.request.user).order_by("-updated_at")
 
     @extend_schema(
-        summary="List your conversations", responses={200: ConversationSerializer(many=True), **READ_ERRORS}
+        summary="List your conversations",
+        responses={200: ConversationSerializer(many=True), **errors(CommonErrorCode.NOT_FOUND)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -324,7 +334,7 @@ class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
     @extend_schema(
         summary="Start a conversation: its context (style guide, palette, template) carries to the next prompt",
         request=InputSerializer,
-        responses={201: ConversationSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 429: ERROR},
+        responses={201: ConversationSerializer, **errors(CommonErrorCode.VALIDATION_ERROR)},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -336,10 +346,10 @@ class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
 class ConversationDetailApi(ApiMixin, APIView):
     @extend_schema(
         summary="One conversation and its carried context",
-        responses={200: ConversationSerializer, **READ_ERRORS},
+        responses={200: ConversationSerializer, **errors(Codes.CONVERSATION_NOT_FOUND)},
     )
     def get(self, request: Request, pk: Any) -> Response:
         conversation = selectors.conversation_get(user=request.user, conversation_id=pk)
         if conversation is None:
-            raise exceptions.NotFound()
+            raise ApiError(Codes.CONVERSATION_NOT_FOUND)
         return Response(ConversationSerializer(conversation).data)

@@ -7,15 +7,18 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import StyleGuide
-from core.api import ERROR, READ_ERRORS, ApiMixin, HasModelPerm, ReadOnlyListApi, list_schema
+from core.api import ApiMixin, HasModelPerm, ReadOnlyListApi, list_schema
+from core.api_errors import ApiError, errors
+from core.errors import CommonErrorCode
 from training import selectors
+from training.errors import TrainingErrorCode
 from training.models import Dataset, ImportBatch, TrainingExample
 from training.readers import UPLOAD_SUFFIXES, file_format
 from training.services.imports import import_upload_create
@@ -68,7 +71,7 @@ class ImportListCreateApi(ApiMixin, APIView):
     @extend_schema(
         summary="Import training data (JSONL, CSV or ZIP); a dry run stores nothing and reports",
         request=ImportCreateSerializer,
-        responses={202: ImportBatchSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+        responses={202: ImportBatchSerializer, **errors(CommonErrorCode.VALIDATION_ERROR)},
     )
     def post(self, request: Request) -> Response:
         data = ImportCreateSerializer(data=request.data)
@@ -83,7 +86,7 @@ class ImportListCreateApi(ApiMixin, APIView):
         )
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(summary="Recent imports", responses={200: ImportBatchSerializer(many=True), **READ_ERRORS})
+    @extend_schema(summary="Recent imports", responses={200: ImportBatchSerializer(many=True), **errors()})
     def get(self, request: Request) -> Response:
         return Response(ImportBatchSerializer(selectors.import_batch_list()[:50], many=True).data)
 
@@ -94,12 +97,12 @@ class ImportDetailApi(ApiMixin, APIView):
 
     @extend_schema(
         summary="One import: status, counts and the per-row report",
-        responses={200: ImportBatchSerializer, **READ_ERRORS},
+        responses={200: ImportBatchSerializer, **errors(TrainingErrorCode.IMPORT_NOT_FOUND)},
     )
     def get(self, request: Request, pk: Any) -> Response:
         batch = selectors.import_batch_list().filter(pk=pk).first()
         if batch is None:
-            raise exceptions.NotFound()
+            raise ApiError(TrainingErrorCode.IMPORT_NOT_FOUND)
         return Response(ImportBatchSerializer(batch).data)
 
 
@@ -142,7 +145,10 @@ class SnapshotCreateApi(ApiMixin, APIView):
     @extend_schema(
         summary="Freeze a selection of examples into an immutable, split, hashed snapshot",
         request=SnapshotCreateSerializer,
-        responses={201: DatasetSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+        responses={
+            201: DatasetSerializer,
+            **errors(CommonErrorCode.VALIDATION_ERROR, TrainingErrorCode.EMPTY_SNAPSHOT),
+        },
     )
     def post(self, request: Request) -> Response:
         data = SnapshotCreateSerializer(data=request.data)

@@ -21,15 +21,18 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from catalog.errors import CatalogErrorCode
 from catalog.models import PromptTemplateVersion, StyleGuide
 from catalog.selectors import prompt_template_label_list, prompt_template_version_list, style_guide_list
 from catalog.style import conditioning_text
 from core.jobs.kinds import job_enqueue
 from core.jobs.models import JobStatus
 from core.models import clean_new_row
+from generation.errors import GenerationErrorCode
 from generation.images import MAX_IMAGES, ProcessedImage, combined_palette, input_image_process
 from generation.models import Conversation, DesignOutput, InputImage, Prompt
 from generation.selectors import generation_created
+from training.errors import TrainingErrorCode
 from training.models import SLMModel
 from training.selectors import model_version_resolve
 
@@ -53,7 +56,13 @@ def _resolve_template(
     if template_version_id:
         version = _visible_versions(user).filter(pk=template_version_id).first()
         if version is None:
-            raise ValidationError({"template_version": "No such template version."})
+            raise ValidationError(
+                {
+                    "template_version": ValidationError(
+                        "No such template version.", code=CatalogErrorCode.UNKNOWN_TEMPLATE_VERSION
+                    )
+                }
+            )
         return version
     if template_name:
         label = (
@@ -63,8 +72,9 @@ def _resolve_template(
             .first()
         )
         if label is None:
+            message = f"No template named {template_name!r} with a production version."
             raise ValidationError(
-                {"template": f"No template named {template_name!r} with a production version."}
+                {"template": ValidationError(message, code=CatalogErrorCode.UNKNOWN_TEMPLATE)}
             )
         return label.version
     return None
@@ -127,13 +137,11 @@ def generation_create(
     try:
         model_version = model_version_resolve(ref=model or "production")
     except SLMModel.DoesNotExist:
-        raise ValidationError({"model": f"No model version or alias named {model!r}."})
+        message = f"No model version or alias named {model!r}."
+        raise ValidationError({"model": ValidationError(message, code=TrainingErrorCode.UNKNOWN_MODEL)})
     if model_version.training_strategy == SLMModel.Strategy.PRETRAINED:
-        raise ValidationError(
-            {
-                "model": f"{model_version} is an imported base model: fine-tune it on a snapshot to draw designs."
-            }
-        )
+        message = f"{model_version} is an imported base model: fine-tune it on a snapshot to draw designs."
+        raise ValidationError({"model": ValidationError(message, code=TrainingErrorCode.UNTUNED_BASE_MODEL)})
 
     saved: list[str] = []
     try:
@@ -191,7 +199,13 @@ def _generation_create_rows(
             .first()
         )
         if conversation is None:
-            raise ValidationError({"conversation": "No such active conversation."})
+            raise ValidationError(
+                {
+                    "conversation": ValidationError(
+                        "No such active conversation.", code=GenerationErrorCode.UNKNOWN_CONVERSATION
+                    )
+                }
+            )
     carried = (conversation.context or {}) if conversation else {}
 
     version = _resolve_template(
@@ -234,7 +248,13 @@ def _generation_create_rows(
     if guide_id:
         guide = style_guide_list(published_only=True).filter(pk=guide_id).first()
         if guide is None and style_guide_id:
-            raise ValidationError({"style_guide": "No such published style guide."})
+            raise ValidationError(
+                {
+                    "style_guide": ValidationError(
+                        "No such published style guide.", code=CatalogErrorCode.UNKNOWN_STYLE_GUIDE
+                    )
+                }
+            )
 
     analyses = [p.analysis for p in processed]
     palette = _palette_choice(

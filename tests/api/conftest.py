@@ -137,11 +137,13 @@ def png_bytes(
     return buf.getvalue()
 
 
-def assert_field_error(response: Any, field: str, message: str = "") -> dict[str, Any]:
-    """A 400 in the one error shape whose fields name `field` (and say `message`, when given)."""
+def assert_field_error(
+    response: Any, field: str, message: str = "", code: str = "validation_error"
+) -> dict[str, Any]:
+    """A 400 in the one error shape with this code, whose fields name `field` (and say `message`, when given)."""
     assert response.status_code == 400, response.content
     error = response.json()["error"]
-    assert error["code"] == "validation_error", error
+    assert error["code"] == code, error
     assert field in error["fields"], error
     assert not message or any(message in text for text in error["fields"][field]), error
     return error

@@ -33,6 +33,13 @@ OWN = {
     "input": lambda w: f"/api/v1/generations/{w['output'].pk}/inputs/{w['image'].pk}/",
     "conversation": lambda w: f"/api/v1/conversations/{w['conversation']}/",
 }
+NOT_FOUND = {  # the code another user's id answers: the same as an id that does not exist
+    "detail": "generation_not_found",
+    "svg": "design_not_found",
+    "png": "design_not_found",
+    "input": "input_image_not_found",
+    "conversation": "conversation_not_found",
+}
 LISTS = {
     "generations": "/api/v1/generations/",
     "conversations": "/api/v1/conversations/",
@@ -60,8 +67,10 @@ def test_own_rows_by_role(world, route, other, staff):
     url = OWN[route](world)
     _assert_error(APIClient().get(url), 401, "not_authenticated")
     assert client_for(world["output"].prompt.user).get(url).status_code == 200
-    _assert_error(client_for(other).get(url), 404, "not_found")
-    _assert_error(client_for(staff).get(url), 404, "not_found")  # the API shows own rows; staff use the admin
+    _assert_error(client_for(other).get(url), 404, NOT_FOUND[route])
+    _assert_error(
+        client_for(staff).get(url), 404, NOT_FOUND[route]
+    )  # the API shows own rows; staff use the admin
 
 
 @pytest.mark.parametrize("route", sorted(LISTS))

@@ -43,7 +43,7 @@ def test_svg_download_headers(api, done):
 def test_svg_download_answers_whatever_accept_says(api, done):
     assert api.get(f"{URL}{done}/designs/0/svg/", HTTP_ACCEPT="image/svg+xml").status_code == 200
     missing = api.get(f"{URL}{done}/designs/5/svg/", HTTP_ACCEPT="image/svg+xml")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "design_not_found"
 
 
 def test_png_download(api, done):

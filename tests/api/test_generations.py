@@ -160,23 +160,26 @@ def test_internal_errors_are_masked_and_logged(api, model_version, monkeypatch, 
     assert "/srv/secret/path" in caplog.text  # the full error is in the log
 
 
+NO_ID = "00000000-0000-0000-0000-000000000000"
+
+
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("payload", "field", "code"),
     [
-        ({}, "text"),
-        ({"text": "x", "count": 9}, "count"),
-        ({"text": "x", "count": 0}, "count"),
-        ({"text": "x", "temperature": 3}, "temperature"),
-        ({"text": "x", "template": "t"}, "template"),
-        ({"text": "x", "model": "no-such-model"}, "model"),
-        ({"text": "x", "style_guide": "00000000-0000-0000-0000-000000000000"}, "style_guide"),
-        ({"text": "x", "conversation": "00000000-0000-0000-0000-000000000000"}, "conversation"),
-        ({"template": "missing"}, "template"),
-        ({"text": "x", "variables": [1, 2]}, "variables"),
+        ({}, "text", "validation_error"),
+        ({"text": "x", "count": 9}, "count", "validation_error"),
+        ({"text": "x", "count": 0}, "count", "validation_error"),
+        ({"text": "x", "temperature": 3}, "temperature", "validation_error"),
+        ({"text": "x", "template": "t"}, "template", "validation_error"),
+        ({"text": "x", "model": "no-such-model"}, "model", "unknown_model"),
+        ({"text": "x", "style_guide": NO_ID}, "style_guide", "unknown_style_guide"),
+        ({"text": "x", "conversation": NO_ID}, "conversation", "unknown_conversation"),
+        ({"template": "missing"}, "template", "unknown_template"),
+        ({"text": "x", "variables": [1, 2]}, "variables", "validation_error"),
     ],
 )
-def test_invalid_requests_answer_400_with_field_messages(api, model_version, payload, field):
-    assert_field_error(api.post(URL, payload, format="json"), field)
+def test_invalid_requests_answer_400_with_field_messages(api, model_version, payload, field, code):
+    assert_field_error(api.post(URL, payload, format="json"), field, code=code)
     assert not Prompt.all_objects.exists()
 
 
@@ -207,7 +210,7 @@ def test_private_templates_of_others_are_not_usable(api, model_version, other):
         name="secret", content="a red circle", is_public=False, created_by=other
     )
     response = api.post(URL, {"template_version": str(template.versions.get().pk)}, format="json")
-    assert_field_error(response, "template_version", "No such template version.")
+    assert_field_error(response, "template_version", "No such template version.", "unknown_template_version")
 
 
 def test_style_guide_recolours_and_sets_strokes(api, model_version, fake_generator):
@@ -236,7 +239,7 @@ def test_style_guide_recolours_and_sets_strokes(api, model_version, fake_generat
 def test_unpublished_style_guide_is_refused(api, model_version):
     guide = StyleGuideFactory(is_published=False)
     response = api.post(URL, {"text": "x", "style_guide": str(guide.pk)}, format="json")
-    assert_field_error(response, "style_guide", "No such published style guide.")
+    assert_field_error(response, "style_guide", "No such published style guide.", "unknown_style_guide")
 
 
 def test_conversation_carries_style_guide_palette_and_template(api, model_version, fake_generator):
@@ -283,7 +286,7 @@ def test_another_users_conversation_is_refused(api, model_version, other):
 
     conv = conversation_create(user=other, title="theirs")
     response = api.post(URL, {"text": "x", "conversation": str(conv.pk)}, format="json")
-    assert_field_error(response, "conversation", "No such active conversation.")
+    assert_field_error(response, "conversation", "No such active conversation.", "unknown_conversation")
 
 
 def test_a_consensus_model_samples_its_candidates_and_keeps_the_one_most_like_the_others(

@@ -332,7 +332,7 @@ def test_ratings_of_a_deleted_generation_are_hidden(api, model_version, fake_gen
     gid = _rated_generation(api, {"text": "a red circle"})
     fid = api.get("/api/v1/feedback/").json()["results"][0]["id"]
     soft_delete(instance=Prompt.objects.get())
-    _error(api.get(f"/api/v1/feedback/{fid}/"), 404, "not_found")
+    _error(api.get(f"/api/v1/feedback/{fid}/"), 404, "feedback_not_found")
     _error(api.patch(f"/api/v1/feedback/{fid}/", {"rating": 1}, format="json"), 404)
     _error(api.post(f"{URL}{gid}/feedback/", {"rating": 1}, format="json"), 404)
     assert api.get("/api/v1/feedback/").json()["count"] == 0

@@ -52,7 +52,7 @@ def test_bad_upload_and_empty_selection_are_field_errors(curator):
     bad = curator.post("/api/v1/imports/", {"file": SimpleUploadedFile("x.txt", b"hi")}, format="multipart")
     assert_field_error(bad, "file", "Upload a .jsonl, .csv or .zip file.")
     empty = curator.post("/api/v1/datasets/", {"name": "nothing", "status": "rejected"}, format="json")
-    assert_field_error(empty, "examples", "A snapshot needs at least one example.")
+    assert_field_error(empty, "examples", "A snapshot needs at least one example.", "empty_snapshot")
     assert not ImportBatch.objects.exists() and not Dataset.objects.exists()
 
 

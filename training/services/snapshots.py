@@ -21,6 +21,7 @@ from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
+from training.errors import TrainingErrorCode
 from training.models import Dataset, DatasetExport, DatasetItem, TrainingExample
 from training.selectors import dataset_export_items
 from training.services.profiles import dataset_profile
@@ -69,7 +70,8 @@ def dataset_snapshot_create(
         )
     )
     if not rows:
-        raise ValidationError({"examples": "A snapshot needs at least one example."})
+        message = "A snapshot needs at least one example."
+        raise ValidationError({"examples": ValidationError(message, code=TrainingErrorCode.EMPTY_SNAPSHOT)})
     Dataset.objects.select_for_update().filter(name=name).exists()  # serialise version numbers per name
     version = (Dataset.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
     dataset = Dataset(

@@ -1,0 +1,18 @@
+"""Training's API error codes: imports, snapshots and the models a request names."""
+
+from core.errors import ErrorCode
+
+
+class TrainingErrorCode(ErrorCode):
+    IMPORT_NOT_FOUND = ("import_not_found", 404, "No such import.")
+    EMPTY_SNAPSHOT = ("empty_snapshot", 400, "The selection holds no examples to snapshot.")
+    UNKNOWN_MODEL = (
+        "unknown_model",
+        400,
+        "No model version or alias by that reference (a version's id, name:version or an alias).",
+    )
+    UNTUNED_BASE_MODEL = (
+        "untuned_base_model",
+        400,
+        "The model named is an imported base model: fine-tune it on a snapshot before it can draw designs.",
+    )
