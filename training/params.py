@@ -1,6 +1,9 @@
-"""Training hyperparameters, defined once: each field's default (taken from slm's own TrainConfig
-and ModelConfig), its range and its help. The admin's form (training.forms.TrainForm), the validation of
-a run's parameters and the training config are all derived from this class."""
+"""Training hyperparameters, named once: TrainingParams lists the ones a run may set, with each one's range and
+help; its default is slm's own (TrainConfig's or ModelConfig's field of the same name, filled in below), and
+train_config() maps the fields onto those classes by name (dataclasses.fields), so no name is restated. The
+admin's form (training.forms.TrainForm) and the validation of a run's parameters are derived from it too.
+A few fields are the run's own (grid, processes, max_restarts): not slm configs', they give their default.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from slm.model import ModelConfig
 from slm.train.config import TrainConfig
 
 _TRAIN, _MODEL = TrainConfig(), ModelConfig()
+_TRAIN_NAMES = {f.name for f in fields(TrainConfig)} - {"model"}
+_MODEL_NAMES = {f.name for f in fields(ModelConfig)}
 ARCHITECTURES = (("gpt2", "GPT-2"), ("llama", "Llama"))
 FINETUNE = (("full", "every weight"), ("lora", "LoRA adapters (peft)"))
 LORA_TARGETS_HELP = (
@@ -30,45 +35,92 @@ SELECT_BY = (
     ("val_loss", "lowest validation loss"),
     ("last", "the last step"),
 )
+_KINDS = {"int": int, "float": float, "str": str}
 
 
 def _param(
-    default: Any, lo: float | None = None, hi: float | None = None, help: str = "", form: bool = True
+    lo: float | None = None,
+    hi: float | None = None,
+    help: str = "",
+    *,
+    default: Any = MISSING,
+    form: bool = True,
+    none_as: Any = None,
 ) -> Any:
-    return field(default=default, metadata={"range": (lo, hi), "help": help, "form": form})
+    """A hyperparameter. `default` only for the run's own fields (slm's configs give the others');
+    `none_as`: the value that stands for the config's None here (0, or "" for a comma-separated list)."""
+    return field(
+        default=default, metadata={"range": (lo, hi), "help": help, "form": form, "none_as": none_as}
+    )
+
+
+def _to_form(value: Any, f: Field) -> Any:
+    """A TrainConfig/ModelConfig value as this field holds it."""
+    if value is None:
+        return f.metadata["none_as"]
+    if isinstance(value, list):
+        return ",".join(value)
+    return _KINDS[str(f.type)](value)
+
+
+def _to_config(value: Any, name: str, f: Field) -> Any:
+    """This field's value as TrainConfig/ModelConfig holds it (a float stays a float, a list a list)."""
+    if f.metadata["none_as"] is not None and value == f.metadata["none_as"]:
+        return None
+    if isinstance(value, str) and f.metadata["none_as"] == "":
+        return [t.strip() for t in value.split(",") if t.strip()] or None
+    default = getattr(_TRAIN if name in _TRAIN_NAMES else _MODEL, name)
+    return float(value) if isinstance(default, float) else value
+
+
+def _slm_defaults(cls: type) -> type:
+    """Fill in each field's default from the slm config that defines it (before @dataclass reads them)."""
+    for name in cls.__annotations__:
+        f = cls.__dict__[name]
+        f.name, f.type = name, cls.__annotations__[name]
+        if f.default is not MISSING:
+            continue
+        if name not in _TRAIN_NAMES | _MODEL_NAMES:
+            raise TypeError(
+                f"TrainingParams.{name} is in neither TrainConfig nor ModelConfig: give its default"
+            )
+        f.default = _to_form(getattr(_TRAIN if name in _TRAIN_NAMES else _MODEL, name), f)
+    return cls
 
 
 @dataclass(frozen=True)
+@_slm_defaults
 class TrainingParams:
-    budget_seconds: int = _param(int(_TRAIN.budget_seconds or 0), 0, 24 * 3600, "Wall-clock training time.")
-    max_steps: int = _param(_TRAIN.max_steps or 0, 0, 10_000_000, "0: bounded by the time budget only.")
-    batch_size: int = _param(_TRAIN.batch_size, 1, 1024)
-    learning_rate: float = _param(_TRAIN.learning_rate, 1e-6, 1.0)
-    warmup_steps: int = _param(_TRAIN.warmup_steps, 0, 100_000)
-    seed: int = _param(_TRAIN.seed, 0, 2**31 - 1)
-    checkpoint_every: int = _param(_TRAIN.checkpoint_every, 1, 1_000_000)
-    arch: str = _param(_MODEL.arch)
-    n_layer: int = _param(_MODEL.n_layer, 1, 48)
-    n_embd: int = _param(_MODEL.n_embd, 16, 4096)
-    n_head: int = _param(_MODEL.n_head, 1, 64)
-    n_positions: int = _param(_MODEL.n_positions, 32, 8192, "Context length: the longest sequence it sees.")
-    dropout: float = _param(_MODEL.dropout, 0.0, 0.9)
-    weight_decay: float = _param(_TRAIN.weight_decay, 0.0, 1.0)
-    prompt_variants: int = _param(_TRAIN.prompt_variants, 1, 8, "Also train on k-1 shortened prompts.")
-    select_by: str = _param(_TRAIN.select_by, help="Which state the run keeps.")
-    grid: int = _param(0, 0, 1024, "Model-form grid; 0: chosen from the snapshot.")
-    consensus: int = _param(
-        _TRAIN.consensus, 0, 64, "Designs chosen by agreement among k sampled candidates; 0: greedy."
-    )
-    num_threads: int = _param(_TRAIN.num_threads or 0, 0, 256, "0: every core torch sees.", form=False)
+    budget_seconds: int = _param(0, 24 * 3600, "Wall-clock training time.", none_as=0)
+    max_steps: int = _param(0, 10_000_000, "0: bounded by the time budget only.", none_as=0)
+    batch_size: int = _param(1, 1024)
+    learning_rate: float = _param(1e-6, 1.0)
+    warmup_steps: int = _param(0, 100_000)
+    seed: int = _param(0, 2**31 - 1)
+    checkpoint_every: int = _param(1, 1_000_000)
+    arch: str = _param()
+    n_layer: int = _param(1, 48)
+    n_embd: int = _param(16, 4096)
+    n_head: int = _param(1, 64)
+    n_positions: int = _param(32, 8192, "Context length: the longest sequence it sees.")
+    dropout: float = _param(0.0, 0.9)
+    weight_decay: float = _param(0.0, 1.0)
+    prompt_variants: int = _param(1, 8, "Also train on k-1 shortened prompts.")
+    select_by: str = _param(help="Which state the run keeps.")
+    grid: int = _param(0, 1024, "Model-form grid; 0: chosen from the snapshot.", default=0)
+    consensus: int = _param(0, 64, "Designs chosen by agreement among k sampled candidates; 0: greedy.")
+    num_threads: int = _param(0, 256, "0: every core torch sees.", form=False, none_as=0)
     processes: int = _param(
-        1, 1, 64, "Training processes (torchrun, DDP): each trains on its share of the same global batch."
+        1,
+        64,
+        "Training processes (torchrun, DDP): each trains on its share of the same global batch.",
+        default=1,
     )
-    max_restarts: int = _param(2, 0, 100, "Times torchrun restarts the processes when one dies.")
-    finetune: str = _param(_TRAIN.finetune, help="With a base model: train every weight, or LoRA adapters.")
-    lora_rank: int = _param(_TRAIN.lora_rank, 1, 256, "LoRA rank (r).")
-    lora_alpha: int = _param(_TRAIN.lora_alpha, 1, 4096, "LoRA scaling (alpha).")
-    lora_targets: str = _param("", help=LORA_TARGETS_HELP)
+    max_restarts: int = _param(0, 100, "Times torchrun restarts the processes when one dies.", default=2)
+    finetune: str = _param(help="With a base model: train every weight, or LoRA adapters.")
+    lora_rank: int = _param(1, 256, "LoRA rank (r).")
+    lora_alpha: int = _param(1, 4096, "LoRA scaling (alpha).")
+    lora_targets: str = _param(help=LORA_TARGETS_HELP, none_as="")
 
     @classmethod
     def fields(cls) -> tuple[Field, ...]:
@@ -114,32 +166,15 @@ class TrainingParams:
         return asdict(self)
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            model=ModelConfig(
-                arch=self.arch,
-                n_layer=self.n_layer,
-                n_embd=self.n_embd,
-                n_head=self.n_head,
-                n_positions=self.n_positions,
-                dropout=self.dropout,
-            ),
-            weight_decay=self.weight_decay,
-            prompt_variants=self.prompt_variants,
-            select_by=self.select_by,
-            consensus=self.consensus,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            warmup_steps=self.warmup_steps,
-            max_steps=self.max_steps or None,
-            budget_seconds=float(self.budget_seconds) or None,
-            checkpoint_every=self.checkpoint_every,
-            seed=self.seed,
-            num_threads=self.num_threads or None,
-            finetune=self.finetune,
-            lora_rank=self.lora_rank,
-            lora_alpha=self.lora_alpha,
-            lora_targets=self.lora_target_list() or None,
-        )
+        """The slm configs, each field passed to the one that defines it, by name."""
+        train: dict[str, Any] = {}
+        model: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in _TRAIN_NAMES:
+                train[f.name] = _to_config(getattr(self, f.name), f.name, f)
+            elif f.name in _MODEL_NAMES:
+                model[f.name] = _to_config(getattr(self, f.name), f.name, f)
+        return TrainConfig(model=ModelConfig(**model), **train)
 
     def lora_target_list(self) -> list[str]:
         return [t.strip() for t in self.lora_targets.split(",") if t.strip()]
