@@ -13,14 +13,16 @@ from core.models import BaseModel, SoftDeleteModel
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
-class StyleGuide(SoftDeleteModel):
-    class Category(models.TextChoices):
-        ICON = "icon", "Icon set"
-        ILLUSTRATION = "illustration", "Illustration"
-        BRAND = "brand", "Brand"
-        UI = "ui", "User interface"
-        OTHER = "other", "Other"
+class StyleGuideCategory(models.TextChoices):
+    ICON = "icon", "Icon set"
+    ILLUSTRATION = "illustration", "Illustration"
+    BRAND = "brand", "Brand"
+    UI = "ui", "User interface"
+    OTHER = "other", "Other"
 
+
+class StyleGuide(SoftDeleteModel):
+    Category = StyleGuideCategory
     guide_name = models.CharField(max_length=200)
     source = models.CharField(
         max_length=500, blank=True, help_text="Where the guide comes from (URL or team)."
@@ -41,7 +43,7 @@ class StyleGuide(SoftDeleteModel):
                 name="styleguide_unique_live_name",
             ),
             models.CheckConstraint(
-                condition=Q(category__in=["icon", "illustration", "brand", "ui", "other"]),
+                condition=Q(category__in=StyleGuideCategory.values),
                 name="styleguide_category_valid",
             ),
         ]
@@ -57,14 +59,16 @@ class StyleGuide(SoftDeleteModel):
             raise ValidationError({"style_rules": "stroke_width: min must not exceed max."})
 
 
-class DesignPattern(SoftDeleteModel):
-    class PatternType(models.TextChoices):
-        ICON = "icon", "Icon"
-        BADGE = "badge", "Badge"
-        LAYOUT = "layout", "Layout"
-        ILLUSTRATION = "illustration", "Illustration"
-        OTHER = "other", "Other"
+class DesignPatternType(models.TextChoices):
+    ICON = "icon", "Icon"
+    BADGE = "badge", "Badge"
+    LAYOUT = "layout", "Layout"
+    ILLUSTRATION = "illustration", "Illustration"
+    OTHER = "other", "Other"
 
+
+class DesignPattern(SoftDeleteModel):
+    PatternType = DesignPatternType
     pattern_name = models.CharField(max_length=200)
     pattern_type = models.CharField(max_length=32, choices=PatternType.choices, default=PatternType.OTHER)
     description = models.TextField(blank=True)
@@ -82,7 +86,7 @@ class DesignPattern(SoftDeleteModel):
                 fields=["pattern_name"], condition=Q(deleted_at__isnull=True), name="pattern_unique_live_name"
             ),
             models.CheckConstraint(
-                condition=Q(pattern_type__in=["icon", "badge", "layout", "illustration", "other"]),
+                condition=Q(pattern_type__in=DesignPatternType.values),
                 name="pattern_type_valid",
             ),
         ]
@@ -103,16 +107,18 @@ class DesignPattern(SoftDeleteModel):
                 )
 
 
+class PromptTemplateCategory(models.TextChoices):
+    ICON = "icon", "Icon"
+    LOGO = "logo", "Logo"
+    ILLUSTRATION = "illustration", "Illustration"
+    PATTERN = "pattern", "Pattern"
+    OTHER = "other", "Other"
+
+
 class PromptTemplate(SoftDeleteModel):
     """A named template; its content lives in immutable PromptTemplateVersion rows."""
 
-    class Category(models.TextChoices):
-        ICON = "icon", "Icon"
-        LOGO = "logo", "Logo"
-        ILLUSTRATION = "illustration", "Illustration"
-        PATTERN = "pattern", "Pattern"
-        OTHER = "other", "Other"
-
+    Category = PromptTemplateCategory
     name = models.SlugField(max_length=120)
     description = models.TextField(blank=True)
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
@@ -127,7 +133,7 @@ class PromptTemplate(SoftDeleteModel):
                 fields=["name"], condition=Q(deleted_at__isnull=True), name="template_unique_live_name"
             ),
             models.CheckConstraint(
-                condition=Q(category__in=["icon", "logo", "illustration", "pattern", "other"]),
+                condition=Q(category__in=PromptTemplateCategory.values),
                 name="template_category_valid",
             ),
         ]

@@ -25,11 +25,13 @@ def output_image_path(instance: OutputImage, filename: str) -> str:
     return _upload_key("outputs", instance.file_type or "png")
 
 
-class Conversation(SoftDeleteModel):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ARCHIVED = "archived", "Archived"
+class ConversationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
 
+
+class Conversation(SoftDeleteModel):
+    Status = ConversationStatus
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     context = models.JSONField(
@@ -41,7 +43,7 @@ class Conversation(SoftDeleteModel):
     class Meta(SoftDeleteModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["active", "archived"]), name="conversation_status_valid"
+                condition=Q(status__in=ConversationStatus.values), name="conversation_status_valid"
             )
         ]
         indexes = [models.Index(fields=["user", "created_at"])]
@@ -84,11 +86,13 @@ class Prompt(SoftDeleteModel):
         return self.text_content[:80]
 
 
-class InputImage(BaseModel):
-    class FileType(models.TextChoices):
-        PNG = "png", "PNG"
-        JPEG = "jpeg", "JPEG"
+class InputImageFileType(models.TextChoices):
+    PNG = "png", "PNG"
+    JPEG = "jpeg", "JPEG"
 
+
+class InputImage(BaseModel):
+    FileType = InputImageFileType
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="input_images")
     file = models.FileField(upload_to=input_image_path, max_length=300)
     file_type = models.CharField(max_length=10, choices=FileType.choices)
@@ -100,7 +104,9 @@ class InputImage(BaseModel):
 
     class Meta(BaseModel.Meta):
         constraints = [
-            models.CheckConstraint(condition=Q(file_type__in=["png", "jpeg"]), name="inputimage_type_valid")
+            models.CheckConstraint(
+                condition=Q(file_type__in=InputImageFileType.values), name="inputimage_type_valid"
+            )
         ]
 
     def __str__(self) -> str:
@@ -143,11 +149,13 @@ class DesignOutput(Job):
         return f"Design {str(self.pk)[:8]} ({self.status})"
 
 
-class OutputImage(BaseModel):
-    class FileType(models.TextChoices):
-        SVG = "svg", "SVG"
-        PNG = "png", "PNG"
+class OutputImageFileType(models.TextChoices):
+    SVG = "svg", "SVG"
+    PNG = "png", "PNG"
 
+
+class OutputImage(BaseModel):
+    FileType = OutputImageFileType
     output = models.ForeignKey(DesignOutput, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to=output_image_path, max_length=300)
     file_type = models.CharField(max_length=10, choices=FileType.choices)
@@ -161,7 +169,9 @@ class OutputImage(BaseModel):
             models.UniqueConstraint(
                 fields=["output", "sequence_order", "file_type"], name="outputimage_unique_slot"
             ),
-            models.CheckConstraint(condition=Q(file_type__in=["svg", "png"]), name="outputimage_type_valid"),
+            models.CheckConstraint(
+                condition=Q(file_type__in=OutputImageFileType.values), name="outputimage_type_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -66,11 +66,14 @@ class ImportBatch(Job):
         return f"{self.source_name} ({self.get_status_display()})"
 
 
+class TrainingExampleStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
 class TrainingExample(SoftDeleteModel):
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+    Status = TrainingExampleStatus
 
     class SourceType(models.TextChoices):
         MANUAL = "manual", "Manual"
@@ -111,7 +114,7 @@ class TrainingExample(SoftDeleteModel):
     class Meta(SoftDeleteModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["draft", "approved", "rejected"]), name="example_status_valid"
+                condition=Q(status__in=TrainingExampleStatus.values), name="example_status_valid"
             ),
             models.CheckConstraint(
                 condition=Q(quality_score__isnull=True) | (Q(quality_score__gte=0) & Q(quality_score__lte=1)),
@@ -136,15 +139,17 @@ class TrainingExample(SoftDeleteModel):
         return self.prompt[:80]
 
 
+class DatasetStatus(models.TextChoices):
+    UPLOADING = "uploading", "Uploading"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    ERROR = "error", "Error"
+
+
 class Dataset(BaseModel):
     """An immutable snapshot of examples: frozen membership, seeded split, content hash."""
 
-    class Status(models.TextChoices):
-        UPLOADING = "uploading", "Uploading"
-        PROCESSING = "processing", "Processing"
-        READY = "ready", "Ready"
-        ERROR = "error", "Error"
-
+    Status = DatasetStatus
     name = models.SlugField(max_length=120)
     version = models.PositiveIntegerField()
     description = models.TextField(blank=True)
@@ -173,7 +178,7 @@ class Dataset(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="dataset_name_version_unique"),
             models.CheckConstraint(
-                condition=Q(status__in=["uploading", "processing", "ready", "error"]),
+                condition=Q(status__in=DatasetStatus.values),
                 name="dataset_status_valid",
             ),
         ]
@@ -183,14 +188,16 @@ class Dataset(BaseModel):
         return f"{self.name} v{self.version}"
 
 
+class DatasetItemSplit(models.TextChoices):
+    TRAIN = "train", "Train"
+    VALIDATION = "validation", "Validation"
+    TEST = "test", "Test"
+
+
 class DatasetItem(models.Model):
     """A frozen copy of one example in one snapshot: later edits to the example do not change it."""
 
-    class Split(models.TextChoices):
-        TRAIN = "train", "Train"
-        VALIDATION = "validation", "Validation"
-        TEST = "test", "Test"
-
+    Split = DatasetItemSplit
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
     example = models.ForeignKey(
         TrainingExample, null=True, blank=True, on_delete=models.SET_NULL, related_name="dataset_items"
@@ -205,7 +212,7 @@ class DatasetItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "example"], name="dataset_item_unique"),
             models.CheckConstraint(
-                condition=Q(split__in=["train", "validation", "test"]), name="dataset_item_split_valid"
+                condition=Q(split__in=DatasetItemSplit.values), name="dataset_item_split_valid"
             ),
         ]
         indexes = [models.Index(fields=["dataset", "split"])]
@@ -235,14 +242,16 @@ class ComputeType(models.TextChoices):
     INT8 = "int8", "int8"
 
 
+class SLMModelStrategy(models.TextChoices):
+    FROM_SCRATCH = "from_scratch", "From scratch"
+    FINE_TUNE = "fine_tune", "Fine-tune"
+    PRETRAINED = "pretrained", "Pretrained (imported base model)"
+
+
 class SLMModel(BaseModel):
     """One trained model version in the registry."""
 
-    class Strategy(models.TextChoices):
-        FROM_SCRATCH = "from_scratch", "From scratch"
-        FINE_TUNE = "fine_tune", "Fine-tune"
-        PRETRAINED = "pretrained", "Pretrained (imported base model)"
-
+    Strategy = SLMModelStrategy
     model_name = models.SlugField(max_length=120, default="atelier-slm")
     version = models.PositiveIntegerField()
     architecture = models.CharField(max_length=60, default="gpt2")
@@ -280,7 +289,7 @@ class SLMModel(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["model_name", "version"], name="slmmodel_name_version_unique"),
             models.CheckConstraint(
-                condition=Q(training_strategy__in=["from_scratch", "fine_tune", "pretrained"]),
+                condition=Q(training_strategy__in=SLMModelStrategy.values),
                 name="slmmodel_strategy_valid",
             ),
         ]
@@ -361,13 +370,15 @@ class TrainingRun(Job):
         return f"Run {str(self.pk)[:8]} on {self.dataset}"
 
 
-class TrainingRunEvent(models.Model):
-    class Level(models.TextChoices):
-        DEBUG = "debug", "Debug"
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        ERROR = "error", "Error"
+class TrainingRunEventLevel(models.TextChoices):
+    DEBUG = "debug", "Debug"
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
 
+
+class TrainingRunEvent(models.Model):
+    Level = TrainingRunEventLevel
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
@@ -378,7 +389,7 @@ class TrainingRunEvent(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(level__in=["debug", "info", "warning", "error"]), name="runevent_level_valid"
+                condition=Q(level__in=TrainingRunEventLevel.values), name="runevent_level_valid"
             )
         ]
 
