@@ -1,4 +1,5 @@
-"""Test-wide fixtures: real files under tmp dirs, the in-process Dramatiq broker for actors."""
+"""Test-wide fixtures: real files under tmp dirs, the in-process Dramatiq broker for actors; users with roles
+and tiny models come from tests.shared_fixtures."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
+
+# Users with roles and tiny models, shared by every test directory.
+pytest_plugins = ["tests.shared_fixtures"]
 
 
 @pytest.fixture(autouse=True)

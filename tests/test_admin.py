@@ -24,13 +24,6 @@ def _url(model, view: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
-@pytest.fixture
-def superuser(client):
-    user = UserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
 @pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=IDS)
 def test_changelist_query_count_is_constant(client, superuser, model, model_admin):
     make_graph(0, user=superuser)

@@ -18,13 +18,6 @@ from tests.factories import UserFactory, make_graph
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def superuser(client):
-    user = UserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
 def test_design_changelists_show_png_thumbnails_not_svg(client, superuser):
     output = make_graph(0, user=superuser)["output"]
     for url in (

@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
@@ -18,6 +17,7 @@ from django.core.management import CommandError, call_command
 from core.roles import ML_STAFF
 from tests.base_model import make_tiny_base
 from tests.factories import UserFactory, synthetic_snapshot
+from tests.shared_fixtures import user_in_role
 from training.models import SLMModel, TrainingRun
 from training.services.base_models import base_model_import
 from training.services.runs import training_run_create
@@ -103,9 +103,7 @@ def test_a_failed_upload_leaves_no_row_and_no_files(base_copy: Path, monkeypatch
 
 
 def test_the_admin_uploads_a_zipped_folder(client, roles, base_copy: Path) -> None:
-    user = UserFactory(username="mlops", is_staff=True)
-    user.groups.add(Group.objects.get(name=ML_STAFF))
-    client.force_login(user)
+    client.force_login(user_in_role("mlops", ML_STAFF, is_staff=True))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for path in base_copy.iterdir():

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from core.roles import CURATORS
-from tests.factories import TrainingExampleFactory, UserFactory
+from tests.factories import TrainingExampleFactory
+from tests.shared_fixtures import user_in_role
 from training.models import Dataset, ImportBatch, TrainingExample
 from training.services.snapshots import dataset_snapshot_create
 
@@ -21,9 +21,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 
 
 @pytest.fixture
-def curator(client, roles):
-    user = UserFactory(username="cora", is_staff=True)
-    user.groups.add(Group.objects.get(name=CURATORS))
+def curator(client):
+    user = user_in_role("cora", CURATORS, is_staff=True)
     client.force_login(user)
     return user
 

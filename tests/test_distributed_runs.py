@@ -15,23 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.factories import synthetic_snapshot
+from tests.shared_fixtures import tiny_params
 from training.models import TrainingMetric
 from training.services.runs import training_run_cancel, training_run_create, training_run_run
 
 pytestmark = pytest.mark.django_db
-TWO = {
-    "processes": 2,
-    "max_steps": 12,
-    "budget_seconds": 0,
-    "batch_size": 8,
-    "n_layer": 1,
-    "n_embd": 32,
-    "n_head": 2,
-    "checkpoint_every": 5,
-    "warmup_steps": 2,
-    "num_threads": 1,
-    "select_by": "val_loss",
-}
+TWO = tiny_params(processes=2, max_steps=12, checkpoint_every=5, select_by="val_loss")
 
 
 @pytest.fixture
@@ -87,7 +76,7 @@ def test_a_rank_dying_past_its_restarts_fails_the_run_with_the_reason(dataset, m
 LAUNCHER = """
 import sys
 from pathlib import Path
-from tests.ml.conftest import tiny_config
+from tests.shared_fixtures import tiny_config
 from slm.synthetic import generate_corpus
 from slm.train.launch import launch
 launch(tiny_config(max_steps=100_000, checkpoint_every=100_000), list(generate_corpus(200, seed=1)), [],

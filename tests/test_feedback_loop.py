@@ -16,20 +16,11 @@ from feedback.services import feedback_upsert, output_promote, preference_pairs,
 from generation.models import DesignOutput
 from slm.synthetic import generate_corpus
 from tests.factories import TrainingExampleFactory, UserFactory
+from tests.shared_fixtures import tiny_params
 from training.models import TrainingExample
 from training.selectors import model_lineage
 
-TINY = {
-    "max_steps": 12,
-    "budget_seconds": 0,
-    "batch_size": 8,
-    "n_layer": 1,
-    "n_embd": 32,
-    "n_head": 2,
-    "checkpoint_every": 100,
-    "warmup_steps": 2,
-    "num_threads": 1,
-}
+TINY = tiny_params(max_steps=12, checkpoint_every=100)
 GOOD_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96"><circle cx="16" cy="16" r="12" fill="#e53935"/></svg>'
 
 

@@ -9,21 +9,13 @@ from django.urls import reverse
 from feedback.models import Feedback, ModelComparison
 from feedback.services import model_comparison_create
 from tests.api.conftest import FakeGenerator, run_jobs
-from tests.factories import UserFactory
 from training.models import SLMModel
 
 pytestmark = pytest.mark.django_db
 PROMPTS = ["a large red circle at the top left", "two small blue squares at the center"]
 
 
-@pytest.fixture
-def curator(client):
-    user = UserFactory(username="cmp", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
-def test_admin_action_generates_both_and_shows_them_side_by_side(client, curator, monkeypatch):
+def test_admin_action_generates_both_and_shows_them_side_by_side(client, superuser, monkeypatch):
     from generation import engine
 
     fake = FakeGenerator()
@@ -69,11 +61,11 @@ def test_admin_action_generates_both_and_shows_them_side_by_side(client, curator
     assert "1 to 5" in bad.content.decode() and Feedback.objects.get().rating == 4
 
 
-def test_same_version_twice_or_no_prompts_is_refused(curator):
+def test_same_version_twice_or_no_prompts_is_refused(superuser):
     a = SLMModel.objects.create(model_name="m", version=1, storage_path="x")
     b = SLMModel.objects.create(model_name="m", version=2, storage_path="y")
     with pytest.raises(ValidationError, match="two different"):
-        model_comparison_create(model_a=a, model_b=a, prompts=PROMPTS, requested_by=curator)
+        model_comparison_create(model_a=a, model_b=a, prompts=PROMPTS, requested_by=superuser)
     with pytest.raises(ValidationError, match="at least one prompt"):
-        model_comparison_create(model_a=a, model_b=b, prompts=["  "], requested_by=curator)
+        model_comparison_create(model_a=a, model_b=b, prompts=["  "], requested_by=superuser)
     assert not ModelComparison.objects.exists()

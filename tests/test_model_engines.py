@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 
 from core.roles import CURATORS, ML_STAFF
 from generation.engine import engine_info
 from slm.decode.sampling import Generator
-from slm.model import ModelConfig
 from slm.synthetic import generate_corpus
-from slm.train.config import TrainConfig
 from slm.train.loop import train
-from tests.factories import UserFactory
+from tests.shared_fixtures import TINY_MODEL, tiny_config, user_in_role
 from training.models import Dataset, ModelEvaluation, SLMModel, TrainingRun, TrainingRunEvent
 from training.services import evaluations
 from training.services.registry import model_version_compute_type_set, model_version_register
@@ -31,14 +29,12 @@ pytestmark = pytest.mark.django_db
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model, trained for a few steps (its designs do not matter here)."""
     corpus = list(generate_corpus(200, seed=3))
-    config = TrainConfig(
-        model=ModelConfig(n_layer=2, n_embd=32, n_head=2, n_positions=256),
-        batch_size=16,
+    config = tiny_config(
+        model=replace(TINY_MODEL, n_layer=2),
         max_steps=10,
-        budget_seconds=None,
         checkpoint_every=0,
         warmup_steps=2,
-        num_threads=1,
+        progress_every=10,
     )
     result = train(config, corpus[:180], corpus[180:], tmp_path_factory.mktemp("engines") / "run")
     assert result.final_dir is not None
@@ -115,8 +111,7 @@ def test_a_version_that_cannot_be_converted_is_served_by_transformers_with_an_ev
 
 @pytest.fixture
 def ml_staff(roles):
-    user = UserFactory(username="mlops", is_staff=True)
-    user.groups.add(Group.objects.get(name=ML_STAFF))
+    user = user_in_role("mlops", ML_STAFF, is_staff=True)
     return user
 
 
@@ -124,8 +119,7 @@ def test_int8_only_after_its_metrics_are_stored_beside_float32s(ml_staff, roles,
     model = SLMModel.objects.create(model_name="q", version=1, metrics={"adherence_rate": 0.98})
     with pytest.raises(ValidationError, match="Evaluate"):
         model_version_compute_type_set(model_version=model, compute_type="int8", user=ml_staff)
-    curator = UserFactory(username="cur", is_staff=True)
-    curator.groups.add(Group.objects.get(name=CURATORS))
+    curator = user_in_role("cur", CURATORS, is_staff=True)
     with pytest.raises(PermissionDenied):
         model_version_compute_type_set(model_version=model, compute_type="float32", user=curator)
     with pytest.raises(ValidationError):

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from tests.factories import UserFactory
+from tests.shared_fixtures import tiny_params
 from training.models import Dataset, TrainingExample, TrainingRun
 from training.services.imports import import_batch_create, import_batch_run
 from training.services.pipelines import icon_model_pipeline_run
@@ -22,17 +22,7 @@ LUCIDE = Path(__file__).resolve().parents[2] / "shared" / "data" / "lucide" / "i
 pytestmark = pytest.mark.skipif(
     not LUCIDE.is_dir(), reason="../shared/data/lucide is not beside the checkout"
 )
-TINY = {
-    "max_steps": 40,
-    "budget_seconds": 0,
-    "batch_size": 8,
-    "n_layer": 1,
-    "n_embd": 32,
-    "n_head": 2,
-    "checkpoint_every": 20,
-    "warmup_steps": 2,
-    "num_threads": 1,
-}
+TINY = tiny_params(max_steps=40, checkpoint_every=20)
 TEXT_ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><text x="2" y="20">{}</text>'
     '<rect width="4" height="4"/></svg>'
@@ -67,7 +57,9 @@ def snapshot_of(folder: Path, name: str) -> Dataset:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_pictures(tmp_path, client, roles):
+def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_pictures(
+    tmp_path, client, roles, superuser
+):
     dataset = snapshot_of(icon_folder(tmp_path, 60, text_icons=3), "real-tiny")
     assert dataset.profile["form"]["grid"] in (24, 48, 96, 192) and dataset.profile["unconvertible"] >= 1
 
@@ -108,8 +100,6 @@ def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_picture
     gallery = run.result_model.gallery
     assert gallery and {"prompt", "reference_svg", "svg", "iou", "stratum"} <= set(gallery[0])
 
-    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(admin)
     page = client.get(f"/admin/training/slmmodel/{run.result_model.pk}/change/").content.decode()
     assert "random training design" in page and "retrieval" in page and "/gallery/0/reference.png" in page
     assert "<svg" not in page.split("quality-panel", 1)[1].split("</figure>", 1)[0]  # pictures, not markup

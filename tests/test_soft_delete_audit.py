@@ -7,20 +7,13 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 
 from generation.models import Prompt
-from tests.factories import UserFactory, make_graph
+from tests.factories import make_graph
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    user = UserFactory(username="boss", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
-def test_admin_delete_soft_deletes_and_restore_brings_back_with_audit(client, staff):
-    prompt = make_graph(0, user=staff)["prompt"]
+def test_admin_delete_soft_deletes_and_restore_brings_back_with_audit(client, superuser):
+    prompt = make_graph(0, user=superuser)["prompt"]
     url = reverse("admin:generation_prompt_delete", args=[prompt.pk])
     response = client.post(url, {"post": "yes"}, HTTP_USER_AGENT="pytest-browser/1.0", REMOTE_ADDR="10.1.2.3")
     assert response.status_code == 302
@@ -51,13 +44,13 @@ def test_admin_delete_soft_deletes_and_restore_brings_back_with_audit(client, st
     assert old in (None, "None") and new not in (None, "None")
     old, new = restored.changes_dict["deleted_at"]
     assert old not in (None, "None") and new in (None, "None")
-    assert deleted.actor == staff
+    assert deleted.actor == superuser
     assert deleted.remote_addr == "10.1.2.3"
     assert deleted.additional_data == {"user_agent": "pytest-browser/1.0"}
 
 
-def test_audit_rows_cannot_be_changed_or_deleted_in_admin(client, staff):
-    make_graph(0, user=staff)
+def test_audit_rows_cannot_be_changed_or_deleted_in_admin(client, superuser):
+    make_graph(0, user=superuser)
     entry = LogEntry.objects.first()
     assert entry is not None
     assert client.get(reverse("admin:auditlog_logentry_change", args=[entry.pk])).status_code == 200
@@ -68,7 +61,7 @@ def test_audit_rows_cannot_be_changed_or_deleted_in_admin(client, staff):
     assert LogEntry.objects.filter(pk=entry.pk).exists()
 
 
-def test_restore_that_clashes_with_a_live_name_says_so(client, staff):
+def test_restore_that_clashes_with_a_live_name_says_so(client, superuser):
     from catalog.models import StyleGuide
     from core.services import soft_delete
 

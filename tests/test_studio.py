@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -17,27 +16,14 @@ from feedback.models import Feedback, Promotion
 from generation import engine
 from generation.models import ApiRequest, DesignOutput
 from tests.api.conftest import FakeGenerator, png_bytes, run_jobs
-from tests.factories import UserFactory, make_graph
+from tests.factories import make_graph
+from tests.shared_fixtures import user_in_role
 from training.models import ImportBatch, ModelAlias, SLMModel, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
 INDEX = "/admin/"
 PLAYGROUND = "/admin/playground/"
-
-
-def member(username: str, group: str | None, *, staff: bool = True) -> Any:
-    user = UserFactory(username=username, is_staff=staff)
-    if group:
-        user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-@pytest.fixture
-def superuser(client: Any) -> Any:
-    user = UserFactory(username="root", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture
@@ -60,9 +46,9 @@ def _running_jobs(i: int) -> None:
 @pytest.mark.parametrize("role", ["superuser", CURATORS, ML_STAFF])
 def test_dashboard_runs_a_fixed_number_of_queries_whatever_the_data_holds(client, roles, role):
     user = (
-        UserFactory(username="root", is_staff=True, is_superuser=True)
+        user_in_role("root", is_staff=True, is_superuser=True)
         if role == "superuser"
-        else member("someone", role)
+        else user_in_role("someone", role, is_staff=True)
     )
     client.force_login(user)
     with CaptureQueriesContext(connection) as empty:
@@ -154,8 +140,8 @@ def test_job_progress_endpoint_reports_the_jobs_the_dashboard_shows(client, supe
 
 
 def test_pages_answer_403_for_roles_that_should_not_see_them(client, roles):
-    consumer = member("consumer", API_CONSUMERS, staff=False)
-    bare_staff = member("bare", None)
+    consumer = user_in_role("consumer", API_CONSUMERS)
+    bare_staff = user_in_role("bare", None, is_staff=True)
     for user, forbidden in (
         (consumer, [INDEX, PLAYGROUND, reverse("admin:dashboard_jobs"), reverse("admin:playground_status")]),
         (bare_staff, [PLAYGROUND, reverse("admin:dashboard_jobs"), reverse("admin:playground_status")]),
@@ -164,7 +150,7 @@ def test_pages_answer_403_for_roles_that_should_not_see_them(client, roles):
         for url in forbidden:
             assert client.get(url).status_code == 403, (user.username, url)
     for role in (CURATORS, ML_STAFF):
-        client.force_login(member(role.replace(" ", ""), role))
+        client.force_login(user_in_role(role.replace(" ", ""), role, is_staff=True))
         assert client.get(INDEX).status_code == 200
         assert client.get(PLAYGROUND).status_code == 200
         assert client.get(reverse("admin:dashboard_jobs")).status_code == 200
@@ -175,12 +161,12 @@ def test_pages_answer_403_for_roles_that_should_not_see_them(client, roles):
 
 def test_dashboard_panels_follow_permissions(client, roles):
     make_graph(0)
-    client.force_login(member("bare", None))
+    client.force_login(user_in_role("bare", None, is_staff=True))
     html = client.get(INDEX).content.decode()
     assert 'id="dashboard"' in html
     for panel in ("dash-models", "dash-jobs", "dash-data", "dash-traffic", "dash-designs"):
         assert f'id="{panel}"' not in html, panel
-    client.force_login(member("cora", CURATORS))
+    client.force_login(user_in_role("cora", CURATORS, is_staff=True))
     html = client.get(INDEX).content.decode()
     assert 'id="dash-data"' in html and 'id="dash-designs"' in html
     assert "/admin/generation/apirequest/" not in html  # curators do not read the request log
@@ -201,7 +187,7 @@ def test_playground_generates_side_by_side_through_the_api_service_then_rates_an
     client, roles, two_versions, fake_generator
 ):
     a, b = two_versions
-    curator = member("cora", CURATORS)
+    curator = user_in_role("cora", CURATORS, is_staff=True)
     client.force_login(curator)
     form = client.get(PLAYGROUND)
     assert form.status_code == 200 and 'value="production"' in form.content.decode()
@@ -304,7 +290,7 @@ def test_playground_shows_the_services_errors_on_the_form_and_logs_the_refusal(
 
 
 def test_ml_staff_may_rate_but_not_promote_from_the_playground(client, roles, two_versions, fake_generator):
-    ml = member("mel", ML_STAFF)
+    ml = user_in_role("mel", ML_STAFF, is_staff=True)
     client.force_login(ml)
     client.post(PLAYGROUND, {"text": "a red circle", "model_a": "production", "count": 1})
     run_jobs()
@@ -322,7 +308,7 @@ def test_ml_staff_may_rate_but_not_promote_from_the_playground(client, roles, tw
 def test_a_user_cannot_rate_or_see_another_users_playground_designs(
     client, roles, two_versions, fake_generator
 ):
-    cora, mel = member("cora", CURATORS), member("mel", ML_STAFF)
+    cora, mel = user_in_role("cora", CURATORS, is_staff=True), user_in_role("mel", ML_STAFF, is_staff=True)
     client.force_login(cora)
     client.post(PLAYGROUND, {"text": "a red circle", "model_a": "production", "count": 1})
     run_jobs()

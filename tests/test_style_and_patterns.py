@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from catalog.demo import DEMO_STYLE_GUIDES
 from catalog.style import check_compliance, conditioning_text
-from tests.factories import DesignPatternFactory, StyleGuideFactory, TrainingExampleFactory, UserFactory
+from tests.factories import DesignPatternFactory, StyleGuideFactory, TrainingExampleFactory
 from training.models import TrainingExample
 from training.services.patterns import design_pattern_expand
 
@@ -74,9 +74,7 @@ def test_pattern_expansion_creates_linked_examples_and_skips_repeats():
 
 
 @pytest.mark.django_db
-def test_compliance_report_page_in_admin(client):
-    admin_user = UserFactory(username="root2", is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
+def test_compliance_report_page_in_admin(client, superuser):
     guide = StyleGuideFactory(style_rules=OUTLINE)
     TrainingExampleFactory(style_guide=guide, svg_content=LUCIDE_LIKE)
     TrainingExampleFactory(

@@ -7,23 +7,15 @@ from django.urls import reverse
 
 from catalog.models import PromptTemplate, PromptTemplateLabel
 from catalog.services import prompt_template_create, prompt_template_label_rollback
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(client):
-    user = UserFactory(username="tmpl", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
 
 
 def _labels(template: PromptTemplate) -> dict[str, int]:
     return {lbl.name: lbl.version.version for lbl in PromptTemplateLabel.objects.filter(template=template)}
 
 
-def test_admin_edit_creates_a_version_and_unchanged_content_does_not(client, staff):
+def test_admin_edit_creates_a_version_and_unchanged_content_does_not(client, superuser):
     empty_inline = {
         "versions-TOTAL_FORMS": "0",
         "versions-INITIAL_FORMS": "0",
@@ -58,16 +50,16 @@ def test_admin_edit_creates_a_version_and_unchanged_content_does_not(client, sta
     assert template.versions.get(version=1).content == "a {{ colour }} badge"  # immutable
 
 
-def test_label_rollback_and_diff_page(client, staff):
-    template = prompt_template_create(name="t", content="first <b>line</b>", created_by=staff)
+def test_label_rollback_and_diff_page(client, superuser):
+    template = prompt_template_create(name="t", content="first <b>line</b>", created_by=superuser)
     from catalog.services import prompt_template_label_move, prompt_template_version_create
 
     v2 = prompt_template_version_create(
-        template=template, content="second <script>x</script>", created_by=staff
+        template=template, content="second <script>x</script>", created_by=superuser
     )
-    label = prompt_template_label_move(template=template, name="production", version=v2, moved_by=staff)
+    label = prompt_template_label_move(template=template, name="production", version=v2, moved_by=superuser)
     assert _labels(template)["production"] == 2
-    label = prompt_template_label_rollback(label=label, moved_by=staff)
+    label = prompt_template_label_rollback(label=label, moved_by=superuser)
     assert _labels(template)["production"] == 1
     page = client.get(reverse("admin:catalog_prompttemplate_diff", args=[template.pk]) + "?a=1&b=2")
     body = page.content.decode()

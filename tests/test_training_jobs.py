@@ -14,22 +14,13 @@ from core.jobs.lifecycle import job_claim
 from core.jobs.recovery import resend_lost_jobs
 from core.roles import ML_STAFF
 from tests.factories import UserFactory, synthetic_snapshot
+from tests.shared_fixtures import tiny_params
 from training.models import ModelAlias, SLMModel, TrainingMetric, TrainingRun
 from training.services.registry import model_alias_move, model_alias_rollback
 from training.services.runs import training_run_cancel, training_run_create
 from training.tasks import train_model
 
-TINY = {
-    "max_steps": 30,
-    "budget_seconds": 0,
-    "batch_size": 8,
-    "n_layer": 1,
-    "n_embd": 32,
-    "n_head": 2,
-    "checkpoint_every": 10,
-    "warmup_steps": 2,
-    "num_threads": 1,
-}
+TINY = tiny_params(max_steps=30, checkpoint_every=10)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from PIL import Image
 from rest_framework.authtoken.models import Token
@@ -18,7 +17,7 @@ from core.jobs.models import JobStatus
 from core.roles import API_CONSUMERS
 from generation import engine
 from generation.models import DesignOutput
-from tests.factories import UserFactory
+from tests.shared_fixtures import user_in_role
 from training.models import ModelAlias, SLMModel
 
 CIRCLE = (
@@ -87,33 +86,19 @@ def model_version(db: Any) -> SLMModel:
     return model
 
 
-def consumer(username: str) -> Any:
-    """A user in the API consumers' role (its group is created by a migration; a transactional test may
-    have flushed it since, so it is synced again when missing)."""
-    if not Group.objects.filter(name=API_CONSUMERS).exists():
-        from django.apps import apps
-
-        from core.roles import sync_roles
-
-        sync_roles(apps)
-    user = UserFactory(username=username)
-    user.groups.add(Group.objects.get(name=API_CONSUMERS))
-    return user
-
-
 @pytest.fixture
 def owner(db: Any) -> Any:
-    return consumer("owner")
+    return user_in_role("owner", API_CONSUMERS)
 
 
 @pytest.fixture
 def other(db: Any) -> Any:
-    return consumer("other")
+    return user_in_role("other", API_CONSUMERS)
 
 
 @pytest.fixture
 def staff(db: Any) -> Any:
-    return UserFactory(username="staff", is_staff=True, is_superuser=True)
+    return user_in_role("staff", is_staff=True, is_superuser=True)
 
 
 def client_for(user: Any | None) -> APIClient:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from generation import engine
 from generation.tasks import generate
+from tests.shared_fixtures import TINY_MODEL
 from training.models import SLMModel
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +52,7 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
     "no usable design"."""
     settings.GENERATION_DECODE_PROCESS = decode_process
     from generation.models import DesignOutput
-    from slm.model import ModelConfig, build_model
+    from slm.model import build_model
     from slm.synthetic import generate_corpus
     from slm.tokenizer import save_tokenizer, train_tokenizer
     from tests.api.conftest import run_jobs
@@ -58,7 +61,7 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
 
     texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]
     tokenizer = train_tokenizer(texts, vocab_size=300)
-    model = build_model(ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=96), tokenizer)
+    model = build_model(replace(TINY_MODEL, n_positions=96), tokenizer)
     local = tmp_path / "tiny"
     model.save_pretrained(str(local))
     save_tokenizer(tokenizer, local / "tokenizer")

@@ -8,7 +8,6 @@ import uuid
 import pytest
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from rest_framework.authtoken.models import Token
@@ -22,6 +21,7 @@ from generation.models import ApiRequest, Conversation, DesignOutput, OutputImag
 from generation.services.jobs import PROMPT_DELETED
 from tests.api.conftest import assert_field_error, client_for, run_jobs
 from tests.factories import UserFactory
+from tests.shared_fixtures import user_in_role
 from training.models import ModelAlias, SLMModel
 from training.services.registry import model_alias_move
 
@@ -40,18 +40,12 @@ def _error(response, status: int, code: str | None = None) -> dict:
     return body["error"]
 
 
-def _in_role(username: str, role: str, **extra):
-    user = UserFactory(username=username, **extra)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
 # --- 1. aliases: only with the model permission, never named like a version ---------------------------
 
 
 def test_a_curator_cannot_create_or_move_an_alias_in_the_service_or_the_admin(roles, model_version):
-    curator = _in_role("cur", CURATORS, is_staff=True)
-    ml = _in_role("ml", ML_STAFF, is_staff=True)
+    curator = user_in_role("cur", CURATORS, is_staff=True)
+    ml = user_in_role("ml", ML_STAFF, is_staff=True)
     v2 = SLMModel.objects.create(model_name="atelier-slm", version=2)
     with pytest.raises(PermissionDenied, match="Only ML staff may create"):
         model_alias_move(name="staging", model_version=v2, moved_by=curator)
@@ -82,7 +76,7 @@ def test_a_curator_cannot_create_or_move_an_alias_in_the_service_or_the_admin(ro
 
 
 def test_an_alias_cannot_be_named_like_a_version_and_ids_win_over_alias_names(roles, api, model_version):
-    ml = _in_role("ml", ML_STAFF, is_staff=True)
+    ml = user_in_role("ml", ML_STAFF, is_staff=True)
     v2 = SLMModel.objects.create(model_name="atelier-slm", version=2)
     for name in (str(model_version.pk), model_version.pk.hex, "atelier-slm:1"):
         with pytest.raises(ValidationError):
@@ -107,7 +101,7 @@ def test_an_alias_cannot_be_named_like_a_version_and_ids_win_over_alias_names(ro
 def test_deep_or_non_finite_json_answers_400_in_the_error_shape_and_is_logged(
     roles, api, model_version, url, body
 ):
-    curator = client_for(_in_role("cur", CURATORS))  # the datasets API is for curators
+    curator = client_for(user_in_role("cur", CURATORS))  # the datasets API is for curators
     client = curator if "datasets" in url else api
     before = ApiRequest.objects.count()
     response = client.generic("POST", url, body, content_type="application/json")
@@ -271,7 +265,7 @@ def test_rating_aggregates_do_not_show_other_users_private_templates(
     assert labels(client_for(other)) == ["open-badge v1", "secret-plan v1"]
     # Curators and ML staff see every group in the admin.
     curator = Client()
-    curator.force_login(_in_role("cur", CURATORS, is_staff=True))
+    curator.force_login(user_in_role("cur", CURATORS, is_staff=True))
     page = curator.post(
         "/admin/feedback/feedback/",
         {"action": "aggregates", "_selected_action": [str(Feedback.objects.first().pk)]},
@@ -285,7 +279,7 @@ def test_rating_aggregates_do_not_show_other_users_private_templates(
 def test_list_field_errors_are_flat_lists_of_strings(roles, api, model_version):
     error = _error(api.post(URL, {"text": "x", "images": "notafile"}, format="multipart"), 400)
     assert list(error["fields"]) == ["images"]
-    curator = client_for(_in_role("cur", CURATORS))
+    curator = client_for(user_in_role("cur", CURATORS))
     error = _error(
         curator.post("/api/v1/datasets/", {"name": "s", "example_ids": ["nope"]}, format="json"), 400
     )

@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group
 
 from core.roles import API_CONSUMERS, CURATORS, ML_STAFF
 from tests.factories import UserFactory
+from tests.shared_fixtures import tiny_params
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -32,15 +33,10 @@ PASSWORD = "pw-for-tests-123"  # tests.factories.UserFactory's
 WAIT_S = 90
 TRAIN_WAIT_S = 240
 # Tiny and bounded by wall-clock time, so the progress bar visibly moves for ~10 s whatever the CPU.
-TRAIN_FORM = {
-    "budget_seconds": 10,
-    "max_steps": 0,
-    "batch_size": 8,
-    "warmup_steps": 2,
-    "checkpoint_every": 200,
-    "n_layer": 1,
-    "n_embd": 32,
-    "n_head": 2,
+TRAIN_FORM = {  # the form has no num_threads field
+    k: v
+    for k, v in tiny_params(budget_seconds=10, max_steps=0, checkpoint_every=200).items()
+    if k != "num_threads"
 }
 CIRCLE = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96">'

@@ -19,23 +19,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import REPO, S3, Processes, free_port, wait_port
+from tests.shared_fixtures import tiny_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TOTAL_BUDGET_S = 300  # the whole test, start to finish
 CORPUS = 240
 GENERATIONS = 10
-BASE_PARAMS = {  # the model behind `production` that the generation requests use (a few seconds)
-    "max_steps": 120,
-    "budget_seconds": 0,
-    "batch_size": 8,
-    "warmup_steps": 2,
-    "checkpoint_every": 1000,
-    "n_layer": 1,
-    "n_embd": 32,
-    "n_head": 2,
-    "num_threads": 1,
-}
+# The model behind `production` that the generation requests use (a few seconds).
+BASE_PARAMS = tiny_params(max_steps=120, checkpoint_every=1000)
 # The run that loses its worker: bounded by wall-clock time (summed over attempts), checkpoints often.
 MAIN_PARAMS = {**BASE_PARAMS, "max_steps": 0, "budget_seconds": 20, "checkpoint_every": 50, "seed": 1}
 

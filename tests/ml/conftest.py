@@ -1,4 +1,5 @@
-"""Shared fixtures for the ML tests: one tiny model trained once per session."""
+"""Shared fixtures for the ML tests: one small model trained once per session (the tiny model for mechanics
+is tests.shared_fixtures's)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,6 @@ from slm.model import ModelConfig
 from slm.synthetic import SyntheticExample, generate_corpus
 from slm.train.config import Progress, TrainConfig, TrainResult
 from slm.train.loop import train
-
-TINY = ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=256)
-
-
-def tiny_config(**overrides: object) -> TrainConfig:
-    """A model that trains a step in milliseconds: for mechanics (resume, cancel, checkpoints)."""
-    base = {
-        "model": TINY,
-        "batch_size": 16,
-        "learning_rate": 5e-3,
-        "warmup_steps": 5,
-        "max_steps": 20,
-        "budget_seconds": None,
-        "checkpoint_every": 10,
-        "progress_every": 1,
-        "num_threads": 1,
-    }
-    base.update(overrides)
-    return TrainConfig(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from slm.train.config import as_example
 from slm.train.data import to_forms
 from slm.train.loop import train
 from tests.base_model import make_tiny_base
-from tests.ml.conftest import tiny_config
+from tests.shared_fixtures import tiny_config
 
 FORM = FormSpec(grid=24, view=24.0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from slm.decode.sampling import DecodeRequest, Generator
 from slm.synthetic import generate_corpus
 from slm.tokenizer import build_prefix_ids
 from tests.ml.conftest import Trained
+from tests.shared_fixtures import TINY_MODEL
 
 PROMPTS = [e.prompt for e in generate_corpus(10, seed=2468)]
 
@@ -128,12 +130,12 @@ def test_a_lora_adapter_converts_merged_into_its_base(tmp_path: Path) -> None:
     with the adapter merged, token for token as transformers decodes base + adapter."""
     from peft import LoraConfig, get_peft_model
 
-    from slm.model import ModelConfig, build_model
+    from slm.model import build_model
     from slm.tokenizer import save_tokenizer, train_tokenizer
 
     texts = [t for e in generate_corpus(200, seed=0) for t in (e.prompt, e.svg)]
     tokenizer = train_tokenizer(texts, vocab_size=300)
-    base = build_model(ModelConfig(n_layer=2, n_embd=32, n_head=2, n_positions=96), tokenizer)
+    base = build_model(replace(TINY_MODEL, n_layer=2, n_positions=96), tokenizer)
     base.save_pretrained(str(tmp_path / "base"))
     adapted = get_peft_model(base, LoraConfig(r=4, target_modules=["c_attn"], init_lora_weights=False))
     adapted.save_pretrained(str(tmp_path / "adapter"))

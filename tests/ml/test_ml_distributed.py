@@ -13,7 +13,7 @@ from slm.train.checkpoints import latest_checkpoint
 from slm.train.config import Progress
 from slm.train.launch import DistributedFailure, Nodes, failure_reason, launch
 from slm.train.loop import train
-from tests.ml.conftest import tiny_config
+from tests.shared_fixtures import tiny_config
 
 # Two ranks compute the same global batch's gradient as one process (each its share, weighted by its
 # share of the target tokens); what differs is the order of float sums: ~1e-7 here.

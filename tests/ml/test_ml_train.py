@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from slm.train.config import Progress, TrainConfig, TrainExample, as_example
 from slm.train.data import BucketBatcher
 from slm.train.loop import train
 from slm.train.schedule import lr_at
-from tests.ml.conftest import Trained, tiny_config
+from tests.ml.conftest import Trained
+from tests.shared_fixtures import TINY_MODEL, tiny_config
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -236,9 +238,8 @@ def test_thread_tuner_prefers_the_faster_count(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.slow
 def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[SyntheticExample]) -> None:
     from slm.decode.sampling import Generator
-    from slm.model import ModelConfig
 
-    config = tiny_config(model=ModelConfig(arch="llama", n_layer=1, n_embd=32, n_head=2, n_positions=256))
+    config = tiny_config(model=replace(TINY_MODEL, arch="llama"))
     result = train(config, corpus[:300], corpus[300:320], tmp_path)
     assert result.final_dir is not None and result.val_loss is not None
     gen = Generator(result.final_dir)
