@@ -103,7 +103,8 @@ class Spans:
 
 
 def train_tiny(work: Path, seconds: float) -> Path:
-    from slm.synthetic import generate_corpus, make_splits
+    from slm.corpus import make_splits
+    from slm.synthetic import generate_corpus
     from slm.train.config import TrainConfig
     from slm.train.loop import train
 

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slm.corpus import make_splits
 from slm.decode.sampling import Generator
 from slm.form.codec import choose_grid
 from slm.quality.grammar import EvalResult, evaluate, generate_svgs, score_samples
-from slm.synthetic import generate_corpus, make_splits
+from slm.synthetic import generate_corpus
 from slm.train.config import Progress, TrainConfig, TrainExample, TrainResult
 from slm.train.data import to_forms
 from slm.train.loop import train

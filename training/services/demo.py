@@ -14,7 +14,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from core.jobs.models import ACTIVE
-from slm.synthetic import generate_corpus, make_splits, write_jsonl
+from slm.corpus import make_splits, write_jsonl
+from slm.synthetic import generate_corpus
 from training.models import Dataset, ImportBatch, ModelAlias, TrainingExample, TrainingRun
 from training.services.imports import import_batch_create, import_batch_run
 from training.services.runs import training_run_create
