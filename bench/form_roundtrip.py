@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.svg import SvgError, clean_svg  # noqa: E402
 from core.svg.compare import pixel_l2, try_rasterise  # noqa: E402
-from slm.form.codec import choose_grid, decode, form_units, try_encode, units_of  # noqa: E402
+from slm.form.decode import decode  # noqa: E402
+from slm.form.encode import try_encode  # noqa: E402
+from slm.form.grid import choose_grid  # noqa: E402
+from slm.form.spec import form_units, units_of  # noqa: E402
 from slm.tokenizer import encode_texts, train_tokenizer  # noqa: E402
 
 

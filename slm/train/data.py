@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from slm.form.codec import FormSpec, try_encode
+from slm.form.encode import try_encode
+from slm.form.spec import FormSpec
 from slm.tokenizer import encode_texts, prefix_text, special_ids
 from slm.train.config import TrainExample
 

@@ -89,7 +89,8 @@ def test_saved_files(tmp_path: Path, tokenizer) -> None:  # type: ignore[no-unty
 def test_model_form_units_are_one_token_each(tmp_path: Path) -> None:
     """The model form: every unit one token (commands, arcs with flags, coordinates, paint), even units
     BPE never saw, and the prompt's words still BPE pieces; round trip exact after save and load."""
-    from slm.form.codec import encode, form_units
+    from slm.form.encode import encode
+    from slm.form.spec import form_units
 
     prompts = ["anchor icon; tags: ship, boat", "arrow down icon; tags: direction"] * 5
     form = encode(

@@ -13,17 +13,10 @@ from svg_test_helpers import El, lucide_icons, svg_documents, write_svg
 
 from core.svg import SvgError, clean_svg
 from core.svg.compare import Raster, pixel_l2, rasterise, try_rasterise
-from slm.form.codec import (
-    ARC_COMMANDS,
-    ELEMENT_UNITS,
-    PATH_COMMANDS,
-    FormSpec,
-    ModelFormError,
-    choose_grid,
-    decode,
-    encode,
-    form_units,
-)
+from slm.form.decode import decode
+from slm.form.encode import encode
+from slm.form.grid import choose_grid
+from slm.form.spec import ARC_COMMANDS, ELEMENT_UNITS, PATH_COMMANDS, FormSpec, ModelFormError, form_units
 
 MDI_DIR = Path("/work/shared/data/mdi/icons")
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"{root}>{body}</svg>'

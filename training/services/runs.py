@@ -19,7 +19,7 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from slm.base import BaseModelError, lora_targets_check
 from slm.decode.sampling import read_form
-from slm.form.codec import FormSpec
+from slm.form.spec import FormSpec
 from slm.train.config import TrainExample
 from slm.train.launch import DistributedFailure, Nodes
 from training.artifacts import local_model_dir
