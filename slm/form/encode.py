@@ -9,11 +9,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from core.svg.geometry import Matrix, multiply, parse_transform
+from core.svg.inherit import INITIAL
 from core.svg.parse import SvgError, parse_svg, parse_view_box
 from core.svg.sanitise import sanitise_tree
 from core.svg.style import local_name
 from core.svg.values import NUM, parse_path
-from slm.form.paint import INITIAL, URL_RE, Styles, relevant
+from slm.form.paint import URL_RE, Styles, relevant
 from slm.form.paths import MAX_STROKE_STRETCH, apply, axis_aligned, grid_point, path_units, similar, stretch
 from slm.form.spec import PAINT_KEYS, SHAPES, ModelFormError, Paint, length
 
@@ -81,13 +82,13 @@ class _Encoder:
         if tag in _NOT_DRAWN:
             return
         props = self.styles.cascade(inherited, el, tag)
-        if props.get("_display") == "none":
+        if props.get("display") == "none":
             return
-        if props.get("_mask", "none") != "none":
+        if props.get("mask", "none") != "none":
             raise ModelFormError("masks are not supported")
         if el.get("transform"):
             m = multiply(m, parse_transform(el.get("transform")))
-        clip = props.get("_clip-path", "none")
+        clip = props.get("clip-path", "none")
         if clip != "none" and not self._clips_nothing(clip, m):
             raise ModelFormError("clip paths are not supported")
         if tag == "g":

@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from core.svg.colour import hex_colour, paint_alpha, parse_colour
+from core.svg.inherit import PROPERTIES, computed, opacity_of, resolve_current_colour
 from core.svg.style import local_name, parse_style
 from slm.form.spec import (
     FILL_KEYS,
@@ -15,28 +16,11 @@ from slm.form.spec import (
     STROKE_KEYS,
     ModelFormError,
     Paint,
-    fraction,
     length,
     short,
     tenths,
 )
 
-_INHERITED = (
-    "fill",
-    "fill-opacity",
-    "fill-rule",
-    "stroke",
-    "stroke-width",
-    "stroke-linecap",
-    "stroke-linejoin",
-    "stroke-dasharray",
-    "stroke-opacity",
-    "color",
-    "visibility",
-)
-_OWN_ONLY = ("opacity", "display", "clip-path", "mask")
-_PROPS = frozenset(_INHERITED + _OWN_ONLY)
-INITIAL = {"fill": "black", "stroke": "none", "stroke-width": "1", "color": "black"}
 URL_RE = re.compile(r"url\(\s*['\"]?#([^)'\"]+)['\"]?\s*\)(?:\s+(.+))?")
 _SIMPLE_SELECTOR = re.compile(r"\*|[A-Za-z][\w-]*|[A-Za-z][\w-]*\.[\w-]+|\.[\w-]+|#[\w-]+")
 _RULE_RE = re.compile(r"([^{}]+)\{([^{}]*)\}")
@@ -51,25 +35,18 @@ class Styles:
         self.scale = scale
 
     def own(self, el: ET.Element, tag: str) -> dict[str, str]:
-        props = {k: v.strip() for k, v in el.attrib.items() if k in _PROPS}
+        props = {k: v.strip() for k, v in el.attrib.items() if k in PROPERTIES}
         for selector, decls in self.rules:  # a stylesheet beats presentation attributes
             if _matches(selector, tag, el):
-                props.update({k: v for k, v in decls.items() if k in _PROPS})
-        props.update({k: v for k, v in parse_style(el.get("style")).items() if k in _PROPS})
+                props.update({k: v for k, v in decls.items() if k in PROPERTIES})
+        props.update({k: v for k, v in parse_style(el.get("style")).items() if k in PROPERTIES})
         return props
 
     def cascade(self, inherited: dict[str, str], el: ET.Element, tag: str) -> dict[str, str]:
         own = self.own(el, tag)
-        props = {k: v for k, v in inherited.items() if k in _INHERITED or k == "_opacity"}
-        props.update({k: v for k, v in own.items() if k in _INHERITED and v != "inherit"})
-        if "color" in own and own["color"] != "inherit":
-            rgb = parse_colour(own["color"])
-            props["color"] = hex_colour(rgb) if rgb else inherited.get("color", "black")
-        for k in _OWN_ONLY:
-            if k in own:
-                props[f"_{k}"] = own[k]
+        props = computed(inherited, own)
         # Opacity is not inherited, but it composes down the tree: carry the product.
-        props["_opacity"] = str(fraction(inherited.get("_opacity")) * fraction(own.get("opacity")))
+        props["_opacity"] = str(opacity_of(inherited.get("_opacity")) * opacity_of(own.get("opacity")))
         return props
 
     def colour(self, value: str, props: dict[str, str]) -> tuple[str, float]:
@@ -77,8 +54,7 @@ class Styles:
         v = value.strip()
         if v.lower() in ("none", "transparent"):
             return "none", 1.0
-        if v.lower() == "currentcolor":
-            v = props.get("color", "black")
+        v = resolve_current_colour(v, props)
         if m := URL_RE.fullmatch(v):
             target = self.by_id.get(m.group(1))
             if target is not None and local_name(target.tag) in ("linearGradient", "radialGradient"):
@@ -109,18 +85,18 @@ class Styles:
             colour = decls.get("stop-color", "black")
             rgb = parse_colour(colour)
             if rgb is not None:
-                stops.append((rgb, paint_alpha(colour) * fraction(decls.get("stop-opacity"))))
+                stops.append((rgb, paint_alpha(colour) * opacity_of(decls.get("stop-opacity"))))
         if not stops:
             return "none", 1.0
         mean = tuple(round(sum(s[0][i] for s in stops) / len(stops)) for i in range(3))
         return hex_colour(mean), sum(s[1] for s in stops) / len(stops)  # type: ignore[arg-type]
 
     def paint_of(self, props: dict[str, str], stretch: float) -> Paint:
-        opacity = fraction(props.get("_opacity"))
+        opacity = opacity_of(props.get("_opacity"))
         fill, fill_alpha = self.colour(props.get("fill", "black"), props)
         stroke, stroke_alpha = self.colour(props.get("stroke", "none"), props)
-        fop = fraction(props.get("fill-opacity")) * opacity * fill_alpha
-        sop = fraction(props.get("stroke-opacity")) * opacity * stroke_alpha
+        fop = opacity_of(props.get("fill-opacity")) * opacity * fill_alpha
+        sop = opacity_of(props.get("stroke-opacity")) * opacity * stroke_alpha
         fill = fill if fop >= 0.05 else "none"
         stroke = stroke if sop >= 0.05 else "none"
         paint = {"fill": fill, "stroke": stroke}

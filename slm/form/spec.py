@@ -111,16 +111,6 @@ def length(value: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def fraction(value: str | None) -> float:
-    if value is None:
-        return 1.0
-    v = value.strip()
-    try:
-        return float(v[:-1]) / 100 if v.endswith("%") else float(v)
-    except ValueError:
-        return 1.0
-
-
 def form_units(grid: int) -> list[str]:
     """Every unit a form on this grid can use apart from colours, dashes and far-off coordinates: what a
     tokenizer should hold as single tokens."""
