@@ -15,8 +15,9 @@ from core.svg.sanitise import sanitise_tree
 from core.svg.style import local_name
 from core.svg.values import NUM, parse_path
 from slm.form.paint import URL_RE, Styles, relevant
-from slm.form.paths import MAX_STROKE_STRETCH, apply, axis_aligned, grid_point, path_units, similar, stretch
-from slm.form.spec import PAINT_KEYS, SHAPES, ModelFormError, Paint, length
+from slm.form.paths import MAX_STROKE_STRETCH, apply, grid_point, path_units, stretch
+from slm.form.shapes import ellipse_units, rect_units
+from slm.form.spec import MAX_GRID_VALUE, PAINT_KEYS, SHAPES, ModelFormError, Paint, length
 
 # Drawn only where referenced (gradients through paint, elements through <use>), or never.
 _NOT_DRAWN = frozenset(
@@ -38,6 +39,7 @@ _NOT_DRAWN = frozenset(
     }
 )
 _NUM_RE = re.compile(NUM)
+MAX_VISITS = 50_000  # elements walked per document, <use> copies included (validate caps 20,000 written)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class Encoded:
     text: str
     units: int
     elements: int
+
+
+def _finite(m: Matrix, what: str) -> Matrix:
+    if not all(math.isfinite(v) and abs(v) <= MAX_GRID_VALUE for v in m):
+        raise ModelFormError(f"{what} maps the drawing out of range")
+    return m
 
 
 class _Encoder:
@@ -65,7 +73,9 @@ class _Encoder:
             ((side - w) / 2 - x0) * self.scale,
             ((side - h) / 2 - y0) * self.scale,
         )
+        _finite(self.base, "the viewBox")
         self.styles = Styles(root, self.scale)
+        self.visited = 0
         self.units: list[str] = []
         self.paint = Paint()
         self.last_was_path = False
@@ -81,13 +91,16 @@ class _Encoder:
         tag = local_name(el.tag)
         if tag in _NOT_DRAWN:
             return
+        self.visited += 1
+        if self.visited > MAX_VISITS:  # <use> can multiply a small document into a huge drawing
+            raise ModelFormError(f"it draws more than {MAX_VISITS} elements (counting <use> copies)")
         props = self.styles.cascade(inherited, el, tag)
         if props.get("display") == "none":
             return
         if props.get("mask", "none") != "none":
             raise ModelFormError("masks are not supported")
         if el.get("transform"):
-            m = multiply(m, parse_transform(el.get("transform")))
+            m = _finite(multiply(m, parse_transform(el.get("transform"))), "a transform")
         clip = props.get("clip-path", "none")
         if clip != "none" and not self._clips_nothing(clip, m):
             raise ModelFormError("clip paths are not supported")
@@ -127,7 +140,7 @@ class _Encoder:
         if self.depth >= 8:
             raise ModelFormError("<use> references nest too deeply")
         x, y = (length(el.get(n, "0")) or 0.0 for n in ("x", "y"))
-        m = multiply(m, (1.0, 0.0, 0.0, 1.0, x, y))
+        m = _finite(multiply(m, (1.0, 0.0, 0.0, 1.0, x, y)), "a <use> offset")
         self.depth += 1
         if local_name(target.tag) == "symbol":
             if target.get("viewBox"):
@@ -182,7 +195,7 @@ class _Encoder:
             return path_units(segments, m)
         if tag == "circle":
             cx, cy, r = self._lengths(el, "cx", "cy", "r")
-            return self._ellipse(m, cx, cy, r, r) if r > 0 else []
+            return ellipse_units(m, cx, cy, r, r) if r > 0 else []
         if tag == "ellipse":
             cx, cy = self._lengths(el, "cx", "cy")
             # SVG 2: a missing (or `auto`) radius takes the other one's value, as renderers draw it.
@@ -194,14 +207,14 @@ class _Encoder:
                 self._length_of(el, n, named[n] if named[n] not in (None, "auto") else "0")
                 for n in ("rx", "ry")
             )
-            return self._ellipse(m, cx, cy, rx, ry) if rx > 0 and ry > 0 else []
+            return ellipse_units(m, cx, cy, rx, ry) if rx > 0 and ry > 0 else []
         if tag == "rect":
             x, y, w, h = self._lengths(el, "x", "y", "width", "height")
             if w <= 0 or h <= 0:
                 return []
             rx, ry = (length(el.get(n)) if el.get(n) not in (None, "auto") else None for n in ("rx", "ry"))
             rx, ry = (rx if rx is not None else ry or 0.0), (ry if ry is not None else rx or 0.0)
-            return self._rect(m, x, y, w, h, min(max(rx, 0.0), w / 2), min(max(ry, 0.0), h / 2))
+            return rect_units(m, x, y, w, h, min(max(rx, 0.0), w / 2), min(max(ry, 0.0), h / 2))
         if tag == "line":
             x1, y1, x2, y2 = self._lengths(el, "x1", "y1", "x2", "y2")
             return (
@@ -222,51 +235,6 @@ class _Encoder:
             raise ModelFormError(f"{name}={el.get(name)!r} on <{local_name(el.tag)}> is not a plain length")
         return value
 
-    def _ellipse(self, m: Matrix, cx: float, cy: float, rx: float, ry: float) -> list[str]:
-        centre = grid_point(apply(m, cx, cy))
-        if axis_aligned(m) or (similar(m) and rx == ry):
-            if axis_aligned(m):
-                grx, gry = round(abs(rx * m[0])), round(abs(ry * m[3]))
-            else:
-                grx = gry = round(rx * math.hypot(m[0], m[1]))
-            if grx <= 0 or gry <= 0:
-                return []
-            return ["<circle", *centre, str(grx)] if grx == gry else ["<ellipse", *centre, str(grx), str(gry)]
-        # Rotated or skewed: two half arcs on the transformed ellipse.
-        half = [
-            ("M", [cx - rx, cy]),
-            ("A", [rx, ry, 0, 1, 0, cx + rx, cy]),
-            ("A", [rx, ry, 0, 1, 0, cx - rx, cy]),
-        ]
-        return path_units([*half, ("Z", [])], m)
-
-    def _rect(self, m: Matrix, x: float, y: float, w: float, h: float, rx: float, ry: float) -> list[str]:
-        if axis_aligned(m):
-            (ax, ay), (bx, by) = apply(m, x, y), apply(m, x + w, y + h)
-            x0, x1 = sorted((round(ax), round(bx)))
-            y0, y1 = sorted((round(ay), round(by)))
-            if x0 == x1 or y0 == y1:
-                return []
-            grx, gry = round(abs(rx * m[0])), round(abs(ry * m[3]))
-            box = [str(x0), str(y0), str(x1 - x0), str(y1 - y0)]
-            return ["<rrect", *box, str(grx), str(gry)] if grx > 0 and gry > 0 else ["<rect", *box]
-        if rx > 0 and ry > 0:
-            corner = [rx, ry, 0, 0, 1]
-            segments = [
-                ("M", [x + rx, y]),
-                ("L", [x + w - rx, y]),
-                ("A", [*corner, x + w, y + ry]),
-                ("L", [x + w, y + h - ry]),
-                ("A", [*corner, x + w - rx, y + h]),
-                ("L", [x + rx, y + h]),
-                ("A", [*corner, x, y + h - ry]),
-                ("L", [x, y + ry]),
-                ("A", [*corner, x + rx, y]),
-            ]
-        else:
-            segments = [("M", [x, y]), ("L", [x + w, y]), ("L", [x + w, y + h]), ("L", [x, y + h])]
-        return path_units([*segments, ("Z", [])], m)
-
 
 def encode(svg_text: str | bytes, grid: int) -> Encoded:
     """The model form of an SVG on a `grid`. Raises SvgError (unsafe or malformed) or ModelFormError."""
@@ -274,8 +242,15 @@ def encode(svg_text: str | bytes, grid: int) -> Encoded:
         raise ValueError("grid must be at least 2")
     root = parse_svg(svg_text)
     sanitise_tree(root)
-    encoder = _Encoder(root, grid)
-    encoder.run(root)
+    try:
+        encoder = _Encoder(root, grid)
+        encoder.run(root)
+    except (ModelFormError, SvgError):
+        raise
+    except (ArithmeticError, ValueError) as exc:
+        # A number the checks above did not foresee (an overflow, a NaN): this example is refused with
+        # the reason like any other, never the whole batch or training run it is part of.
+        raise ModelFormError(f"a value is out of range ({exc})") from exc
     if not encoder.elements:
         raise ModelFormError("it draws nothing the model form can express")
     return Encoded(text=" ".join(encoder.units), units=len(encoder.units), elements=encoder.elements)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from core.svg.geometry import IDENTITY, Matrix, arc_midpoint, transform_ellipse
-from slm.form.spec import INT_RE, ModelFormError
+from slm.form.spec import INT_RE, ModelFormError, to_int
 
 
 def apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
@@ -26,7 +26,7 @@ def similar(m: Matrix) -> bool:
 
 
 def grid_point(p: tuple[float, float]) -> tuple[str, str]:
-    return str(round(p[0])), str(round(p[1]))
+    return str(to_int(p[0])), str(to_int(p[1]))
 
 
 def path_units(segments: Sequence[tuple[str, list[float]]], m: Matrix = IDENTITY) -> list[str]:
@@ -41,7 +41,7 @@ def path_units(segments: Sequence[tuple[str, list[float]]], m: Matrix = IDENTITY
 
     def grid(p: tuple[float, float]) -> tuple[int, int]:
         x, y = apply(m, *p)
-        return round(x), round(y)
+        return to_int(x), to_int(y)
 
     def numbers(*points: tuple[int, int]) -> list[str]:
         return [str(v) for p in points for v in p]
@@ -106,6 +106,12 @@ def path_units(segments: Sequence[tuple[str, list[float]]], m: Matrix = IDENTITY
     return ["<path", *out] if drawn else []
 
 
+# resvg (kurbo) draws an arc whose radius is at most this (in its path's units) as a straight line; so do
+# renderers in single precision for radii that are zero there. Scaling such a radius up as SVG 1.1
+# (F.6.6) says would draw a half ellipse none of them shows, and overflow for the tiniest.
+ARC_MIN_RADIUS = 1e-5
+
+
 def _arc_units(
     m: Matrix,
     cur: tuple[float, float],
@@ -118,16 +124,17 @@ def _arc_units(
         return []  # an arc to its own start draws nothing
     rx, ry, phi = abs(args[0]), abs(args[1]), args[2]
     large, sweep = int(args[3]), int(args[4])
-    if rx == 0 or ry == 0:
+    if rx <= ARC_MIN_RADIUS or ry <= ARC_MIN_RADIUS:
         return ["L", str(g[0]), str(g[1])]
     rx, ry = _reachable_radii(cur, p, rx, ry, phi)
     nrx, nry, nphi = transform_ellipse(m, rx, ry, phi)
     if m[0] * m[3] - m[1] * m[2] < 0:
         sweep = 1 - sweep  # a mirror reverses the direction of travel
+    to_int(max(nrx, nry), "an arc radius")
     if math.isclose(nrx, nry, rel_tol=1e-6):
         r = _stable_radius(apply(m, *cur), nrx, large, sweep, apply(m, *p), g_cur, g)
         return [f"R{large}{sweep}", str(r), str(g[0]), str(g[1])]
-    grx, gry = round(nrx), round(nry)
+    grx, gry = to_int(nrx, "an arc radius"), to_int(nry, "an arc radius")
     if grx == 0 or gry == 0:
         return ["L", str(g[0]), str(g[1])]
     return [f"A{large}{sweep}", str(grx), str(gry), str(round(nphi) % 180), str(g[0]), str(g[1])]
@@ -156,8 +163,8 @@ def _reachable_radii(
     c, s = math.cos(math.radians(phi)), math.sin(math.radians(phi))
     dx, dy = (a[0] - b[0]) / 2, (a[1] - b[1]) / 2
     x1, y1 = c * dx + s * dy, -s * dx + c * dy
-    reach = (x1 / rx) ** 2 + (y1 / ry) ** 2
-    return (rx * math.sqrt(reach), ry * math.sqrt(reach)) if reach > 1 else (rx, ry)
+    reach = math.hypot(x1 / rx, y1 / ry)  # not squared: a tiny radius would overflow
+    return (rx * reach, ry * reach) if reach > 1 else (rx, ry)
 
 
 def _stable_radius(

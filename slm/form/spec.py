@@ -40,7 +40,7 @@ SHAPES = ("path", "circle", "ellipse", "rect", "line", "polyline", "polygon")
 ELEMENT_UNITS = ("<path", "<circle", "<ellipse", "<rect", "<rrect", "<line", "<polyline", "<polygon")
 PATH_COMMANDS = ("M", "L", "H", "V", "C", "S", "Q", "T", "Z")
 ARC_COMMANDS = tuple(f"{kind}{large}{sweep}" for kind in "RA" for large in "01" for sweep in "01")
-INT_RE = re.compile(r"-?\d+")
+INT_RE = re.compile(r"-?\d{1,9}")  # longer is no grid value (and int() of 4,300+ digits raises)
 _LENGTH_RE = re.compile(rf"\s*({NUM})(px)?\s*")
 
 
@@ -97,6 +97,18 @@ KEYWORDS = {
 
 def tenths(x: float) -> str:
     return short(round(max(0.0, min(1.0, x)) * 10) / 10)
+
+
+# Past this many grid units from the origin a value draws nothing an icon needs; refusing it also keeps
+# every number the encoder writes finite and short (an overflowing or NaN value anywhere ends here).
+MAX_GRID_VALUE = 1_000_000
+
+
+def to_int(v: float, what: str = "a coordinate") -> int:
+    """`v` rounded onto the grid, or ModelFormError if it is not finite or lies absurdly far out."""
+    if not abs(v) <= MAX_GRID_VALUE:  # NaN fails this too
+        raise ModelFormError(f"{what} of {v:g} grid units is out of range")
+    return round(v)
 
 
 def short(v: float) -> str:
