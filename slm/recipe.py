@@ -160,7 +160,7 @@ def profile_examples(examples: Sequence[TrainExample], *, sample: int = PROFILE_
     failures: list[dict[str, str]] = []
     failed = 0
     for e in picked:
-        encoded, why = try_encode(e.svg, grid.spec.grid)
+        encoded, why = try_encode(e.svg, grid.spec)
         if encoded is None:
             failed += 1
             if len(failures) < FAILURES_LISTED:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from slm.form.compact import expand
 from slm.form.spec import ARC_COMMANDS, INT_RE, PAINT_KEYS, FormSpec, Paint, short
 
 _SVG_DEFAULTS = {
@@ -44,7 +45,7 @@ class Decoded:
 def decode(text: str, spec: FormSpec) -> Decoded:
     """Clean SVG from a model-form text; malformed pieces are dropped and listed, never raised."""
     k = spec.view / spec.grid
-    units = text.split()
+    units = expand(text.split()) if spec.version >= 2 else text.split()
     paint = Paint()
     elements: list[tuple[str, dict[str, str], dict[str, str]]] = []
     dropped: list[str] = []

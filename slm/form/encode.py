@@ -14,10 +14,11 @@ from core.svg.parse import SvgError, parse_svg, parse_view_box
 from core.svg.sanitise import sanitise_tree
 from core.svg.style import local_name
 from core.svg.values import NUM, parse_path
+from slm.form.compact import compact
 from slm.form.paint import URL_RE, Styles, relevant
 from slm.form.paths import MAX_STROKE_STRETCH, apply, grid_point, path_units, stretch
 from slm.form.shapes import ellipse_units, rect_units
-from slm.form.spec import MAX_GRID_VALUE, PAINT_KEYS, SHAPES, ModelFormError, Paint, length
+from slm.form.spec import MAX_GRID_VALUE, PAINT_KEYS, SHAPES, FormSpec, ModelFormError, Paint, length
 
 # Drawn only where referenced (gradients through paint, elements through <use>), or never.
 _NOT_DRAWN = frozenset(
@@ -236,14 +237,16 @@ class _Encoder:
         return value
 
 
-def encode(svg_text: str | bytes, grid: int) -> Encoded:
-    """The model form of an SVG on a `grid`. Raises SvgError (unsafe or malformed) or ModelFormError."""
-    if grid < 2:
+def encode(svg_text: str | bytes, form: FormSpec | int) -> Encoded:
+    """The model form of an SVG (on a grid given as a number: the current version). Raises SvgError
+    (unsafe or malformed) or ModelFormError (what the form cannot express, or numbers out of range)."""
+    spec = FormSpec.of(form)
+    if spec.grid < 2:
         raise ValueError("grid must be at least 2")
     root = parse_svg(svg_text)
     sanitise_tree(root)
     try:
-        encoder = _Encoder(root, grid)
+        encoder = _Encoder(root, spec.grid)
         encoder.run(root)
     except (ModelFormError, SvgError):
         raise
@@ -253,12 +256,13 @@ def encode(svg_text: str | bytes, grid: int) -> Encoded:
         raise ModelFormError(f"a value is out of range ({exc})") from exc
     if not encoder.elements:
         raise ModelFormError("it draws nothing the model form can express")
-    return Encoded(text=" ".join(encoder.units), units=len(encoder.units), elements=encoder.elements)
+    units = compact(encoder.units) if spec.version >= 2 else encoder.units
+    return Encoded(text=" ".join(units), units=len(units), elements=encoder.elements)
 
 
-def try_encode(svg_text: str | bytes, grid: int) -> tuple[Encoded | None, str]:
+def try_encode(svg_text: str | bytes, form: FormSpec | int) -> tuple[Encoded | None, str]:
     """(the form, "") or (None, why not): for reporting per example."""
     try:
-        return encode(svg_text, grid), ""
+        return encode(svg_text, form), ""
     except (ModelFormError, SvgError) as exc:
         return None, str(exc)

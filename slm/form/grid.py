@@ -55,7 +55,7 @@ def choose_grid(svgs: Sequence[str], *, max_l2: float = GRID_MAX_L2, sample: int
         spec = FormSpec(grid=grid, view=view if whole else float(grid))
         losses = []
         for svg, original in originals:
-            encoded, _ = try_encode(svg, grid)
+            encoded, _ = try_encode(svg, spec)
             if encoded is None:
                 continue
             decoded = try_rasterise(decode(encoded.text, spec).svg)

@@ -35,7 +35,8 @@ from dataclasses import dataclass, fields
 
 from core.svg.values import NUM
 
-FORM_VERSION = 1
+FORM_VERSION = 2  # what new snapshots get; every version in FORM_VERSIONS still decodes
+FORM_VERSIONS = (1, 2)  # 1: one unit per integer; 2: one unit per point (slm.form.compact)
 SHAPES = ("path", "circle", "ellipse", "rect", "line", "polyline", "polygon")
 ELEMENT_UNITS = ("<path", "<circle", "<ellipse", "<rect", "<rrect", "<line", "<polyline", "<polygon")
 PATH_COMMANDS = ("M", "L", "H", "V", "C", "S", "Q", "T", "Z")
@@ -50,19 +51,29 @@ class ModelFormError(ValueError):
 
 @dataclass(frozen=True)
 class FormSpec:
-    """How a model's designs are written: the grid, and the viewBox side its decoded SVGs get."""
+    """How a model's designs are written: the grid, the viewBox side its decoded SVGs get, and the form's
+    version (recorded with every model, so a model keeps decoding after the form changes)."""
 
     grid: int
     view: float
+    version: int = FORM_VERSION
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": "model-form", "version": FORM_VERSION, "grid": self.grid, "view": self.view}
+        return {"kind": "model-form", "version": self.version, "grid": self.grid, "view": self.view}
 
     @classmethod
     def from_dict(cls, data: dict[str, object] | None) -> FormSpec | None:
         if not data or data.get("kind") != "model-form":
             return None
-        return cls(grid=int(data["grid"]), view=float(data["view"]))  # type: ignore[arg-type]
+        version = int(data.get("version", 1))  # type: ignore[call-overload]
+        if version not in FORM_VERSIONS:
+            raise ValueError(f"model form version {version} is newer than this code reads {FORM_VERSIONS}")
+        return cls(grid=int(data["grid"]), view=float(data["view"]), version=version)  # type: ignore[arg-type]
+
+    @classmethod
+    def of(cls, form: FormSpec | int) -> FormSpec:
+        """A spec as given, or the current version's on a grid given as a number."""
+        return form if isinstance(form, FormSpec) else cls(grid=form, view=float(form))
 
 
 @dataclass(frozen=True)
@@ -123,10 +134,16 @@ def length(value: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def form_units(grid: int) -> list[str]:
+def form_units(form: FormSpec | int) -> list[str]:
     """Every unit a form on this grid can use apart from colours, dashes and far-off coordinates: what a
-    tokenizer should hold as single tokens."""
+    tokenizer should hold as single tokens. Version 2 adds every point on the canvas and a margin of a
+    sixteenth around it (points further out are added from the training forms, `units_of`)."""
+    spec = FormSpec.of(form)
+    grid = spec.grid
     numbers = [str(n) for n in range(-grid // 2, grid + grid // 2 + 1)]
+    if spec.version >= 2:
+        side = range(-(grid // 16), grid + grid // 16 + 1)
+        numbers += [f"{x},{y}" for x in side for y in side]
     paint = [f"{k}:{v}" for k, values in KEYWORDS.items() for v in values]
     paint += [f"{k}:{tenths(t / 10)}" for k in ("fop", "sop") for t in range(11)]
     paint += [f"sw:{short(h / 2)}" for h in range(1, 4 * grid + 1)]

@@ -134,7 +134,7 @@ def to_forms(
     out: list[TrainExample] = []
     failures: list[FormFailure] = []
     for i, e in enumerate(examples):
-        encoded, why = try_encode(e.svg, spec.grid)
+        encoded, why = try_encode(e.svg, spec)
         if encoded is None:
             failures.append(FormFailure(i, why))
         else:

@@ -76,7 +76,7 @@ def evaluation_metrics(
     def as_written(svg: str) -> str | None:
         if form is None:
             return svg
-        encoded, _ = try_encode(svg, form.grid)
+        encoded, _ = try_encode(svg, form)
         return decode(encoded.text, form).svg if encoded else None
 
     consensus, _ = read_consensus(model_dir)

@@ -311,7 +311,9 @@ def _form_for(*, run: TrainingRun, params: TrainingParams, init_from: Path | Non
     profiled = FormSpec.from_dict(dataset_profile(dataset=run.dataset).get("form"))
     if params.grid:
         return FormSpec(grid=params.grid, view=profiled.view if profiled else float(params.grid))
-    return profiled
+    # A new model writes the current form version; a profile stored before it says version 1, but its grid
+    # holds for every version (each spells the same drawing).
+    return FormSpec(grid=profiled.grid, view=profiled.view) if profiled else None
 
 
 def _in_form(
