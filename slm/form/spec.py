@@ -135,15 +135,12 @@ def length(value: str | None) -> float | None:
 
 
 def form_units(form: FormSpec | int) -> list[str]:
-    """Every unit a form on this grid can use apart from colours, dashes and far-off coordinates: what a
-    tokenizer should hold as single tokens. Version 2 adds every point on the canvas and a margin of a
-    sixteenth around it (points further out are added from the training forms, `units_of`)."""
-    spec = FormSpec.of(form)
-    grid = spec.grid
+    """Every unit a form on this grid can use apart from colours, dashes, far-off coordinates and (version
+    2) points: what a tokenizer should hold as single tokens. Points come from the training forms
+    (`units_of`): all of a grid's would be (grid + 1)² tokens (9,409 at 96), most never drawn in a set and
+    so never trained."""
+    grid = FormSpec.of(form).grid
     numbers = [str(n) for n in range(-grid // 2, grid + grid // 2 + 1)]
-    if spec.version >= 2:
-        side = range(-(grid // 16), grid + grid // 16 + 1)
-        numbers += [f"{x},{y}" for x in side for y in side]
     paint = [f"{k}:{v}" for k, values in KEYWORDS.items() for v in values]
     paint += [f"{k}:{tenths(t / 10)}" for k in ("fop", "sop") for t in range(11)]
     paint += [f"sw:{short(h / 2)}" for h in range(1, 4 * grid + 1)]
