@@ -1,7 +1,9 @@
 """The model form: the short, canonical text a design model reads and writes instead of SVG, and its
-decoding back into clean SVG.
+decoding back into clean SVG. This module holds what every part shares: the spec (grid, view, version),
+the units, the paint state.
 
-One design is one line of space-separated units:
+One design is one line of space-separated units. Version 1, as written here (version 2, the current one,
+writes the same drawing with a point a unit: slm.form.compact):
 - paint, written only where it changes from the element before (the first element starts from SVG's
   defaults: black fill, no stroke): `fill:none`, `fill:#1e88e5`, `stroke:#000000`, `sw:4` (stroke width in
   grid units, halves allowed), `cap:round`, `join:round`, `rule:evenodd`, `fop:0.5` / `sop:0.5`

@@ -276,3 +276,11 @@ def test_decoding_version_2_is_lenient() -> None:
     assert 'd="M1 1L5 5L10 10"' in out.svg
     assert any("circle" in d for d in out.dropped) and any("bogus" in d for d in out.dropped)
     clean_svg(out.svg)
+
+
+def test_version_2_joins_straight_runs_but_keeps_a_line_that_turns_back() -> None:
+    on = '<path d="M1 1H6H11V6M1 11L6 11L3 11" fill="none" stroke="#000"/>'
+    assert encode(SVG.format(root="", body=on), 24).text.endswith("<path 1,1 11,1 11,6 M 1,11 6,11 3,11")
+    svg = SVG.format(root="", body=on)
+    after = decode(encode(svg, 24).text, FormSpec(24, 24.0)).svg
+    assert pixel_l2(rasterise(svg), rasterise(after)) <= 1e-4
