@@ -13,7 +13,7 @@ from pathlib import Path
 
 from slm.corpus import make_splits
 from slm.decode.sampling import Generator
-from slm.form.codec import choose_grid
+from slm.form.grid import choose_grid
 from slm.quality.grammar import EvalResult, evaluate, generate_svgs, score_samples
 from slm.synthetic import generate_corpus
 from slm.train.config import Progress, TrainConfig, TrainExample, TrainResult

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slm.form.codec import FormSpec
-from slm.form.codec import decode as decode_form
+from slm.form.decode import decode as decode_form
+from slm.form.spec import FormSpec
 from slm.model import load_model, max_positions, pick_device, quiet_transformers
 from slm.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
 

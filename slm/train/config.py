@@ -53,7 +53,7 @@ class TrainConfig:
     device: str | None = None  # None: cuda if available, else cpu
     cpu_bf16: bool | None = None  # bfloat16 autocast on CPU; None: where the CPU has native bf16 products
     eval_batch_size: int = 64
-    # How designs are written (slm.form.codec.FormSpec.as_dict()); None: raw SVG text (older models).
+    # How designs are written (slm.form.spec.FormSpec.as_dict()); None: raw SVG text (older models).
     svg_form: dict[str, Any] | None = None
     prompt_variants: int = 1  # each prompt also trained on in k-1 shortened variants (train.data)
     # Which state the run keeps: "val_loss" (lowest), "val_iou" (best designs on validation prompts,

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from slm.form.codec import FormSpec, try_encode
+from slm.form.encode import try_encode
+from slm.form.spec import FormSpec
 from slm.tokenizer import encode_texts, prefix_text, special_ids
 from slm.train.config import TrainExample
 
@@ -133,7 +134,7 @@ def to_forms(
     out: list[TrainExample] = []
     failures: list[FormFailure] = []
     for i, e in enumerate(examples):
-        encoded, why = try_encode(e.svg, spec.grid)
+        encoded, why = try_encode(e.svg, spec)
         if encoded is None:
             failures.append(FormFailure(i, why))
         else:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slm.base import adapt_for_designs, lora_load_state, lora_resume, lora_wrap, merged, trainable
-from slm.form.codec import FormSpec, form_units, units_of
+from slm.form.spec import FormSpec, form_units, units_of
 from slm.model import build_model, count_parameters, load_model, max_positions, pick_device
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
 from slm.train.checkpoints import (

@@ -249,7 +249,7 @@ def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[Sy
 
 
 def _forms(corpus: list[SyntheticExample]) -> tuple[list[TrainExample], dict]:
-    from slm.form.codec import FormSpec
+    from slm.form.spec import FormSpec
     from slm.train.data import to_forms
 
     spec = FormSpec(96, 96.0)

@@ -42,7 +42,8 @@ def evaluation_metrics(
     """
     from slm.adherence import parse_prompt
     from slm.decode.sampling import Generator, read_consensus
-    from slm.form.codec import decode, try_encode
+    from slm.form.decode import decode
+    from slm.form.encode import try_encode
     from slm.quality.designs import Reference, evaluate_quality
     from slm.quality.grammar import design_generate, evaluate
 
@@ -75,7 +76,7 @@ def evaluation_metrics(
     def as_written(svg: str) -> str | None:
         if form is None:
             return svg
-        encoded, _ = try_encode(svg, form.grid)
+        encoded, _ = try_encode(svg, form)
         return decode(encoded.text, form).svg if encoded else None
 
     consensus, _ = read_consensus(model_dir)

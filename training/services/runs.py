@@ -19,7 +19,7 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from slm.base import BaseModelError, lora_targets_check
 from slm.decode.sampling import read_form
-from slm.form.codec import FormSpec
+from slm.form.spec import FormSpec
 from slm.train.config import TrainExample
 from slm.train.launch import DistributedFailure, Nodes
 from training.artifacts import local_model_dir
@@ -311,7 +311,9 @@ def _form_for(*, run: TrainingRun, params: TrainingParams, init_from: Path | Non
     profiled = FormSpec.from_dict(dataset_profile(dataset=run.dataset).get("form"))
     if params.grid:
         return FormSpec(grid=params.grid, view=profiled.view if profiled else float(params.grid))
-    return profiled
+    # A new model writes the current form version; a profile stored before it says version 1, but its grid
+    # holds for every version (each spells the same drawing).
+    return FormSpec(grid=profiled.grid, view=profiled.view) if profiled else None
 
 
 def _in_form(
