@@ -18,6 +18,7 @@ from slm.train.config import ExampleLike, Progress, TrainConfig, TrainResult
 from slm.train.data import collate
 from slm.train.distributed import target_tokens
 from slm.train.loss import autocast, evaluation_loss, lm_loss
+from slm.train.memory import release_free_memory
 from slm.train.schedule import progress_fraction, progress_report
 from slm.train.setup import Run, setup_run
 from slm.train.validate import design_iou
@@ -53,6 +54,7 @@ def train(
         return _loop(run, on_progress, should_stop)
     finally:
         torch.set_num_threads(threads_before)  # the tuner's choice must not leak into the caller
+        release_free_memory()  # the steps' activations, kept mapped while training (slm.train.memory)
 
 
 def _loop(

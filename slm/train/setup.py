@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from slm.base import adapt_for_designs, lora_resume, lora_wrap, trainable
 from slm.form.codec import FormSpec, form_units, units_of
-from slm.model import build_model, load_model, max_positions, pick_device
+from slm.model import build_model, load_model, max_positions, pick_device, without_attention_dropout
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
 from slm.train.checkpoints import TRAINER_STATE, clean_stale, latest_checkpoint, read_best, set_rng_state
 from slm.train.config import ExampleLike, TrainConfig, TrainExample, as_example
@@ -26,6 +26,7 @@ from slm.train.data import (
 from slm.train.distributed import Dist, wrap
 from slm.train.distributed import current as current_dist
 from slm.train.loss import cpu_bf16_supported
+from slm.train.memory import tune_malloc
 from slm.train.schedule import Schedule
 from slm.train.threads import ThreadTuner, configure_threads
 
@@ -112,6 +113,8 @@ def setup_run(
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     model, tokenizer = model_and_tokenizer(config, train_list, form, resume, init_from)
+    without_attention_dropout(model)  # also a resumed or base model saved with it
+    tune_malloc()
     model.to(device)
     model.train()
     net = trainable(model)
@@ -142,7 +145,11 @@ def setup_run(
         optimizer=make_optimizer(net, config),
         schedule=Schedule(config),
         batcher=BucketBatcher(
-            [len(e.ids) for e in encoded], config.batch_size, config.seed, config.bucket_batches
+            [len(e.ids) for e in encoded],
+            config.batch_size,
+            config.seed,
+            config.bucket_batches,
+            max_tokens=config.batch_tokens,
         ),
         select_by=select_by,
         resume=resume,
