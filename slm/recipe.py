@@ -136,6 +136,14 @@ def derive(profile: DataProfile, *, budget_seconds: float | None = None) -> Reci
         )
     r.values["warmup_steps"] = 30
     r.values["batch_size"] = 32
+    # Batches of a token budget, not a count: 32 sequences of the mean length, so a step learns from as
+    # many tokens as before on average, but one of the longest designs costs no more time or memory.
+    batch_tokens = max(context, 256 * math.ceil(32 * mean / 256))
+    r.values["batch_tokens"] = batch_tokens
+    r.reasons.append(
+        f"Batches of up to {batch_tokens:,} padded tokens (about 32 sequences of the mean length, "
+        f"{mean:.0f} tokens): long designs make smaller batches, not slower, bigger steps."
+    )
     return r
 
 

@@ -43,6 +43,12 @@ class TrainingParams:
     budget_seconds: int = _param(int(_TRAIN.budget_seconds or 0), 0, 24 * 3600, "Wall-clock training time.")
     max_steps: int = _param(_TRAIN.max_steps or 0, 0, 10_000_000, "0: bounded by the time budget only.")
     batch_size: int = _param(_TRAIN.batch_size, 1, 1024)
+    batch_tokens: int = _param(
+        _TRAIN.batch_tokens or 0,
+        0,
+        1_000_000,
+        "A batch holds as many sequences as fit in this many padded tokens; 0: batch_size sequences.",
+    )
     learning_rate: float = _param(_TRAIN.learning_rate, 1e-6, 1.0)
     warmup_steps: int = _param(_TRAIN.warmup_steps, 0, 100_000)
     seed: int = _param(_TRAIN.seed, 0, 2**31 - 1)
@@ -128,6 +134,7 @@ class TrainingParams:
             select_by=self.select_by,
             consensus=self.consensus,
             batch_size=self.batch_size,
+            batch_tokens=self.batch_tokens or None,
             learning_rate=self.learning_rate,
             warmup_steps=self.warmup_steps,
             max_steps=self.max_steps or None,

@@ -34,6 +34,9 @@ def as_example(item: ExampleLike) -> TrainExample:
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     batch_size: int = 32
+    # With batch_tokens, a batch is as many sequences as fit in this many padded positions (sequences x the
+    # longest), batch_size then unused: a step's memory and time follow the budget, not the data's lengths.
+    batch_tokens: int | None = None
     learning_rate: float = 3e-3
     min_lr_ratio: float = 0.05  # cosine decays to learning_rate * min_lr_ratio
     warmup_steps: int = 30

@@ -76,6 +76,10 @@ def training_run_create(
     if not isinstance(params, TrainingParams):
         # What the caller left out comes from the recipe derived from this snapshot.
         given = dict(params or {})
+        if "batch_size" in given and "batch_tokens" not in given:
+            given["batch_tokens"] = (
+                0  # a batch size asked for is a count of sequences, not the recipe's budget
+            )
         recipe = dataset_recipe(dataset=dataset, budget_seconds=given.get("budget_seconds"))
         params = TrainingParams.from_dict({**recipe.values, **given})
     _check_finetune(params=params, base_model=base_model)
