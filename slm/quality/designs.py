@@ -36,19 +36,13 @@ from core.svg.geometry import command_count
 # references (their prompt and context), candidates per prompt, temperature, seed -> candidates' SVGs
 GenerateFn = Callable[[Sequence["Reference"], int, float, int], list[list[str]]]
 STRATA = ("low", "medium", "high")
+# The summary line's names, in order; other tools read the line: add names at the end, never rename.
+# fmt: off
 SUMMARY_KEYS = (
-    "valid_nondegenerate",
-    "iou",
-    "l2",
-    "blank_l2",
-    "random_iou",
-    "retrieval_iou",
-    "train_iou",
-    "biou",
-    "random_biou",
-    "retrieval_biou",
-    "greedy_valid",
+    "valid_nondegenerate", "iou", "l2", "blank_l2", "random_iou", "retrieval_iou", "train_iou",
+    "biou", "random_biou", "retrieval_biou", "greedy_valid",
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -130,6 +124,56 @@ def _mean(values: Sequence[float]) -> float:
     return float(statistics.fmean(values)) if values else 0.0
 
 
+def _greedy_figures(
+    greedy: GenerateFn, test: Sequence[Reference], own: Sequence[Reference], refs: Sequence[Raster], seed: int
+) -> dict[str, float]:
+    """The greedy decodes scored apart from the designs chosen by consensus (`*_greedy`, greedy_valid)."""
+    plain = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(test, 1, 0.0, seed)]
+    plain_own = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(own, 1, 0.0, seed)]
+    drawn = [g or blank_raster() for g in plain]
+    valid = sum(not degenerate_reason(g) for g in plain) / max(1, len(plain))
+    return {
+        "greedy_valid": valid,
+        "valid_nondegenerate_greedy": valid,
+        "iou_greedy": _mean([ink_iou(g, r) for g, r in zip(drawn, refs, strict=True)]),
+        "biou_greedy": _mean([balanced_iou(g, r) for g, r in zip(drawn, refs, strict=True)]),
+        "train_iou_greedy": _mean(
+            [
+                ink_iou(g or blank_raster(), try_rasterise(r.svg) or blank_raster())
+                for g, r in zip(plain_own, own, strict=True)
+            ]
+        ),
+    }
+
+
+def _strata_figures(
+    labels: Sequence[str],
+    complexity: Sequence[int],
+    reasons: Sequence[str],
+    per_design: dict[str, list[float]],
+    baselines: dict[str, list[Raster]],
+    refs: Sequence[Raster],
+) -> dict[str, dict[str, float]]:
+    """Every figure per complexity third (the baselines' IoUs but drawing nothing's)."""
+    strata: dict[str, dict[str, float]] = {}
+    for name in STRATA:
+        idx = [i for i, s in enumerate(labels) if s == name]
+        if not idx:
+            continue
+        figures = {
+            "n": float(len(idx)),
+            "commands": _mean([complexity[i] for i in idx]),
+            "valid_nondegenerate": sum(not reasons[i] for i in idx) / len(idx),
+            **{key: _mean([values[i] for i in idx]) for key, values in per_design.items()},
+        }
+        for base, rasters in baselines.items():
+            if base != "blank":
+                figures[f"{base}_iou"] = _mean([ink_iou(rasters[i], refs[i]) for i in idx])
+                figures[f"{base}_biou"] = _mean([balanced_iou(rasters[i], refs[i]) for i in idx])
+        strata[name] = figures
+    return strata
+
+
 def evaluate_quality(
     generate: GenerateFn,
     train: Sequence[Reference],
@@ -206,23 +250,7 @@ def evaluate_quality(
     extra: dict[str, float] = {"greedy_valid": sum(not r for r in reasons) / n}
     if greedy is not None:
         note("Scoring greedy decodes for comparison.")
-        plain = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(test, 1, 0.0, cfg.seed)]
-        plain_own = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(own, 1, 0.0, cfg.seed)]
-        valid_greedy = sum(not degenerate_reason(g) for g in plain) / n
-        extra = {
-            "greedy_valid": valid_greedy,
-            "valid_nondegenerate_greedy": valid_greedy,
-            "iou_greedy": _mean([ink_iou(g or blank_raster(), r) for g, r in zip(plain, refs, strict=True)]),
-            "biou_greedy": _mean(
-                [balanced_iou(g or blank_raster(), r) for g, r in zip(plain, refs, strict=True)]
-            ),
-            "train_iou_greedy": _mean(
-                [
-                    ink_iou(g or blank_raster(), try_rasterise(r.svg) or blank_raster())
-                    for g, r in zip(plain_own, own, strict=True)
-                ]
-            ),
-        }
+        extra = _greedy_figures(greedy, test, own, refs, cfg.seed)
     metrics = {
         "eval_prompts": float(n),
         "valid_nondegenerate": sum(not r for r in reasons) / n,
@@ -245,24 +273,8 @@ def evaluate_quality(
 
     complexity = [command_count(r.svg) for r in test]
     labels = _strata(complexity)
-    strata: dict[str, dict[str, float]] = {}
-    for name in STRATA:
-        idx = [i for i, s in enumerate(labels) if s == name]
-        if not idx:
-            continue
-        figures = {
-            "n": float(len(idx)),
-            "commands": _mean([complexity[i] for i in idx]),
-            "valid_nondegenerate": sum(not reasons[i] for i in idx) / len(idx),
-            "iou": _mean([ious[i] for i in idx]),
-            "biou": _mean([bious[i] for i in idx]),
-            "l2": _mean([l2s[i] for i in idx]),
-        }
-        for base, rasters in baselines.items():
-            if base != "blank":
-                figures[f"{base}_iou"] = _mean([ink_iou(rasters[i], refs[i]) for i in idx])
-                figures[f"{base}_biou"] = _mean([balanced_iou(rasters[i], refs[i]) for i in idx])
-        strata[name] = figures
+    per_design = {"iou": ious, "biou": bious, "l2": l2s}
+    strata = _strata_figures(labels, complexity, reasons, per_design, baselines, refs)
 
     # The gallery spreads over the strata: a few of each, in test order.
     per = max(1, cfg.gallery_size // len(STRATA))
@@ -275,10 +287,8 @@ def evaluate_quality(
 
 
 def summary_line(metrics: dict[str, Any], steps: int | None = None) -> str:
-    """The one-line summary train_icon_model and evaluate_model print last (other tools read it: add
-    names at the end, never rename)."""
-    keys = SUMMARY_KEYS
-    parts = [f"{k}={float(metrics.get(k, 0.0)):.4f}" for k in keys]
+    """The one-line summary train_icon_model and evaluate_model print last."""
+    parts = [f"{k}={float(metrics.get(k, 0.0)):.4f}" for k in SUMMARY_KEYS]
     if steps is not None:
         parts.append(f"steps={steps}")
     return " ".join(parts)
