@@ -313,6 +313,11 @@ class ModelAliasEvent(BaseModel):
     to_version = models.ForeignKey(SLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
     moved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=500, blank=True)
+    override_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why ML staff moved production to a version whose verdict is “not learned”.",
+    )
 
     class Meta(BaseModel.Meta):
         indexes = [models.Index(fields=["alias", "created_at"])]
@@ -351,6 +356,11 @@ class TrainingRun(Job):
         blank=True,
         validators=[validate_alias_name],
         help_text="Alias to point at the result when done.",
+    )
+    promote_override_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Move production to the result even if its verdict is “not learned”, for this reason.",
     )
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

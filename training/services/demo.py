@@ -78,5 +78,8 @@ def demo_pipeline_run(
         dataset=dataset,
         params={"budget_seconds": budget_seconds, "seed": seed},
         promote_to="production",
+        # The demo model is judged by adherence to its synthetic grammar; `make run` serves it whatever the
+        # icon-set verdict says, and the alias history says so.
+        promote_override_reason="The demo model of `make run`, served whatever its verdict.",
         requested_by=owner,
     )

@@ -95,6 +95,7 @@ def evaluation_metrics(
             "reference_svg": item.reference_svg,
             "svg": _shown(item.svg),
             "iou": round(item.iou, 4),
+            "biou": round(item.biou, 4),
             "degenerate": item.degenerate,
             "stratum": item.stratum,
         }
