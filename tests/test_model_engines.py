@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 
 from core.roles import CURATORS, ML_STAFF
-from generation.engine import engine_info
+from slm.decode.interface import engine_info
 from slm.decode.sampling import Generator
 from slm.model import ModelConfig
 from slm.synthetic import generate_corpus

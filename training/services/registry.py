@@ -21,19 +21,7 @@ from training.models import (
     TrainingRunEvent,
     validate_alias_name,
 )
-
-
-def model_artifacts_convert(*, final_dir: Path) -> str | None:
-    """Convert a model folder for CTranslate2 (into `ct2/` beside the weights, uploaded with them); the
-    reason when it cannot be (then `ct2-failed.json` says so beside the weights, and the version is
-    served through transformers). Converting a folder that already was is free."""
-    from slm.decode.ct2 import ConversionError, convert
-
-    try:
-        convert(final_dir)
-    except ConversionError as exc:
-        return str(exc)
-    return None
+from training.services.conversions import model_artifacts_convert, model_version_convert
 
 
 @transaction.atomic
@@ -164,7 +152,12 @@ def model_alias_move(
     *, name: str, model_version: SLMModel, moved_by: Any = None, note: str = "", system: bool = False
 ) -> ModelAlias:
     """Point an alias at a version and keep the move in its history. The caller needs the permission
-    for it (model_alias_check); `system` moves (the demo pipeline, a run nobody requested) skip that."""
+    for it (model_alias_check); `system` moves (the demo pipeline, a run nobody requested) skip that.
+    A version stored without a CTranslate2 conversion is converted first (model_version_convert), so
+    no user's request ever waits for one; one that cannot be is served through transformers."""
+    if not system:
+        model_alias_check(name=name, user=moved_by)  # before converting anything for a refused move
+    model_version_convert(model_version=model_version)  # before any lock is taken
     alias = ModelAlias.objects.select_for_update().filter(name=name).first()
     if not system:
         model_alias_check(name=name, user=moved_by, exists=alias is not None)
