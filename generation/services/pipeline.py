@@ -36,7 +36,7 @@ from generation.services.jobs import (
 )
 from generation.services.renders import design_png_store, png_render_submit
 from generation.styling import StyleResult, style_apply
-from slm.decode.sampling import DecodeRequest
+from slm.decode.interface import DecodeRequest, engine_info
 
 log = logging.getLogger(__name__)
 # What a completion commits, handed to this process's waiters (events.Finished) instead of a read back.
@@ -165,7 +165,7 @@ def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
             continue
     if len(result.samples) != n:
         raise RuntimeError(f"generator returned {len(result.samples)} candidates for {n}")
-    info = engine.engine_info(scheduler)
+    info = engine_info(scheduler)
     return list(result.samples), {
         **result.stats,
         "candidates_per_prompt": n,

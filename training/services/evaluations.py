@@ -18,6 +18,7 @@ from core.svg import SvgError, clean_svg
 from training.artifacts import local_model_dir
 from training.models import ComputeType, Dataset, DatasetItem, ModelEvaluation, SLMModel
 from training.selectors import dataset_examples
+from training.services.conversions import model_artifacts_convert
 
 log = logging.getLogger(__name__)
 EVAL_PROMPTS = 200
@@ -55,6 +56,7 @@ def evaluation_metrics(
     train = dataset_examples(dataset=dataset, split=DatasetItem.Split.TRAIN)
     if not test:
         return {}, []
+    model_artifacts_convert(final_dir=model_dir)  # as registration will (free when it already was)
     gen = Generator(model_dir, compute_type=compute_type)
     result = evaluate(model_dir, validation[:256] or test, [e.prompt for e in test], generator=gen)
     metrics: dict[str, Any] = {

@@ -22,21 +22,9 @@ from training.models import (
     TrainingRunEvent,
     validate_alias_name,
 )
+from training.services.conversions import model_artifacts_convert, model_version_convert
 
 PRODUCTION = "production"
-
-
-def model_artifacts_convert(*, final_dir: Path) -> str | None:
-    """Convert a model folder for CTranslate2 (into `ct2/` beside the weights, uploaded with them); the
-    reason when it cannot be (then `ct2-failed.json` says so beside the weights, and the version is
-    served through transformers). Converting a folder that already was is free."""
-    from slm.decode.ct2 import ConversionError, convert
-
-    try:
-        convert(final_dir)
-    except ConversionError as exc:
-        return str(exc)
-    return None
 
 
 @transaction.atomic
@@ -189,7 +177,16 @@ def model_alias_move(
     """Point an alias at a version and keep the move in its history. The caller needs the permission
     for it (model_alias_check); `system` moves (the demo pipeline, a run nobody requested) skip that.
     `production` never moves to a version whose verdict is "not learned" unless `override_reason` says
-    why (ML staff: only they may move production); the reason is kept in the alias's history."""
+    why (ML staff: only they may move production); the reason is kept in the alias's history.
+    A version stored without a CTranslate2 conversion is converted first (model_version_convert), so
+    no user's request ever waits for one; one that cannot be is served through transformers."""
+    if not system:
+        model_alias_check(name=name, user=moved_by)  # before converting anything for a refused move
+    refusal = production_refusal(name=name, model_version=model_version)
+    reason = " ".join(override_reason.split())[:500]
+    if refusal and not reason:
+        raise ValidationError({"override_reason": refusal})
+    model_version_convert(model_version=model_version)  # before any lock is taken
     alias = ModelAlias.objects.select_for_update().filter(name=name).first()
     if not system:
         model_alias_check(name=name, user=moved_by, exists=alias is not None)
@@ -197,10 +194,6 @@ def model_alias_move(
     previous = alias.model_version if alias else None
     if alias is not None and previous == model_version:
         return alias
-    refusal = production_refusal(name=name, model_version=model_version)
-    reason = " ".join(override_reason.split())[:500]
-    if refusal and not reason:
-        raise ValidationError({"override_reason": refusal})
     if alias is None:
         alias = ModelAlias(name=name, model_version=model_version, updated_by=who)
         alias.full_clean()
