@@ -284,3 +284,13 @@ def test_version_2_joins_straight_runs_but_keeps_a_line_that_turns_back() -> Non
     svg = SVG.format(root="", body=on)
     after = decode(encode(svg, 24).text, FormSpec(24, 24.0)).svg
     assert pixel_l2(rasterise(svg), rasterise(after)) <= 1e-4
+
+
+def test_training_examples_are_written_in_the_models_form_version() -> None:
+    """Fine-tuning a version-1 model goes on writing version 1 (its tokenizer and manifest expect it)."""
+    from slm.train.config import TrainExample
+    from slm.train.data import to_forms
+
+    examples = [TrainExample("a square", SVG.format(root="", body='<rect width="4" height="4"/>'))]
+    assert to_forms(examples, V1)[0][0].svg == "<rect 0 0 8 8"
+    assert to_forms(examples, FormSpec(48, 24.0))[0][0].svg == "<rect 0,0 8,8"
