@@ -47,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("training", "trainingmetric"): ("view",),
         ("training", "modelevaluation"): ("add", "view"),
         ("training", "importbatch"): ("view",),
+        ("training", "basemodelimport"): ("add", "view"),
         ("catalog", "styleguide"): ("view",),
         ("catalog", "designpattern"): ("view",),
         ("catalog", "prompttemplate"): ("view",),
