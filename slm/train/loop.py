@@ -16,9 +16,9 @@ from slm.model import build_model, count_parameters, load_model, max_positions, 
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
 from slm.train.checkpoints import (
     BEST,
-    TRAINER_STATE,
     clean_stale,
     latest_checkpoint,
+    load_trainer_state,
     read_best,
     rng_state,
     save_best,
@@ -195,8 +195,7 @@ def _train(
     loss_ema: float | None = None
     history: list[dict[str, float]] = []  # every validation check: step, val_loss[, val_iou]
     if resume is not None:
-        # map_location: a CUDA run's checkpoint must resume on a CPU-only host too.
-        state = torch.load(resume / TRAINER_STATE, map_location="cpu", weights_only=False)
+        state = load_trainer_state(resume)  # weights_only: never unpickles code
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         batcher.load_state_dict(state["batcher"])
