@@ -105,3 +105,7 @@ def sync_roles(apps: Any) -> None:
             if (p.content_type.app_label, p.codename) in set(wanted)
         ]
         group.permissions.set(perms)
+    # With a migration's historical models no signal reaches the permission cache: replace it here.
+    from core.auth_backends import permissions_changed
+
+    permissions_changed()
