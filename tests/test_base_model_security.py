@@ -184,7 +184,8 @@ def test_a_killed_import_leaves_nothing_the_sweeper_does_not_remove(tiny, tmp_pa
     (staging / "model" / "model.safetensors").write_bytes(b"0" * 1000)
     orphan = default_storage.save("models/orphan/v1-deadbeef/model.safetensors", io.BytesIO(b"w"))
     upload = default_storage.save("base-imports/uploads/2020/01/01/x.zip", io.BytesIO(b"z"))
-    kept = call_command("import_base_model", str(tiny), "--name", "kept") or SLMModel.objects.get()
+    call_command("import_base_model", str(tiny), "--name", "kept")
+    kept = SLMModel.objects.get(model_name="kept")
     old = time.time() - 2 * 86400
     for path in [staging, staging / "model", staging / "model" / "model.safetensors"]:
         os.utime(path, (old, old))
@@ -196,3 +197,16 @@ def test_a_killed_import_leaves_nothing_the_sweeper_does_not_remove(tiny, tmp_pa
     assert not default_storage.exists(orphan) and not default_storage.exists(upload)
     assert default_storage.exists(f"{kept.storage_path}/MANIFEST.json")  # a row points to it
     assert default_storage.exists(fresh)  # young: an upload may be on its way
+
+
+def test_workers_run_the_sweep_periodically() -> None:
+    import training.tasks  # noqa: F401 - registers the periodic sweep, as a worker's autodiscovery does
+    from core.jobs.periodic import run_due
+
+    staging = Path(django_settings.WORK_DIR) / "base-imports" / "left-by-a-dead-worker"
+    staging.mkdir(parents=True)
+    old = 0
+    os.utime(staging, (old, old))
+    assert "base-model sweep" in run_due(now=10**12)
+    assert not staging.exists()
+    assert "base-model sweep" not in run_due(now=10**12 + 60)  # hourly, not every reaper tick
