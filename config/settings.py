@@ -215,6 +215,12 @@ IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=os.cpu_count() or 1)
 # beats its claims several times within it); a job is tried this many times, whatever re-sends it.
 JOB_CLAIM_TTL_SECONDS = env.int("JOB_CLAIM_TTL_SECONDS", default=60)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Base-model imports (training.services.base_models): checked against these before anything is unpacked
+# or a weight allocated; staging folders and stored files an interrupted import left are swept after a day.
+BASE_MODEL_MAX_PARAMETERS = env.int("BASE_MODEL_MAX_PARAMETERS", default=2_000_000_000)
+BASE_MODEL_MAX_BYTES = env.int("BASE_MODEL_MAX_BYTES", default=20 * 1024**3)
+BASE_MODEL_MAX_FILES = env.int("BASE_MODEL_MAX_FILES", default=64)
+BASE_MODEL_SWEEP_AFTER_HOURS = env.int("BASE_MODEL_SWEEP_AFTER_HOURS", default=24)
 
 # The client's IP (core.net.client_ip): X-Forwarded-For is believed only through this many proxies in front
 # of the application (each appends the address it received the request from). 0, the default: the header is

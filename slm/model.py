@@ -101,7 +101,7 @@ def load_model(path: str | Path, device: str | None = None) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
     with quiet_transformers():
-        model = AutoModelForCausalLM.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_pretrained(str(path), trust_remote_code=False)
     if device:
         model.to(device)
     return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from core.admin_json import json_html
 from core.jobs.models import TERMINAL
 from feedback.services import feedback_upsert, output_promote
 from generation.admin_designs import design_image_url, design_links, design_slots
+from generation.api import GenerationCreateThrottle
 from generation.models import DesignOutput
 from studio import selectors
 from studio.access import may_use_playground, may_watch_jobs, staff_page
@@ -57,6 +59,7 @@ def dashboard_jobs(request: HttpRequest) -> JsonResponse:
 def playground(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = PlaygroundForm(request.POST or None, request.FILES or None, user=user)
+    throttled = request.method == "POST" and form.is_valid() and _throttled(request, form)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -96,7 +99,22 @@ def playground(request: HttpRequest) -> HttpResponse:
         "has_models": bool(form.fields["model_a"].choices),
         "snapshots_url": reverse("admin:training_dataset_changelist"),
     }
-    return TemplateResponse(request, "admin/studio/playground.html", context)
+    return TemplateResponse(
+        request, "admin/studio/playground.html", context, status=429 if throttled else 200
+    )
+
+
+def _throttled(request: HttpRequest, form: PlaygroundForm) -> bool:
+    """The API's per-user generation throttle, shared: the playground creates generations too."""
+    throttle = GenerationCreateThrottle()
+    if throttle.allow_request(request, None):
+        return False
+    wait = math.ceil(throttle.wait() or 1)
+    form.add_error(
+        None,
+        f"Too many design requests (at most {throttle.rate}, as through the API): try again in {wait} s.",
+    )
+    return True
 
 
 def _asked(outputs: list[DesignOutput]) -> dict[str, Any]:

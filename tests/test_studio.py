@@ -330,3 +330,23 @@ def test_a_user_cannot_rate_or_see_another_users_playground_designs(
     client.force_login(mel)
     assert "data-output=" not in client.get(f"{PLAYGROUND}?ids={output.pk}").content.decode()
     assert client.post(reverse("admin:playground_rate", args=[output.pk]), {"rating": "5"}).status_code == 404
+
+
+def test_the_playground_shares_the_apis_generation_throttle(
+    client, settings, superuser, two_versions, fake_generator
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "generation_create": "2/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    ask = {"text": "a red circle", "model_a": "production", "count": 1}
+    assert [client.post(PLAYGROUND, ask).status_code for _ in range(2)] == [302, 302]
+    refused = client.post(PLAYGROUND, ask)
+    assert refused.status_code == 429 and "Too many design requests" in refused.content.decode()
+    assert DesignOutput.objects.count() == 2
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(superuser)
+    assert api.post("/api/v1/generations/", {"text": "a red circle"}, format="json").status_code == 429

@@ -1,4 +1,5 @@
-"""The worker middleware that recovers lost jobs: on boot, then every REAPER_INTERVAL_S.
+"""The worker middleware that recovers lost jobs (and runs the apps' periodic housekeeping,
+core.jobs.periodic): on boot, then every REAPER_INTERVAL_S.
 
 Dramatiq loads middleware while Django sets up, before the apps are ready: nothing here imports a model
 until a worker boots.
@@ -32,6 +33,7 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
         def run() -> None:
             from django.db import connection
 
+            from core.jobs.periodic import run_due
             from core.jobs.recovery import resend_lost_jobs
 
             first = True
@@ -40,6 +42,10 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
                     resend_lost_jobs(everything=first and embedded)
                 except Exception:  # a recovery failure must not stop the worker
                     log.exception("job recovery failed")
+                finally:
+                    connection.close()
+                try:
+                    run_due()  # housekeeping the apps registered (core.jobs.periodic); logs its own failures
                 finally:
                     connection.close()
                 first = False

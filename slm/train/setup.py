@@ -14,7 +14,7 @@ from slm.base import adapt_for_designs, lora_resume, lora_wrap, trainable
 from slm.form.spec import FormSpec, form_units, units_of
 from slm.model import build_model, load_model, max_positions, pick_device, without_attention_dropout
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
-from slm.train.checkpoints import TRAINER_STATE, clean_stale, latest_checkpoint, read_best, set_rng_state
+from slm.train.checkpoints import clean_stale, latest_checkpoint, load_trainer_state, read_best, set_rng_state
 from slm.train.config import ExampleLike, TrainConfig, TrainExample, as_example
 from slm.train.data import (
     BucketBatcher,
@@ -157,8 +157,7 @@ def setup_run(
         last_ckpt=resume,
     )
     if resume is not None:
-        # map_location: a CUDA run's checkpoint must resume on a CPU-only host too.
-        state = torch.load(resume / TRAINER_STATE, map_location="cpu", weights_only=False)
+        state = load_trainer_state(resume)  # weights_only: never unpickles code
         run.optimizer.load_state_dict(state["optimizer"])
         run.schedule.load_state_dict(state["schedule"])
         run.batcher.load_state_dict(state["batcher"])

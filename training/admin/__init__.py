@@ -2,6 +2,7 @@
 
 from training.admin import (  # noqa: F401 - imported for their @admin.register side effect
     aliases,
+    base_imports,
     evaluations,
     examples,
     imports,

@@ -19,7 +19,7 @@ from training import selectors
 from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
 from training.forms import AliasForm, BaseModelImportForm
 from training.models import ModelEvaluation, SLMModel
-from training.services.base_models import base_model_import
+from training.services.base_models import base_model_import_create
 from training.services.evaluations import model_evaluation_create
 from training.services.registry import model_alias_move, model_version_compute_type_set
 
@@ -89,7 +89,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         form = BaseModelImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                model = base_model_import(
+                job = base_model_import_create(
                     source=form.cleaned_data["file"], name=form.cleaned_data["name"], imported_by=request.user
                 )
             except ValidationError as exc:
@@ -98,20 +98,20 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Registered {model} ({model.architecture}, {model.parameter_count:,} parameters). "
-                    "Fine-tune it from a snapshot's *Train a model* action.",
+                    f"{job.source_name} is stored; a worker checks it and registers it as {job.model_name}. "
+                    "This page shows its progress, and the reason if it is refused.",
                     messages.SUCCESS,
                 )
-                return redirect(reverse("admin:training_slmmodel_change", args=[model.pk]))
+                return redirect(reverse("admin:training_basemodelimport_change", args=[job.pk]))
         return form_page(
             request,
             self,
             title="Import a base model",
             form=form,
-            intro="The folder is checked before anything is stored: transformers must know its "
-            "architecture, its safetensors weights must be complete and load, and its tokenizer must load "
-            "and write designs back exactly. Every file is hashed.",
-            submit_label="Check and register",
+            intro="The upload is stored and a worker checks it before anything is registered: only a "
+            "model's own files (no code), an architecture transformers knows, within the size limits, whose "
+            "safetensors weights are complete and fit it, and a tokenizer that writes designs back exactly.",
+            submit_label="Upload and import",
         )
 
     actions = ["evaluate", "evaluate_int8", "serve_int8", "serve_float32", "compare", "point_alias"]
