@@ -296,6 +296,9 @@ GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="ctranslate2")
 GENERATION_BATCH_WINDOW_MS = env.float("GENERATION_BATCH_WINDOW_MS", default=0.0)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
+# A sampled request with fewer distinct usable candidates than its `count` draws again (new seeds, twice
+# the missing count) at most this many times, then answers with what it has (`designs_short_by`).
+GENERATION_EXTRA_DRAWS = env.int("GENERATION_EXTRA_DRAWS", default=3)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)
 GENERATION_MAX_NEW_TOKENS = env.int("GENERATION_MAX_NEW_TOKENS", default=256)
 GENERATION_PNG_SIZE = env.int("GENERATION_PNG_SIZE", default=512)
