@@ -179,6 +179,7 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "core.jobs.middleware.RecoverLostJobsMiddleware",
+    "core.jobs.middleware.EndWithParentMiddleware",
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
