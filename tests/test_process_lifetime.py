@@ -298,3 +298,25 @@ def test_rundramatiq_stopped_or_killed_leaves_no_worker(var: Path, sig: int) -> 
     finally:
         run.cleanup()
     assert left == [], left
+
+
+def test_runserver_serves_a_favicon_and_logs_a_404_once(var: Path) -> None:
+    """Not a process's lifetime but its log, on the same migrated database: each event one line."""
+    port = _free_port()
+    run = Watched(["runserver", f"127.0.0.1:{port}", "--noreload"], _env(var))
+
+    def answering() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        run.wait_for("the server", answering, 120)
+        icon = requests.get(f"http://127.0.0.1:{port}/favicon.ico", timeout=30)
+        assert icon.status_code == 200 and icon.headers["Content-Type"] == "image/svg+xml"
+        assert requests.get(f"http://127.0.0.1:{port}/no-such-page", timeout=30).status_code == 404
+        time.sleep(1)
+        run.stop(signal.SIGTERM)
+    finally:
+        run.cleanup()
+    logged = [line for line in run.lines if "/no-such-page" in line]
+    assert len(logged) == 1, logged
