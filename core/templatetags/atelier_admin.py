@@ -14,6 +14,7 @@ from core.admin_json import json_html
 from core.humanize import count, duration, measure, rate
 
 register = template.Library()
+IDENTIFIERS = {"seed", "version", "source_line"}  # numbers that name something: shown as stored
 
 
 @register.simple_tag
@@ -29,7 +30,8 @@ def readonly_contents(field: Any) -> Any:
             model_field = None
         if isinstance(model_field, models.JSONField):
             return json_html(getattr(instance, name))
-        if isinstance(model_field, models.FloatField | models.IntegerField) and not model_field.choices:
+        numeric = isinstance(model_field, models.FloatField | models.IntegerField)
+        if numeric and not model_field.choices and name not in IDENTIFIERS:
             return _number(name, getattr(instance, name))
     return field.contents()
 
