@@ -179,6 +179,7 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "core.jobs.middleware.RecoverLostJobsMiddleware",
+    "core.jobs.middleware.EndWithParentMiddleware",
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -302,6 +303,9 @@ GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="ctranslate2")
 GENERATION_BATCH_WINDOW_MS = env.float("GENERATION_BATCH_WINDOW_MS", default=0.0)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
+# A sampled request with fewer distinct usable candidates than its `count` draws again (new seeds, twice
+# the missing count) at most this many times, then answers with what it has (`designs_short_by`).
+GENERATION_EXTRA_DRAWS = env.int("GENERATION_EXTRA_DRAWS", default=3)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)
 GENERATION_MAX_NEW_TOKENS = env.int("GENERATION_MAX_NEW_TOKENS", default=256)
 GENERATION_PNG_SIZE = env.int("GENERATION_PNG_SIZE", default=512)
@@ -345,9 +349,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"skip_404": {"()": "core.log_filters.SkipNotFound"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "server": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["skip_404"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # Each event once: Django's loggers print through the root's handler only (Django's own console
+    # handler printed every "Not Found" a second time), and runserver's request line is not repeated
+    # for a 404 that django.request logs.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+    },
 }
 
 if PRODUCTION:

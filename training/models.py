@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from core.fields import HttpsURLField
 from core.jobs.models import Job
 from core.models import BaseModel, SoftDeleteModel
 
@@ -86,7 +87,7 @@ class TrainingExample(SoftDeleteModel):
     svg_content = models.TextField(help_text="Sanitised, normalised SVG.")
     svg_file = models.CharField(max_length=1000, blank=True, help_text="Path of the source file, if any.")
     source_type = models.CharField(max_length=20, choices=SourceType.choices, default=SourceType.MANUAL)
-    source_url = models.URLField(max_length=1000, blank=True)
+    source_url = HttpsURLField(max_length=1000, blank=True)
     source_line = models.PositiveIntegerField(null=True, blank=True)
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"

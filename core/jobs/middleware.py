@@ -57,3 +57,19 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
         if getattr(self, "_owner", None) == id(worker):
             self._stop.set()
             self._owner = None
+
+
+class EndWithParentMiddleware(dramatiq.Middleware):
+    """A `dramatiq` worker process (what `rundramatiq` forks) ends when its parent does, even one killed
+    outright (SIGKILL), which Dramatiq's own signal forwarding cannot see."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        import multiprocessing
+        import os
+
+        from core.lifetime import exit_with_parent
+
+        # The pid multiprocessing recorded when it forked us: a parent killed while this process was
+        # still booting has already handed us to init, and getppid() would watch init instead.
+        parent = multiprocessing.parent_process()
+        exit_with_parent(parent.pid if parent is not None and parent.pid else os.getppid())

@@ -1,4 +1,4 @@
-"""The real-data evaluation on a page: the model's figures beside its baselines, per complexity third,
+"""A model's evaluation on a page (on its snapshot's held-out designs, real or synthetic, said which): the model's figures beside its baselines, per complexity third,
 a plain verdict, and a gallery of references and designs as PNGs (never inline SVG). Shown on model
 versions, evaluations and training runs."""
 
@@ -42,6 +42,15 @@ GALLERY_PNG = 192  # px the gallery's images are rendered at (shown at 96)
 
 def _f(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}" if isinstance(value, int | float) else "–"
+
+
+def evaluated_on(metrics: dict[str, Any]) -> str:
+    """What the figures were measured on: the evaluation scores adherence only where the held-out prompts
+    are the synthetic grammar's (the demo's snapshot), so that says which data it was."""
+    n = int(metrics.get("eval_prompts", 0))
+    if "adherence_rate" in metrics:
+        return f"{n} held-out prompts of the synthetic grammar (generated designs, not a real icon set)"
+    return f"{n} held-out designs of the training snapshot (real data)"
 
 
 def quality_panel(
@@ -142,6 +151,7 @@ def quality_panel(
         "learned": judged.learned,
         "verdict": judged.sentence,
         "chosen_by": "consensus of sampled candidates" if "iou_greedy" in metrics else "greedy",
+        "evaluated_on": evaluated_on(metrics),
     }
     return mark_safe(render_to_string("admin/training/includes/quality.html", context))
 

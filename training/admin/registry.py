@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 
 from core.admin import BaseAdmin
 from core.admin_pages import form_page, report_page
+from core.humanize import count
 from core.jobs.models import JobStatus
 from training import selectors
 from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
@@ -32,7 +33,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         "architecture",
         "training_strategy",
         "alias_names",
-        "parameter_count",
+        "parameters",
         "compute_type",
         "dataset",
         "base_model",
@@ -116,7 +117,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
 
     actions = ["evaluate", "evaluate_int8", "serve_int8", "serve_float32", "compare", "point_alias"]
 
-    @admin.display(description="evaluation on real data")
+    @admin.display(description="evaluation")
     def quality(self, obj: SLMModel) -> str:
         return panel_for(obj, note="this version was trained before the real-data evaluation; evaluate it")
 
@@ -228,10 +229,8 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
                 else:
                     form.add_error(None, "; ".join(exc.messages))
             else:
-                self.message_user(
-                    request, f"{form.cleaned_data['alias']} now points at {model}.", messages.SUCCESS
-                )
-                return None
+                message = f"{form.cleaned_data['alias']} now points at {model}."
+                return self.message_user(request, message, messages.SUCCESS)
         return form_page(
             request,
             self,
@@ -245,3 +244,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
     @admin.display(description="aliases")
     def alias_names(self, obj: SLMModel) -> str:
         return ", ".join(a.name for a in obj.aliases.all())
+
+    @admin.display(description="parameters", ordering="parameter_count")
+    def parameters(self, obj: SLMModel) -> str:
+        return count(obj.parameter_count)
