@@ -103,7 +103,8 @@ class Spans:
 
 
 def train_tiny(work: Path, seconds: float) -> Path:
-    from slm.synthetic import generate_corpus, make_splits
+    from slm.corpus import make_splits
+    from slm.synthetic import generate_corpus
     from slm.train.config import TrainConfig
     from slm.train.loop import train
 
@@ -123,6 +124,7 @@ def instrument(spans: Spans) -> None:
     import core.jobs.actor as actor
     import generation.api as api
     import generation.selectors as selectors
+    import generation.services.candidates as candidates
     import generation.services.pipeline as pipeline
     from core.api import api_request_done
     from generation.api_log import api_request_log
@@ -130,8 +132,8 @@ def instrument(spans: Spans) -> None:
     api.generation_create = spans.wrap("row", api.generation_create, end="row_end")
     actor.job_claim = spans.wrap("claim", actor.job_claim, start="claim_start")
     pipeline._generate = spans.wrap("decode", pipeline._generate)
-    pipeline.clean_svg = spans.wrap("sanitise", pipeline.clean_svg)
-    pipeline.check_visible = spans.wrap("probe", pipeline.check_visible)
+    candidates.clean_svg = spans.wrap("sanitise", candidates.clean_svg)
+    candidates.check_visible = spans.wrap("probe", candidates.check_visible)
     pipeline._store = spans.wrap("store", pipeline._store, end="store_end")
     selectors_wait = selectors.generation_wait
     api.selectors.generation_wait = spans.wrap("_wait", selectors_wait, end="wait_end")

@@ -31,10 +31,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from slm.corpus import make_splits
     from slm.decode.sampling import Generator
-    from slm.form.codec import choose_grid
+    from slm.form.grid import choose_grid
     from slm.quality.grammar import generate_svgs, score_samples
-    from slm.synthetic import generate_corpus, make_splits
+    from slm.synthetic import generate_corpus
     from slm.train.config import Progress, TrainConfig, TrainExample
     from slm.train.data import to_forms
     from slm.train.launch import launch

@@ -88,7 +88,8 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from slm.synthetic import generate_corpus, write_jsonl
+    from slm.corpus import write_jsonl
+    from slm.synthetic import generate_corpus
     from training.models import TrainingExample
     from training.services.imports import import_batch_create, import_batch_run
 

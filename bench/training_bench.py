@@ -8,7 +8,11 @@ steps) as two torchrun processes (DDP, gloo, one thread each) against one proces
 (its thread tuner choosing between all cores and one), both timed over the training loop only (rank 0's
 loop; torchrun's start-up excluded). `--ddp-processes 0` skips it.
 
+Then `long_set_ratio=<platform tokens/s ÷ bare tokens/s>` on long designs: real MDI icons (fill icons) in
+the model form with the recipe MDI gets (bench/long_set.py); `--long-examples 0` skips it.
+
     python bench/training_bench.py [--steps 50] [--rounds 3] [--threads 1] [--ddp-processes 2]
+        [--long-examples 600] [--long-steps 10] [--mdi /work/shared/data/mdi]
 
 No Django needed. Both sides count only real (non-padding) tokens and exclude one-off setup (tokenizer
 training, encoding); the platform side includes its checkpoint writes.
@@ -36,6 +40,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ddp-processes", type=int, default=2)
+    parser.add_argument("--long-examples", type=int, default=600, help="MDI icons for long_set_ratio")
+    parser.add_argument("--long-steps", type=int, default=10)
+    parser.add_argument("--mdi", type=Path, default=Path("/work/shared/data/mdi"))
     args = parser.parse_args()
 
     import torch
@@ -103,6 +110,14 @@ def main() -> None:
     bare_rate, platform_rate = statistics.median(bare), statistics.median(platform)
     print(f"bare     {bare_rate:.0f} tokens/s (median of {args.rounds})")
     print(f"platform {platform_rate:.0f} tokens/s (median of {args.rounds})")
+    if args.long_examples > 0:
+        from bench.long_set import long_set_ratio
+
+        long_ratio = long_set_ratio(
+            args.mdi, args.long_examples, args.long_steps, args.rounds, args.threads, args.seed
+        )
+        if long_ratio is not None:
+            print(f"long_set_ratio={long_ratio:.3f}")
     if args.ddp_processes > 1:
         ddp_scaling(args, config, examples)
     print(f"ratio={platform_rate / bare_rate:.3f}")

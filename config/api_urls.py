@@ -10,6 +10,7 @@ from core.api import ApiLogMixin, ApiNotFound
 from feedback import api as feedback_api
 from generation import api
 from training import api as training_api
+from training import api_aliases
 
 app_name = "api"
 
@@ -38,6 +39,8 @@ v1 = [
     path("patterns/", catalog_api.PatternListApi.as_view(), name="pattern-list"),
     path("templates/", catalog_api.TemplateListApi.as_view(), name="template-list"),
     path("models/", training_api.ModelVersionListApi.as_view(), name="model-list"),
+    path("aliases/", api_aliases.AliasListApi.as_view(), name="alias-list"),
+    path("aliases/<str:name>/", api_aliases.AliasMoveApi.as_view(), name="alias-move"),
     path(
         "generations/<uuid:pk>/feedback/",
         feedback_api.GenerationFeedbackApi.as_view(),

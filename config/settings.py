@@ -179,6 +179,7 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "core.jobs.middleware.RecoverLostJobsMiddleware",
+    "core.jobs.middleware.EndWithParentMiddleware",
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -215,6 +216,12 @@ IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=os.cpu_count() or 1)
 # beats its claims several times within it); a job is tried this many times, whatever re-sends it.
 JOB_CLAIM_TTL_SECONDS = env.int("JOB_CLAIM_TTL_SECONDS", default=60)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Base-model imports (training.services.base_models): checked against these before anything is unpacked
+# or a weight allocated; staging folders and stored files an interrupted import left are swept after a day.
+BASE_MODEL_MAX_PARAMETERS = env.int("BASE_MODEL_MAX_PARAMETERS", default=2_000_000_000)
+BASE_MODEL_MAX_BYTES = env.int("BASE_MODEL_MAX_BYTES", default=20 * 1024**3)
+BASE_MODEL_MAX_FILES = env.int("BASE_MODEL_MAX_FILES", default=64)
+BASE_MODEL_SWEEP_AFTER_HOURS = env.int("BASE_MODEL_SWEEP_AFTER_HOURS", default=24)
 
 # The client's IP (core.net.client_ip): X-Forwarded-For is believed only through this many proxies in front
 # of the application (each appends the address it received the request from). 0, the default: the header is
@@ -296,6 +303,9 @@ GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="ctranslate2")
 GENERATION_BATCH_WINDOW_MS = env.float("GENERATION_BATCH_WINDOW_MS", default=0.0)
 GENERATION_OVERSAMPLE = env.int("GENERATION_OVERSAMPLE", default=2)
 GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
+# A sampled request with fewer distinct usable candidates than its `count` draws again (new seeds, twice
+# the missing count) at most this many times, then answers with what it has (`designs_short_by`).
+GENERATION_EXTRA_DRAWS = env.int("GENERATION_EXTRA_DRAWS", default=3)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)
 GENERATION_MAX_NEW_TOKENS = env.int("GENERATION_MAX_NEW_TOKENS", default=256)
 GENERATION_PNG_SIZE = env.int("GENERATION_PNG_SIZE", default=512)
@@ -339,9 +349,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"skip_404": {"()": "core.log_filters.SkipNotFound"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "server": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["skip_404"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # Each event once: Django's loggers print through the root's handler only (Django's own console
+    # handler printed every "Not Found" a second time), and runserver's request line is not repeated
+    # for a 404 that django.request logs.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+    },
 }
 
 if PRODUCTION:

@@ -3,18 +3,21 @@
 Our own small widget rather than a package: the maintained JSON widgets on PyPI are editors (a 1 MB
 JavaScript bundle that takes over the field), they do nothing for the read-only fields that most of ours are
 (design metadata, model config, metrics, request payloads), and the one we tried raises on the invalid text
-a form re-displays with its error. This is server-rendered HTML: nested <details> (collapsible without
+a form re-displays with its error. Floats show 4 significant figures, the full value in a tooltip. This is server-rendered HTML: nested <details> (collapsible without
 JavaScript), every key and value escaped, no script.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from django import forms
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+from core.humanize import measure
 
 OPEN_DEPTH = 2  # levels shown open; deeper ones start folded
 MAX_ITEMS = 200  # per object or list; the rest is summarised
@@ -25,6 +28,9 @@ def _scalar(value: Any) -> SafeString:
         return mark_safe('<span class="json-null">null</span>')
     if isinstance(value, bool):
         return format_html('<span class="json-bool">{}</span>', "true" if value else "false")
+    if isinstance(value, float) and math.isfinite(value) and measure(value) != json.dumps(value):
+        # 4 significant figures for people; the full value in the tooltip (and in the stored JSON)
+        return format_html('<span class="json-num" title="{}">{}</span>', json.dumps(value), measure(value))
     if isinstance(value, int | float):
         return format_html('<span class="json-num">{}</span>', json.dumps(value))
     return format_html('<span class="json-str">{}</span>', json.dumps(str(value), ensure_ascii=False))

@@ -108,7 +108,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(error_body(code, "An internal error occurred."), status=code.status)
     if isinstance(exc, exceptions.ValidationError):
         code = validation_code(exc)
-        message = "The request has invalid fields." if code == CommonErrorCode.VALIDATION_ERROR else code.message
+        message = (
+            "The request has invalid fields." if code == CommonErrorCode.VALIDATION_ERROR else code.message
+        )
         response.data = error_body(code, message, error_fields(exc.detail))
     else:
         assert isinstance(exc, exceptions.APIException)  # drf_exception_handler answers nothing else

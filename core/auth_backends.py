@@ -36,15 +36,18 @@ class CachedModelBackend(ModelBackend):
             return set()
         if not hasattr(user_obj, "_perm_cache"):
             user_obj._perm_cache = cached_permissions(
-                user_obj.pk, lambda: set(ModelBackend.get_all_permissions(self, user_obj))
+                user_obj.pk,
+                lambda: set(ModelBackend.get_all_permissions(self, user_obj)),
+                superuser=bool(user_obj.is_superuser),
             )
         return user_obj._perm_cache
 
 
-def cached_permissions(user_pk: Any, compute: Callable[[], set[str]]) -> set[str]:
-    """The user's permission set from the cache when its entry belongs to the current generation, else
-    `compute()`d and stored under the generation read before computing (so a change committed meanwhile
-    still replaces it)."""
+def cached_permissions(user_pk: Any, compute: Callable[[], set[str]], *, superuser: bool = False) -> set[str]:
+    """The user's permission set from the cache when its entry belongs to the current generation and was
+    computed for the same superuser flag as the user row just loaded (a flag changed by a queryset update
+    sends no signal), else `compute()`d and stored under the generation read before computing (so a
+    change committed meanwhile still replaces it)."""
     seconds = int(getattr(settings, "AUTH_PERMISSION_CACHE_SECONDS", 300) or 0)
     if seconds <= 0:
         return compute()
@@ -56,7 +59,7 @@ def cached_permissions(user_pk: Any, compute: Callable[[], set[str]]) -> set[str
             cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
             generation = cache.get(GENERATION_KEY)
         entry = found.get(key)
-        if generation is not None and entry and entry[0] == generation:
+        if generation is not None and entry and entry[0] == (generation, superuser):
             return set(entry[1])
     except Exception:  # the cache is an optimisation: without it, ask the database
         log.warning("permission cache unavailable", exc_info=True)
@@ -64,7 +67,7 @@ def cached_permissions(user_pk: Any, compute: Callable[[], set[str]]) -> set[str
     perms = compute()
     if generation is not None:
         try:
-            cache.set(key, (generation, sorted(perms)), timeout=seconds)
+            cache.set(key, ((generation, superuser), sorted(perms)), timeout=seconds)
         except Exception:
             log.warning("permission cache unavailable", exc_info=True)
     return perms
@@ -85,9 +88,14 @@ def _new_generation() -> None:
 
 
 def connect_signals() -> None:
+    """Every way our code changes permissions: the relations' managers (m2m_changed), their through
+    models written directly (which send no signal: _watch_through), the rows themselves, and `migrate`
+    (a migration's historical models reach none of these, and a Redis cache outlives a deploy);
+    sync_roles replaces the cache itself. Raw SQL is seen after AUTH_PERMISSION_CACHE_SECONDS, or at
+    the next `migrate`."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group, Permission
-    from django.db.models.signals import m2m_changed, post_delete, post_save
+    from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
     user_model = get_user_model()
     for through in (
@@ -98,11 +106,55 @@ def connect_signals() -> None:
         m2m_changed.connect(
             permissions_changed, sender=through, dispatch_uid=f"perm-cache-{through.__name__}"
         )
+        _watch_through(through)
+    post_migrate.connect(permissions_changed, dispatch_uid="perm-cache-migrate")
     for model in (Group, Permission, user_model):
         post_save.connect(_saved, sender=model, dispatch_uid=f"perm-cache-save-{model.__name__}")
         post_delete.connect(
             permissions_changed, sender=model, dispatch_uid=f"perm-cache-del-{model.__name__}"
         )
+
+
+def _watch_through(through: Any) -> None:
+    """Django sends no save or delete signal for an auto-created through model (`Model.save_base` and
+    the deletion collector skip them), so `User.groups.through.objects.filter(user=u).delete()` changed
+    permissions unseen. Its managers' querysets and its rows' save and delete replace the cache here."""
+    from django.db import models
+
+    class WatchedQuerySet(models.QuerySet):
+        def delete(self) -> Any:
+            result = super().delete()
+            permissions_changed()
+            return result
+
+        def update(self, **kwargs: Any) -> int:
+            result = super().update(**kwargs)
+            permissions_changed()
+            return result
+
+        def bulk_create(self, *args: Any, **kwargs: Any) -> Any:
+            result = super().bulk_create(*args, **kwargs)
+            permissions_changed()
+            return result
+
+        def bulk_update(self, *args: Any, **kwargs: Any) -> Any:
+            result = super().bulk_update(*args, **kwargs)
+            permissions_changed()
+            return result
+
+    for manager in {id(m): m for m in (through._default_manager, through._base_manager)}.values():
+        manager._queryset_class = WatchedQuerySet
+
+    def save(self: Any, *args: Any, **kwargs: Any) -> None:
+        models.Model.save(self, *args, **kwargs)
+        permissions_changed()
+
+    def delete(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = models.Model.delete(self, *args, **kwargs)
+        permissions_changed()
+        return result
+
+    through.save, through.delete = save, delete
 
 
 def _saved(sender: Any, update_fields: Any = None, **kwargs: Any) -> None:

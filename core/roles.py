@@ -47,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("training", "trainingmetric"): ("view",),
         ("training", "modelevaluation"): ("add", "view"),
         ("training", "importbatch"): ("view",),
+        ("training", "basemodelimport"): ("add", "view"),
         ("catalog", "styleguide"): ("view",),
         ("catalog", "designpattern"): ("view",),
         ("catalog", "prompttemplate"): ("view",),
@@ -104,3 +105,7 @@ def sync_roles(apps: Any) -> None:
             if (p.content_type.app_label, p.codename) in set(wanted)
         ]
         group.permissions.set(perms)
+    # With a migration's historical models no signal reaches the permission cache: replace it here.
+    from core.auth_backends import permissions_changed
+
+    permissions_changed()

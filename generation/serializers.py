@@ -89,8 +89,15 @@ class TimingsSerializer(serializers.Serializer):
     processing_time_ms = serializers.IntegerField(allow_null=True)
 
 
+class DesignsShortBySerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="How many designs fewer than `requested_count` it has.")
+    reason = serializers.CharField(help_text="Why: what the model's candidates were, after extra draws.")
+
+
 class GenerationSerializer(serializers.Serializer):
-    """One generation request and its result. `error` is a masked, user-facing message."""
+    """One generation request and its result. `error` is a masked, user-facing message.
+    `designs_short_by` is null unless a completed request has fewer designs than asked for: the model
+    gave too few distinct usable candidates, even after drawing more."""
 
     id = serializers.UUIDField()
     url = serializers.SerializerMethodField()
@@ -105,6 +112,7 @@ class GenerationSerializer(serializers.Serializer):
     timings = serializers.SerializerMethodField()
     design_metadata = serializers.JSONField()
     designs = serializers.SerializerMethodField()
+    designs_short_by = serializers.SerializerMethodField()
     input_images = serializers.SerializerMethodField()
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -145,6 +153,11 @@ class GenerationSerializer(serializers.Serializer):
                     slot[f"{kind}_url"] = url
                 slot["style_attributes"] = image.style_attributes
         return [d for _, d in sorted(by_seq.items()) if d["svg_url"]]
+
+    @extend_schema_field(DesignsShortBySerializer(allow_null=True))
+    def get_designs_short_by(self, obj: DesignOutput) -> dict[str, Any] | None:
+        short = (obj.design_metadata or {}).get("designs_short_by")
+        return short if obj.status == JobStatus.COMPLETED and isinstance(short, dict) else None
 
     @extend_schema_field(InputImageSerializer(many=True))
     def get_input_images(self, obj: DesignOutput) -> list[dict[str, Any]]:

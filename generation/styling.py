@@ -14,7 +14,8 @@ from typing import Any
 
 from core.svg import CleanSvg, clean_svg, parse_svg
 from core.svg.colour import hex_colour, nearest_colour, parse_colour
-from core.svg.style import format_style, local_name, parse_style, presentation
+from core.svg.inherit import resolve_current_colour, walk_computed
+from core.svg.style import format_style, local_name, parse_style
 
 PAINT_ATTRS = ("fill", "stroke", "stop-color", "color")
 SHAPES = frozenset({"rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "text"})
@@ -31,10 +32,6 @@ def _set_style(el: ET.Element, decls: dict[str, str]) -> None:
         el.set("style", format_style(decls))
     elif "style" in el.attrib:
         del el.attrib["style"]
-
-
-def _get(el: ET.Element, name: str, inherited: dict[str, str]) -> str | None:
-    return presentation(el).get(name) or inherited.get(name)
 
 
 def _numeric(value: str | None) -> float | None:
@@ -80,17 +77,15 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
     mode = rules.get("fill_mode")
     sw = rules.get("stroke_width")
     fixed_width = sw if isinstance(sw, int | float) and not isinstance(sw, bool) else None
-    inherited = {k: v for k in ("fill", "stroke", "stroke-width") if (v := root.get(k))}
     changed_mode = changed_width = 0
-    for el in root.iter():
+    for el, props in walk_computed(root):  # paint as inherited through every <g>, not the root alone
         if local_name(el.tag) not in SHAPES:
             continue
-        fill = _get(el, "fill", inherited)
-        stroke = _get(el, "stroke", inherited)
-        fill_paint = fill is None or fill.strip().lower() != "none"  # SVG default fill is black
-        stroke_paint = stroke is not None and stroke.strip().lower() != "none"
+        fill, stroke = props["fill"], props["stroke"]
+        fill_paint = fill.strip().lower() != "none"
+        stroke_paint = stroke.strip().lower() != "none"
         if mode == "outline" and fill_paint and local_name(el.tag) != "text":
-            colour = fill if fill is not None else "#000000"
+            colour = resolve_current_colour(fill, props)
             el.set("fill", "none")
             if not stroke_paint:
                 el.set("stroke", colour)
@@ -102,11 +97,11 @@ def style_apply(svg: str, *, rules: dict[str, Any] | None, palette: list[str] | 
             and stroke_paint
             and local_name(el.tag) not in ("line", "polyline")
         ):
-            el.set("fill", stroke or "#000000")
+            el.set("fill", resolve_current_colour(stroke, props))
             changed_mode += 1
         if not stroke_paint:
             continue
-        width = _numeric(_get(el, "stroke-width", inherited))
+        width = _numeric(props["stroke-width"])
         if fixed_width is not None:
             new_width: float | None = float(fixed_width)
         elif isinstance(sw, dict):

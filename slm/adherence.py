@@ -32,6 +32,7 @@ from core.svg.geometry import (
     parse_transform,
     transform_points,
 )
+from core.svg.inherit import INITIAL, computed, opacity_of, resolve_current_colour
 from core.svg.parse import parse_view_box
 from core.svg.style import local_name, presentation
 from slm.synthetic import (
@@ -199,37 +200,27 @@ def analyse_svg_tree(root: ET.Element) -> list[ObservedElement]:
         tag = local_name(el.tag)
         if tag in _SKIP_TAGS:
             return
-        props = presentation(el)
-        if (
-            props.get("display") == "none"
-            or props.get("visibility") == "hidden"
-            or number(props.get("opacity"), 1) <= 0
-        ):
+        paint = computed(inherited, presentation(el))
+        if paint.get("display") == "none" or opacity_of(paint.get("opacity")) <= 0:
             return
-        paint = dict(inherited)
-        for key in ("fill", "stroke", "color", "fill-opacity", "stroke-opacity", "stroke-width"):
-            if key in props and props[key] != "inherit":
-                paint[key] = props[key]
         m = multiply(matrix, parse_transform(el.get("transform"))) if el is not root else matrix
         if tag in _SHAPE_TAGS:
-            obs = _observe(tag, el, paint, m, (vx, vy, vw, vh))
+            obs = _observe(tag, el, paint, m, (vx, vy, vw, vh)) if paint["visibility"] == "visible" else None
             if obs is not None:
                 out.append(obs)
             return
         for child in el:
             walk(child, paint, m)
 
-    walk(root, {"fill": "black"}, IDENTITY)  # SVG's initial fill is black, stroke none
+    walk(root, INITIAL, IDENTITY)
     return out
 
 
 def _resolve(paint: dict[str, str], key: str) -> tuple[int, int, int] | None:
     value = paint.get(key)
-    if value is None or number(paint.get(f"{key}-opacity"), 1) <= 0:
+    if value is None or opacity_of(paint.get(f"{key}-opacity")) <= 0:
         return None
-    if value.strip().lower() == "currentcolor":
-        value = paint.get("color", "black")
-    return parse_colour(value)
+    return parse_colour(resolve_current_colour(value, paint))
 
 
 def _observe(

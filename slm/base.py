@@ -16,6 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slm.base_errors import BaseModelError
+from slm.base_files import ImportLimits, check_names
+from slm.base_meta import (
+    check_against_headers,
+    check_configs,
+    check_parameters,
+    header_tensors,
+    meta_model,
+    read_json,
+)
 from slm.tokenizer import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
 
 if TYPE_CHECKING:
@@ -39,10 +49,6 @@ WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 
 
-class BaseModelError(ValueError):
-    """A folder that cannot be used as a base model; the message says why, in words."""
-
-
 @dataclass
 class BaseModelCheck:
     architecture: str  # config.json's model_type
@@ -63,22 +69,34 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_base_model(folder: str | Path) -> BaseModelCheck:
-    """Everything a base model needs, checked before anything is stored: a config whose architecture
-    transformers knows as a causal LM, complete safetensors weights that load, a fast tokenizer that
-    loads and writes the model form back exactly. Writes tokenizer.json when the tokenizer came from
-    other files (training and serving read that one). Raises BaseModelError with the reason."""
+def check_base_model(folder: str | Path, limits: ImportLimits | None = None) -> BaseModelCheck:
+    """Everything a base model needs, checked before anything is stored: only the files a model needs
+    (no code), configs without custom code, an architecture transformers knows as a causal LM, within
+    `limits`, whose every tensor the safetensors headers hold in its shape (checked on the meta device,
+    before a weight is read), weights that load, a fast tokenizer that loads and writes the model form
+    back exactly. Writes tokenizer.json when the tokenizer came from other files (training and serving
+    read that one). Raises BaseModelError with the reason. Custom code is never run."""
     from slm._hf import ensure_transformers
 
     ensure_transformers()
+    limits = limits or ImportLimits()
     folder = Path(folder)
     if not folder.is_dir():
         raise BaseModelError(f"{folder} is not a folder.")
+    links = [p.name for p in folder.rglob("*") if p.is_symlink()]
+    if links:
+        raise BaseModelError(f"The folder holds links, which are not accepted: {', '.join(links[:3])}.")
+    check_names([p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()])
     if not (folder / "config.json").is_file():
         raise BaseModelError("The folder has no config.json: it is not a Hugging Face model folder.")
+    check_configs(folder)
     config = _load_config(folder)
     arch = str(getattr(config, "model_type", "") or "")
     _check_weights(folder)
+    skeleton = meta_model(config)
+    check_parameters(skeleton, limits.max_parameters)
+    check_against_headers(skeleton, header_tensors(folder))
+    del skeleton
     model = _load_weights(folder)
     tokenizer = _load_tokenizer(folder)
     embeddings = model.get_input_embeddings().num_embeddings
@@ -110,15 +128,12 @@ def _load_config(folder: Path) -> Any:
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    try:
-        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BaseModelError(f"config.json is not valid JSON: {exc}.") from None
+    raw = read_json(folder, "config.json")
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if not model_type:
         raise BaseModelError("config.json names no model_type: transformers cannot tell the architecture.")
     try:
-        config = AutoConfig.from_pretrained(str(folder))
+        config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     except (ValueError, KeyError) as exc:
         raise BaseModelError(
             f"The architecture {model_type!r} is not one transformers {transformers.__version__} knows "
@@ -141,6 +156,9 @@ def _check_weights(folder: Path) -> None:
             shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
         except (OSError, ValueError, KeyError, AttributeError) as exc:
             raise BaseModelError(f"{WEIGHTS_INDEX} cannot be read: {exc}.") from None
+        outside = sorted(s for s in shards if not isinstance(s, str) or "/" in s or "\\" in s)
+        if outside:
+            raise BaseModelError(f"{WEIGHTS_INDEX} names shard files outside the folder: {outside[0]}.")
         missing = sorted(s for s in shards if not (folder / s).is_file())
         if missing:
             raise BaseModelError(
@@ -165,7 +183,7 @@ def _load_weights(folder: Path) -> PreTrainedModel:
     try:
         with quiet_transformers():
             model, info = AutoModelForCausalLM.from_pretrained(
-                str(folder), output_loading_info=True, use_safetensors=True
+                str(folder), output_loading_info=True, use_safetensors=True, trust_remote_code=False
             )
     except Exception as exc:  # a torn or foreign file: safetensors, torch and transformers all raise
         raise BaseModelError(
@@ -189,7 +207,7 @@ def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True, trust_remote_code=False)
     except Exception as exc:  # transformers raises many kinds for a missing or broken tokenizer
         raise BaseModelError(
             f"The tokenizer does not load: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
@@ -325,7 +343,7 @@ def architecture_layer_names(architecture: str, config: dict[str, Any] | None = 
     except (ValueError, KeyError, TypeError) as exc:
         raise BaseModelError(f"transformers does not know the architecture {architecture!r}: {exc}") from None
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(cfg)
+        model = AutoModelForCausalLM.from_config(cfg, trust_remote_code=False)
     return linear_module_names(model)
 
 

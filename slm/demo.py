@@ -6,15 +6,18 @@ Acceptance: with the defaults and budget_seconds=300 on a 2-core CPU, >= 97% exa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slm.corpus import make_splits
+from slm.decode.ct2 import ConversionError, convert
 from slm.decode.sampling import Generator
-from slm.form.codec import choose_grid
+from slm.form.grid import choose_grid
 from slm.quality.grammar import EvalResult, evaluate, generate_svgs, score_samples
-from slm.synthetic import generate_corpus, make_splits
+from slm.synthetic import generate_corpus
 from slm.train.config import Progress, TrainConfig, TrainExample, TrainResult
 from slm.train.data import to_forms
 from slm.train.loop import train
@@ -79,6 +82,8 @@ def train_demo(
     model_dir = result.final_dir or result.last_checkpoint
     held_eval = comp_eval = None
     if model_dir is not None:
+        with contextlib.suppress(ConversionError):  # as registration does; transformers serves it if not
+            convert(model_dir)
         gen = Generator(model_dir, num_threads=result.threads)  # the thread count training found fastest
         held_eval = evaluate(model_dir, [], [e.prompt for e in splits.heldout], generator=gen)
         held_eval.val_loss = result.val_loss

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slm.form.codec import choose_grid, try_encode
+from slm.form.encode import try_encode
+from slm.form.grid import choose_grid
 from slm.tokenizer import PRETOKEN_PATTERN, prefix_text
 from slm.train.config import TrainExample
 
@@ -34,13 +35,13 @@ BUDGET_MIN_S, BUDGET_MAX_S = 300, 4 * 3600
 
 @dataclass(frozen=True)
 class DataProfile:
-    """What the recipe reads off a snapshot (slm.form.codec for the designs)."""
+    """What the recipe reads off a snapshot (slm.form for the designs)."""
 
     train_examples: int
     mean_tokens: float  # a training sequence: prompt pieces + design units + 3 special tokens
     max_tokens: int
     clause_prompts: bool  # prompts of the `name; tags: …; categories: …` kind (icon sets)
-    form: dict[str, Any] | None = None  # slm.form.codec.FormSpec.as_dict(), None: raw SVG
+    form: dict[str, Any] | None = None  # slm.form.spec.FormSpec.as_dict(), None: raw SVG
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,14 @@ def derive(profile: DataProfile, *, budget_seconds: float | None = None) -> Reci
         )
     r.values["warmup_steps"] = 30
     r.values["batch_size"] = 32
+    # Batches of a token budget, not a count: 32 sequences of the mean length, so a step learns from as
+    # many tokens as before on average, but one of the longest designs costs no more time or memory.
+    batch_tokens = max(context, 256 * math.ceil(32 * mean / 256))
+    r.values["batch_tokens"] = batch_tokens
+    r.reasons.append(
+        f"Batches of up to {batch_tokens:,} padded tokens (about 32 sequences of the mean length, "
+        f"{mean:.0f} tokens): long designs make smaller batches, not slower, bigger steps."
+    )
     return r
 
 
@@ -144,7 +153,7 @@ FAILURES_LISTED = 50
 
 def profile_examples(examples: Sequence[TrainExample], *, sample: int = PROFILE_SAMPLE) -> dict[str, Any]:
     """What the recipe needs to know of a training split, as JSON: the model-form grid chosen for it
-    (slm.form.codec.choose_grid), how many designs the form cannot express and why, and sequence
+    (slm.form.grid.choose_grid), how many designs the form cannot express and why, and sequence
     lengths in tokens (prompt pieces as the tokenizer splits them, one token a form unit). Read from an
     evenly spread sample of at most `sample` examples."""
     picked = list(examples)
@@ -159,7 +168,7 @@ def profile_examples(examples: Sequence[TrainExample], *, sample: int = PROFILE_
     failures: list[dict[str, str]] = []
     failed = 0
     for e in picked:
-        encoded, why = try_encode(e.svg, grid.spec.grid)
+        encoded, why = try_encode(e.svg, grid.spec)
         if encoded is None:
             failed += 1
             if len(failures) < FAILURES_LISTED:

@@ -1,6 +1,6 @@
 """The tokenizer: trained offline with `tokenizers`, saved and loaded through transformers.
 
-Designs are written in the model form (slm.form.codec): units separated by spaces. Every unit a form
+Designs are written in the model form (slm.form): units separated by spaces. Every unit a form
 can use (`<path`, `M`, `R01`, `fill:none`, `sw:4`, every grid coordinate, and every unit of the training
 forms) is put in the vocabulary whole, and the BPE model looks a whole piece up before merging
 (`ignore_merges`), so each unit is exactly ONE token whatever BPE learned. BPE itself is trained on the

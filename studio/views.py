@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +19,7 @@ from core.admin_json import json_html
 from core.jobs.models import TERMINAL
 from feedback.services import feedback_upsert, output_promote
 from generation.admin_designs import design_image_url, design_links, design_slots
+from generation.api import GenerationCreateThrottle
 from generation.models import DesignOutput
 from studio import selectors
 from studio.access import may_use_playground, may_watch_jobs, staff_page
@@ -57,6 +60,7 @@ def dashboard_jobs(request: HttpRequest) -> JsonResponse:
 def playground(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = PlaygroundForm(request.POST or None, request.FILES or None, user=user)
+    throttled = request.method == "POST" and form.is_valid() and _throttled(request, form)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -80,42 +84,68 @@ def playground(request: HttpRequest) -> HttpResponse:
                 name = FORM_FIELDS.get(field, field) if field else None
                 form.add_error(name if name in form.fields else None, errors)
         else:
-            return redirect(_results_url([str(o.pk) for o in outputs]))
+            return redirect(_results_url([str(o.pk) for o in outputs], form.models()))
     ids = _ids(request.GET.get("ids", ""))
+    chosen = request.GET.get("models", "")
     outputs = selectors.playground_outputs(user=user, ids=ids) if ids else []
     if outputs and not form.is_bound:  # the results under the form that asked for them, ready to tweak
-        form = PlaygroundForm(initial=_asked(outputs), user=user)
+        form = PlaygroundForm(initial=_asked(outputs, _refs(chosen)), user=user)
     context = {
         **admin.site.each_context(request),
         "title": "Playground",
         "form": form,
         "columns": [_column(o, user) for o in outputs],
         "ids": ",".join(str(o.pk) for o in outputs),
+        "models": chosen,
         "waiting": any(o.status not in TERMINAL for o in outputs),
         "status_url": reverse("admin:playground_status"),
         "has_models": bool(form.fields["model_a"].choices),
         "snapshots_url": reverse("admin:training_dataset_changelist"),
     }
-    return TemplateResponse(request, "admin/studio/playground.html", context)
+    return TemplateResponse(
+        request, "admin/studio/playground.html", context, status=429 if throttled else 200
+    )
 
 
-def _asked(outputs: list[DesignOutput]) -> dict[str, Any]:
+def _throttled(request: HttpRequest, form: PlaygroundForm) -> bool:
+    """The API's per-user generation throttle, shared: the playground creates generations too."""
+    throttle = GenerationCreateThrottle()
+    if throttle.allow_request(request, None):
+        return False
+    wait = math.ceil(throttle.wait() or 1)
+    form.add_error(
+        None,
+        f"Too many design requests (at most {throttle.rate}, as through the API): try again in {wait} s.",
+    )
+    return True
+
+
+def _refs(raw: str) -> list[str]:
+    """The model references (alias, version id or name:version) the form asked with, at most two."""
+    return [part.strip()[:100] for part in raw.split(",")][:2] if raw.strip(" ,") else []
+
+
+def _asked(outputs: list[DesignOutput], refs: list[str]) -> dict[str, Any]:
+    """The form as it was sent: a model chosen by alias (`production`) stays chosen by alias, not by the
+    version the alias pointed at then."""
     first, prompt = outputs[0], outputs[0].prompt
+    refs = refs + [""] * (2 - len(refs))
     return {
         "text": "" if prompt.template_version_id else prompt.text_content,
         "template_version": prompt.template_version_id,
         "variables": "\n".join(f"{k}={v}" for k, v in (prompt.template_variables or {}).items()),
         "style_guide": prompt.style_guide_id,
-        "model_a": str(first.model_version_id),
-        "model_b": str(outputs[1].model_version_id) if len(outputs) > 1 else "",
+        "model_a": refs[0] or str(first.model_version_id),
+        "model_b": refs[1] or (str(outputs[1].model_version_id) if len(outputs) > 1 else ""),
         "count": first.requested_count,
         "seed": first.seed,
         "temperature": first.temperature,
     }
 
 
-def _results_url(ids: list[str]) -> str:
-    return f"{reverse('admin:playground')}?ids={','.join(ids)}"
+def _results_url(ids: list[str], models: list[str] | None = None) -> str:
+    query = urlencode({"ids": ",".join(ids), **({"models": ",".join(models)} if models else {})}, safe=",")
+    return f"{reverse('admin:playground')}?{query}"
 
 
 def _column(output: DesignOutput, user: Any) -> dict[str, Any]:
@@ -153,6 +183,7 @@ def _column(output: DesignOutput, user: Any) -> dict[str, Any]:
             )
             if v not in (None, "")
         ],
+        "short": meta.get("designs_short_by") if output.status == "completed" else None,
         "metadata": json_html(meta) if meta else "",
         "mine": mine,
         "rate_url": reverse("admin:playground_rate", args=[output.pk]),
@@ -177,7 +208,7 @@ def _own_output(request: HttpRequest, output_id: Any) -> DesignOutput:
 
 def _back(request: HttpRequest, output: DesignOutput) -> HttpResponse:
     ids = _ids(request.POST.get("ids", "")) or [str(output.pk)]
-    return redirect(_results_url(ids))
+    return redirect(_results_url(ids, _refs(request.POST.get("models", ""))))
 
 
 @require_POST

@@ -20,7 +20,7 @@ def make_tiny_base(folder: Path, arch: str = "llama", seed: int = 0) -> Path:
         PreTrainedTokenizerFast,
     )
 
-    from slm.form.codec import try_encode
+    from slm.form.encode import try_encode
 
     folder.mkdir(parents=True, exist_ok=True)
     texts = []

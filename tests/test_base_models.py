@@ -18,8 +18,8 @@ from core.roles import ML_STAFF
 from tests.base_model import make_tiny_base
 from tests.factories import UserFactory, synthetic_snapshot
 from tests.shared_fixtures import user_in_role
-from training.models import SLMModel, TrainingRun
-from training.services.base_models import base_model_import
+from training.models import BaseModelImport, SLMModel, TrainingRun
+from training.services.base_models import base_model_import, base_model_import_run
 from training.services.runs import training_run_create
 
 pytestmark = pytest.mark.django_db
@@ -97,9 +97,10 @@ def test_a_failed_upload_leaves_no_row_and_no_files(base_copy: Path, monkeypatch
         raise OSError("bucket went away")
 
     monkeypatch.setattr(base_models, "artifacts_upload", half)
-    with pytest.raises(OSError, match="bucket went away"):
+    with pytest.raises(ValidationError, match="OSError: bucket went away"):
         base_model_import(source=base_copy, name="halfway")
     _nothing_stored("halfway")
+    assert BaseModelImport.objects.get(model_name="halfway").status == "failed"
 
 
 def test_the_admin_uploads_a_zipped_folder(client, roles, base_copy: Path) -> None:
@@ -114,14 +115,25 @@ def test_the_admin_uploads_a_zipped_folder(client, roles, base_copy: Path) -> No
     buf.name = "tiny-llama.zip"
     response = client.post("/admin/training/slmmodel/import-base/", {"file": buf, "name": "uploaded"})
     assert response.status_code == 302, response.content.decode()[:2000]
+    job = BaseModelImport.objects.get(model_name="uploaded")
+    assert response["Location"].endswith(f"/admin/training/basemodelimport/{job.pk}/change/")
+    assert job.status == "pending" and not SLMModel.objects.filter(model_name="uploaded").exists()
+    job = base_model_import_run(import_id=job.pk)  # what the worker does
     assert SLMModel.objects.get(model_name="uploaded").training_strategy == "pretrained"
+    assert not default_storage.exists(job.source)  # the upload is gone once imported
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b"uploaded v1" in page.content
     bad = io.BytesIO()
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("tiny/config.json", (base_copy / "config.json").read_text())
     bad.seek(0)
     bad.name = "no-weights.zip"
     response = client.post("/admin/training/slmmodel/import-base/", {"file": bad, "name": "nope"})
-    assert response.status_code == 200 and b"The folder has no weights" in response.content
+    assert response.status_code == 302
+    job = base_model_import_run(import_id=BaseModelImport.objects.get(model_name="nope").pk)
+    assert job.status == "failed" and job.error_message.startswith("The folder has no weights")
+    page = client.get(response["Location"])
+    assert b"The folder has no weights" in page.content
     _nothing_stored("nope")
 
 

@@ -31,9 +31,9 @@ def dataset(db):
 @pytest.fixture(autouse=True)
 def _no_quality_evaluation(monkeypatch):
     """The evaluation after training is the same whatever trained the model (tested with the runs)."""
-    from training.services import runs
+    from training.services import run_outcome
 
-    monkeypatch.setattr(runs, "evaluation_metrics", lambda **kw: ({"eval_prompts": 0}, []))
+    monkeypatch.setattr(run_outcome, "evaluation_metrics", lambda **kw: ({"eval_prompts": 0}, []))
 
 
 def test_a_two_process_run_trains_reports_and_registers(dataset) -> None:

@@ -73,7 +73,8 @@ def world(roles, django_capture_on_commit_callbacks):
         TrainingExampleFactory(prompt=ex.prompt, svg_content=ex.svg, status="approved")
     base = dataset_snapshot_create(name="base", examples=TrainingExample.objects.all(), seed=0, enqueue=False)
     base = dataset_export(dataset_id=base.pk)
-    run = _train(base, ml, promote_to="production")
+    # Trained for seconds, it has not learned its set: production moves to it only with a reason.
+    run = _train(base, ml, promote_to="production", promote_override_reason="a test model")
     assert run.status == "completed", run.error_message
     return {"ml": ml, "model": run.result_model}
 

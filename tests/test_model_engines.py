@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 
 from core.roles import CURATORS, ML_STAFF
-from generation.engine import engine_info
+from slm.decode.interface import engine_info
 from slm.decode.sampling import Generator
 from slm.synthetic import generate_corpus
 from slm.train.loop import train
@@ -142,3 +142,26 @@ def test_int8_only_after_its_metrics_are_stored_beside_float32s(ml_staff, roles,
     assert model.metrics["adherence_rate"] == 0.98 and model.metrics["int8"]["adherence_rate"] == 0.97
     served = model_version_compute_type_set(model_version=model, compute_type="int8", user=ml_staff)
     assert served.compute_type == "int8" and SLMModel.objects.get(pk=model.pk).compute_type == "int8"
+
+
+@pytest.mark.slow
+def test_versions_already_behind_an_alias_are_converted_by_the_command(final_dir: Path) -> None:
+    """A version stored before conversions existed, already behind an alias: the command converts it
+    (stored beside its weights, the row saved so that workers load it afresh); a second run is free."""
+    from django.core.management import call_command
+
+    from training.artifacts import artifacts_upload
+    from training.models import ModelAlias
+
+    prefix = artifacts_upload(local_dir=final_dir, prefix="models/legacy/1")
+    model = SLMModel.objects.create(model_name="legacy", version=1, storage_path=prefix)
+    ModelAlias.objects.create(name="production", model_version=model)
+    SLMModel.objects.create(model_name="unaliased", version=1, storage_path=prefix + "-none")
+    assert not any(name.startswith("ct2") for name in _manifest(model))
+    before = model.updated_at
+    call_command("convert_aliased_models")
+    assert "ct2/model.bin" in _manifest(model)
+    model.refresh_from_db()
+    assert model.updated_at > before
+    call_command("convert_aliased_models")
+    assert SLMModel.objects.get(pk=model.pk).updated_at == model.updated_at  # nothing new to store

@@ -104,3 +104,87 @@ def test_the_cache_can_be_turned_off(settings: Any) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert fresh(user).has_perm(PERM)
     assert len(queries) == 3  # the user and Django's two permission queries
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    ["user's group rows deleted", "group's permission rows deleted", "user's permission row deleted"],
+)
+def test_writes_through_the_through_models_take_effect_at_once(
+    change: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    consumers = Group.objects.get(name=API_CONSUMERS)
+    user = UserFactory()
+    user.groups.add(consumers)
+    user.user_permissions.add(Permission.objects.get(codename="add_styleguide"))
+    assert fresh(user).has_perm(PERM) and fresh(user).has_perm("catalog.add_styleguide")
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "user's group rows deleted":
+            User.groups.through.objects.filter(user=user).delete()
+            lost = PERM
+        elif change == "group's permission rows deleted":
+            Group.permissions.through.objects.filter(
+                group=consumers, permission__codename="add_prompt"
+            ).delete()
+            lost = PERM
+        else:
+            User.user_permissions.through.objects.filter(user=user).delete()
+            lost = "catalog.add_styleguide"
+    assert not fresh(user).has_perm(lost)
+
+
+@pytest.mark.django_db
+def test_a_group_row_added_through_the_through_model_is_seen() -> None:
+    user = UserFactory()
+    assert not fresh(user).has_perm(PERM)
+    User.groups.through.objects.create(user=user, group=Group.objects.get(name=API_CONSUMERS))
+    assert fresh(user).has_perm(PERM)
+    other = UserFactory()
+    assert not fresh(other).has_perm(PERM)
+    User.groups.through.objects.bulk_create(
+        [User.groups.through(user=other, group=Group.objects.get(name=API_CONSUMERS))]
+    )
+    assert fresh(other).has_perm(PERM)
+    User.groups.through.objects.filter(user=other).update(group=Group.objects.get(name="Curators"))
+    assert fresh(other).has_perm("catalog.add_styleguide")
+
+
+@pytest.mark.django_db
+def test_a_superuser_demoted_by_a_queryset_update_is_seen() -> None:
+    boss = UserFactory(is_superuser=True)
+    assert PERM in fresh(boss).get_all_permissions()
+    User.objects.filter(pk=boss.pk).update(is_superuser=False)  # no signal
+    assert PERM not in fresh(boss).get_all_permissions()
+
+
+@pytest.mark.django_db
+def test_sync_roles_with_a_migrations_historical_models_replaces_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db.migrations.loader import MigrationLoader
+
+    from core import roles
+
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name=API_CONSUMERS))
+    assert fresh(user).has_perm(PERM)
+    table = {k: v for k, v in roles.ROLE_PERMISSIONS[API_CONSUMERS].items() if k != ("generation", "prompt")}
+    monkeypatch.setitem(roles.ROLE_PERMISSIONS, API_CONSUMERS, table)
+    historical = MigrationLoader(connection).project_state().apps
+    roles.sync_roles(historical)
+    assert not fresh(user).has_perm(PERM)
+
+
+@pytest.mark.django_db
+def test_migrate_replaces_the_cache_a_deploy_would_otherwise_keep() -> None:
+    from django.core.management import call_command
+
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name=API_CONSUMERS))
+    assert fresh(user).has_perm(PERM)
+    with connection.cursor() as cursor:  # as a data migration (or another release's code) might
+        cursor.execute(f"DELETE FROM {User.groups.through._meta.db_table} WHERE user_id = %s", [user.pk.hex])
+    assert fresh(user).has_perm(PERM)  # not seen yet: no signal
+    call_command("migrate", verbosity=0)
+    assert not fresh(user).has_perm(PERM)

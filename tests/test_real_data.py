@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from tests.shared_fixtures import tiny_params
-from training.models import Dataset, TrainingExample, TrainingRun
+from training.models import Dataset, ModelAlias, TrainingExample, TrainingRun
 from training.services.imports import import_batch_create, import_batch_run
 from training.services.pipelines import icon_model_pipeline_run
 from training.services.runs import training_run_create, training_run_run
@@ -87,6 +87,11 @@ def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_picture
         "retrieval_iou",
         "retrieval_l2",
         "train_iou",
+        "biou",
+        "blank_biou",
+        "random_biou",
+        "retrieval_biou",
+        "greedy_valid",
         "copy_rate",
         "diversity",
         "eval_prompts",
@@ -109,7 +114,8 @@ def test_a_tiny_real_icon_run_reports_quality_beside_baselines_and_shows_picture
         client.get(f"/admin/training/slmmodel/{run.result_model.pk}/gallery/99/design.png").status_code == 404
     )
     run_page = client.get(f"/admin/training/trainingrun/{run.pk}/change/").content.decode()
-    assert "draw nothing" in run_page
+    assert "draw nothing" in run_page and "balanced IoU" in run_page and "greedy decodes valid" in run_page
+    assert "balanced IoU" in page
 
 
 @pytest.mark.django_db
@@ -149,9 +155,28 @@ def test_train_icon_model_prints_its_line(tmp_path, capsys):
         "random_iou",
         "retrieval_iou",
         "train_iou",
+        "biou",
+        "random_biou",
+        "retrieval_biou",
+        "greedy_valid",
         "steps",
     ]
     assert int(last.rsplit("steps=", 1)[1]) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_train_icon_model_does_not_promote_a_model_that_has_not_learned(tmp_path, capsys):
+    folder = icon_folder(tmp_path, 40)
+    call_command("train_icon_model", str(folder), "--budget-seconds", "3", "--promote-to", "production")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("valid_nondegenerate=")  # the summary stays last
+    assert out[-3].startswith("Not learned:")
+    assert out[-2].startswith("Did not promote") and "has not learned its data set" in out[-2]
+    assert "--override-reason" in out[-2]
+    assert not ModelAlias.objects.filter(name="production").exists()
+    run = TrainingRun.objects.get()
+    assert run.status == "completed" and run.result_model is not None
 
 
 @pytest.mark.django_db(transaction=True)

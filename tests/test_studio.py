@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -212,9 +213,12 @@ def test_playground_generates_side_by_side_through_the_api_service_then_rates_an
     assert all(r.status_code == 202 and r.request_payload["body"]["text"] == "a red circle" for r in logged)
 
     results = response["Location"]
+    query = parse_qs(urlsplit(results).query)
+    ids, models = query["ids"][0], query["models"][0]
+    assert models == f"production,{b.pk}"
     waiting = client.get(results).content.decode()
     assert "Generating…" in waiting
-    status = client.get(reverse("admin:playground_status") + "?ids=" + results.split("ids=")[1]).json()
+    status = client.get(reverse("admin:playground_status") + "?ids=" + ids).json()
     assert status["done"] is False
     run_jobs()
     html = client.get(results).content.decode()
@@ -230,8 +234,9 @@ def test_playground_generates_side_by_side_through_the_api_service_then_rates_an
         png.status_code == 200 and png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
     )
 
-    ids = results.split("ids=")[1]
-    rated = client.post(reverse("admin:playground_rate", args=[outputs[1].pk]), {"rating": "4", "ids": ids})
+    rated = client.post(
+        reverse("admin:playground_rate", args=[outputs[1].pk]), {"rating": "4", "ids": ids, "models": models}
+    )
     assert rated.status_code == 302 and rated["Location"] == results
     assert Feedback.objects.get(output=outputs[1], user=curator).rating == 4
     promoted = client.post(
@@ -243,6 +248,26 @@ def test_playground_generates_side_by_side_through_the_api_service_then_rates_an
     assert promotion.model_version == b and promotion.promoted_by == curator
     html = client.get(results).content.decode()
     assert "your rating: 4★" in html and "In the training data" in html
+
+
+def test_playground_keeps_the_alias_chosen_and_says_when_designs_are_short(
+    client, roles, two_versions, fake_generator
+):
+    client.force_login(user_in_role("cora", CURATORS, is_staff=True))
+    fake_generator.make = lambda p, i: (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96"><circle cx="48" cy="48" r="20" fill="#e53935"/></svg>'
+    )
+    response = client.post(
+        PLAYGROUND, {"text": "a red circle", "model_a": "production", "count": 2, "temperature": 0.7}
+    )
+    run_jobs()
+    page = client.get(response["Location"])
+    form = page.context["form"]
+    assert form["model_a"].value() == "production", "the alias stays chosen, not the version it named"
+    html = page.content.decode()
+    select = re.search(r'<select name="model_a".*?</select>', html, re.S).group(0)
+    assert re.search(r'<option value="([^"]*)" selected>', select).group(1) == "production"
+    assert 'class="designs-short' in html and "1 design short of the 2 asked for" in html
 
 
 def test_playground_takes_a_template_a_style_guide_and_an_input_image(
@@ -316,3 +341,23 @@ def test_a_user_cannot_rate_or_see_another_users_playground_designs(
     client.force_login(mel)
     assert "data-output=" not in client.get(f"{PLAYGROUND}?ids={output.pk}").content.decode()
     assert client.post(reverse("admin:playground_rate", args=[output.pk]), {"rating": "5"}).status_code == 404
+
+
+def test_the_playground_shares_the_apis_generation_throttle(
+    client, settings, superuser, two_versions, fake_generator
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "generation_create": "2/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    ask = {"text": "a red circle", "model_a": "production", "count": 1}
+    assert [client.post(PLAYGROUND, ask).status_code for _ in range(2)] == [302, 302]
+    refused = client.post(PLAYGROUND, ask)
+    assert refused.status_code == 429 and "Too many design requests" in refused.content.decode()
+    assert DesignOutput.objects.count() == 2
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(superuser)
+    assert api.post("/api/v1/generations/", {"text": "a red circle"}, format="json").status_code == 429

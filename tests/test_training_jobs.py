@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.jobs.lifecycle import job_claim
 from core.jobs.recovery import resend_lost_jobs
 from core.roles import ML_STAFF
+from slm.quality.verdict import learning_verdict
 from tests.factories import UserFactory, synthetic_snapshot
 from tests.shared_fixtures import tiny_params
 from training.models import ModelAlias, SLMModel, TrainingMetric, TrainingRun
@@ -38,7 +39,14 @@ def ml_staff(roles):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_tiny_model_trains_end_to_end_registers_and_promotes(dataset, ml_staff, stub_broker, stub_worker):
-    run = training_run_create(dataset=dataset, params=TINY, promote_to="production", requested_by=ml_staff)
+    # Trained for 30 steps it has not learned its set: production moves to it only with a reason.
+    run = training_run_create(
+        dataset=dataset,
+        params=TINY,
+        promote_to="production",
+        promote_override_reason="a test model",
+        requested_by=ml_staff,
+    )
     stub_broker.join("training")
     stub_worker.join()
     run.refresh_from_db()
@@ -55,9 +63,12 @@ def test_tiny_model_trains_end_to_end_registers_and_promotes(dataset, ml_staff, 
     # Converted for CTranslate2 at registration (beside the weights), and evaluated as it will be served.
     assert default_storage.exists(f"{model.storage_path}/ct2/model.bin")
     assert model.metrics["engine"] == "ctranslate2" and model.metrics["compute_type"] == "float32"
-    assert ModelAlias.objects.get(name="production").model_version == model
+    alias = ModelAlias.objects.get(name="production")
+    assert alias.model_version == model
+    assert learning_verdict(model.metrics).not_learned
+    assert alias.events.get().override_reason == "a test model"
     messages = list(run.events.values_list("message", flat=True))
-    assert any("Registered" in m for m in messages)
+    assert any("Registered" in m for m in messages) and any("verdict overridden" in m for m in messages)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -87,12 +98,12 @@ def test_cancel_before_start_never_trains(dataset, ml_staff, stub_broker, stub_w
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset, ml_staff, monkeypatch):
-    from training.services import runs
+    from training.services import run_state, run_training
 
     params = {**TINY, "max_steps": 400, "checkpoint_every": 1000}
     run = training_run_create(dataset=dataset, params=params, requested_by=ml_staff)
     seen = []
-    original = runs._RunCallbacks.on_progress
+    original = run_training._RunCallbacks.on_progress
 
     def on_progress(self, p):
         original(self, p)
@@ -100,7 +111,7 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
         if p.step >= 20:
             TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
 
-    monkeypatch.setattr(runs._RunCallbacks, "on_progress", on_progress)
+    monkeypatch.setattr(run_training._RunCallbacks, "on_progress", on_progress)
     train_model(str(run.pk))  # the actor, in this thread
     run.refresh_from_db()
     assert run.status == "cancelled"
@@ -108,7 +119,7 @@ def test_cancel_while_running_stops_within_a_step_and_keeps_a_checkpoint(dataset
     assert run.step <= 21 and max(seen) <= 21
     from slm.train.checkpoints import latest_checkpoint
 
-    checkpoint = latest_checkpoint(runs.run_dir(run))
+    checkpoint = latest_checkpoint(run_state.run_dir(run))
     assert checkpoint is not None and checkpoint.name == f"step-{run.step:08d}"
     assert run.result_model is None
 
@@ -120,7 +131,7 @@ def test_killed_run_resumes_from_its_checkpoint_and_continues_the_step_count(
 ):
     from slm.train.loop import train
     from training.selectors import dataset_examples
-    from training.services.runs import run_dir
+    from training.services.run_state import run_dir
 
     run = training_run_create(dataset=dataset, params=TINY, requested_by=ml_staff)
     stub_broker.flush_all()  # the worker "dies" before its message is processed by anyone else
@@ -190,3 +201,23 @@ def test_bad_training_params_are_field_errors(dataset, ml_staff):
         )
     assert {"batch_size", "n_head", "training_params"} <= set(err.value.message_dict)
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_step_failing_after_training_fails_the_run_and_never_leaves_it_running(
+    dataset, ml_staff, settings, tmp_path
+):
+    # Registration cannot store the artifacts (the media folder's parent is a file): a real failure in
+    # the register step, after training and evaluation succeeded.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    settings.MEDIA_ROOT = str(blocker / "media")
+    run = training_run_create(dataset=dataset, params=TINY, requested_by=ml_staff, enqueue=False)
+    train_model(str(run.pk))  # the actor, in this thread
+    run.refresh_from_db()
+    assert run.status == "failed" and run.finished_at is not None, run.status
+    assert "Error" in run.error_message and run.result_model is None
+    assert not SLMModel.objects.exists()  # nothing half-registered
+    messages = list(run.events.values_list("message", flat=True))
+    assert any(m.startswith("Training finished") for m in messages) and messages[-1] == run.error_message

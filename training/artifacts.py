@@ -67,23 +67,25 @@ def cache_root() -> Path:
     return Path(settings.WORK_DIR) / "model-cache"
 
 
-def local_model_dir(*, storage_path: str, cache_key: str) -> Path:
-    """A local folder with the model's files, downloaded once per worker machine."""
+def storage_manifest(*, storage_path: str) -> dict[str, dict]:
+    """The files a stored version lists (relative name -> sha256, size)."""
+    with default_storage.open(f"{storage_path}/{MANIFEST}", "rb") as fh:
+        return json.loads(fh.read())["files"]
+
+
+def local_model_dir(*, storage_path: str, cache_key: str, refresh: bool = False) -> Path:
+    """A local folder with the model's files, downloaded once per worker machine. `refresh`: also fetch
+    what was stored beside the weights since (a CTranslate2 conversion made after registration)."""
     target = cache_root() / cache_key
     if (target / MANIFEST).exists():
+        if refresh:
+            _fetch_missing(target, storage_path)
         return target
-    with default_storage.open(f"{storage_path}/{MANIFEST}", "rb") as fh:
-        manifest = json.loads(fh.read())
+    manifest = {"files": storage_manifest(storage_path=storage_path)}
     cache_root().mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache_key}-", dir=cache_root()))
     try:
-        for rel, meta in manifest["files"].items():
-            dest = tmp / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with default_storage.open(f"{storage_path}/{rel}", "rb") as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            if _sha256(dest) != meta["sha256"]:
-                raise RuntimeError(f"artifact {rel} of {storage_path} does not match its manifest")
+        _download(manifest["files"], storage_path, tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest))
         try:
             tmp.rename(target)
@@ -95,3 +97,61 @@ def local_model_dir(*, storage_path: str, cache_key: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _download(files: dict[str, dict], storage_path: str, into: Path) -> None:
+    for rel, meta in files.items():
+        dest = into / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(f"{storage_path}/{rel}", "rb") as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        if _sha256(dest) != meta["sha256"]:
+            raise RuntimeError(f"artifact {rel} of {storage_path} does not match its manifest")
+
+
+def _fetch_missing(target: Path, storage_path: str) -> None:
+    """Files the stored manifest lists and the local copy lacks: downloaded beside it, each top-level
+    entry (a file, or a folder such as `ct2/`) renamed into place whole, the local manifest last."""
+    local = json.loads((target / MANIFEST).read_text())
+    stored = storage_manifest(storage_path=storage_path)
+    missing = {rel: meta for rel, meta in stored.items() if rel not in local["files"]}
+    if not missing:
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=cache_root()))
+    try:
+        _download(missing, storage_path, tmp)
+        for top in sorted({rel.split("/")[0] for rel in missing}):
+            if not (target / top).exists():  # another process may have put it there already
+                (tmp / top).rename(target / top)
+        local["files"].update(missing)
+        (target / MANIFEST).write_text(json.dumps(local))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def artifacts_upload_new(*, local_dir: Path, prefix: str) -> list[str]:
+    """Upload the files of `local_dir` that the stored manifest does not list yet (what a conversion
+    added beside the weights), then the manifest with them; the names uploaded."""
+    prefix = prefix.strip("/")
+    files = storage_manifest(storage_path=prefix)
+    new = sorted(
+        p.relative_to(local_dir).as_posix()
+        for p in local_dir.rglob("*")
+        if p.is_file() and p.name != MANIFEST and p.relative_to(local_dir).as_posix() not in files
+    )
+    for rel in new:
+        name = f"{prefix}/{rel}"
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        with (local_dir / rel).open("rb") as fh:
+            saved = default_storage.save(name, File(fh, name=Path(rel).name))
+        if saved != name:
+            raise RuntimeError(f"storage saved {name} as {saved}")
+        files[rel] = {"sha256": _sha256(local_dir / rel), "size": (local_dir / rel).stat().st_size}
+    if new:
+        from django.core.files.base import ContentFile
+
+        manifest_name = f"{prefix}/{MANIFEST}"
+        default_storage.delete(manifest_name)
+        default_storage.save(manifest_name, ContentFile(json.dumps({"files": files}, indent=1).encode()))
+    return new

@@ -76,6 +76,12 @@ class PatternExpandForm(forms.Form):
         return out
 
 
+OVERRIDE_HELP = (
+    "Production never moves to a version whose verdict is “not learned” (see its evaluation). ML staff "
+    "may move it anyway by giving the reason here; it is kept in the alias's history."
+)
+
+
 def _param_field(f: Any) -> forms.Field:
     """A form field for one TrainingParams field: its default, range and help, nothing restated."""
     lo, hi = f.metadata["range"]
@@ -104,6 +110,15 @@ class TrainForm(forms.Form):
         required=False,
         max_length=60,
         help_text="Point this alias (e.g. staging, production) at the result when done.",
+    )
+    promote_override_reason = forms.CharField(
+        required=False, max_length=500, label="Reason to override the verdict", help_text=OVERRIDE_HELP
+    )
+    train_anyway = forms.BooleanField(
+        required=False,
+        label="Train even if the budget looks too short",
+        help_text="The budget is checked against an estimate of what learning this snapshot takes (its "
+        "size × tokens per example × 60 passes ÷ measured tokens/s); tick to train with less anyway.",
     )
     PARAM_FIELDS = tuple(f.name for f in TrainingParams.fields() if f.metadata["form"])
 
@@ -138,6 +153,9 @@ class BaseModelImportForm(forms.Form):
 class AliasForm(forms.Form):
     alias = forms.SlugField(max_length=60, initial="staging", help_text="production, staging, or any name.")
     note = forms.CharField(required=False, max_length=500)
+    override_reason = forms.CharField(
+        required=False, max_length=500, label="Reason to override the verdict", help_text=OVERRIDE_HELP
+    )
 
 
 class TrainingExampleForm(forms.ModelForm):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from core.fields import HttpsURLField
 from core.jobs.models import Job
 from core.models import BaseModel, SoftDeleteModel
 
@@ -89,7 +90,7 @@ class TrainingExample(SoftDeleteModel):
     svg_content = models.TextField(help_text="Sanitised, normalised SVG.")
     svg_file = models.CharField(max_length=1000, blank=True, help_text="Path of the source file, if any.")
     source_type = models.CharField(max_length=20, choices=SourceType.choices, default=SourceType.MANUAL)
-    source_url = models.URLField(max_length=1000, blank=True)
+    source_url = HttpsURLField(max_length=1000, blank=True)
     source_line = models.PositiveIntegerField(null=True, blank=True)
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
@@ -322,6 +323,11 @@ class ModelAliasEvent(BaseModel):
     to_version = models.ForeignKey(SLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
     moved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=500, blank=True)
+    override_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why ML staff moved production to a version whose verdict is “not learned”.",
+    )
 
     class Meta(BaseModel.Meta):
         indexes = [models.Index(fields=["alias", "created_at"])]
@@ -360,6 +366,11 @@ class TrainingRun(Job):
         blank=True,
         validators=[validate_alias_name],
         help_text="Alias to point at the result when done.",
+    )
+    promote_override_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Move production to the result even if its verdict is “not learned”, for this reason.",
     )
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -427,3 +438,26 @@ class ModelEvaluation(Job):
 
     def __str__(self) -> str:
         return f"Evaluation of {self.model_version} ({self.status})"
+
+
+class BaseModelImport(Job):
+    """One base-model import (training.services.base_models): its source is checked and registered by a
+    worker; the row shows the step, the progress, the reason it was refused, and the model it made."""
+
+    exhausted_message = "The base-model import did not finish after several attempts."
+
+    model_name = models.SlugField(max_length=120)
+    source = models.CharField(max_length=1000, editable=False)  # a path, storage:PREFIX, or a stored upload
+    source_name = models.CharField(max_length=500)
+    stored_upload = models.BooleanField(default=False, editable=False)  # `source` is ours: deleted after
+    step = models.CharField(max_length=200, blank=True)
+    result_model = models.ForeignKey(
+        SLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(Job.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Import of {self.source_name} as {self.model_name} ({self.get_status_display()})"

@@ -94,6 +94,12 @@ class TrainingParams:
     budget_seconds: int = _param(0, 24 * 3600, "Wall-clock training time.", none_as=0)
     max_steps: int = _param(0, 10_000_000, "0: bounded by the time budget only.", none_as=0)
     batch_size: int = _param(1, 1024)
+    batch_tokens: int = _param(
+        0,
+        1_000_000,
+        "A batch holds as many sequences as fit in this many padded tokens; 0: batch_size sequences.",
+        none_as=0,
+    )
     learning_rate: float = _param(1e-6, 1.0)
     warmup_steps: int = _param(0, 100_000)
     seed: int = _param(0, 2**31 - 1)

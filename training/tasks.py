@@ -5,7 +5,10 @@ from __future__ import annotations
 import dramatiq
 
 from core.jobs.actor import job_actor
-from training.models import DatasetExport, ImportBatch, ModelEvaluation, TrainingRun
+from core.jobs.periodic import register_periodic
+from training.models import BaseModelImport, DatasetExport, ImportBatch, ModelEvaluation, TrainingRun
+from training.services.base_model_sweep import base_model_sweep
+from training.services.base_models import base_model_import_execute
 from training.services.demo import demo_pipeline_run
 from training.services.evaluations import model_evaluation_execute
 from training.services.imports import import_batch_execute
@@ -16,6 +19,15 @@ from training.services.snapshots import dataset_export_execute
 @job_actor(ImportBatch, queue_name="imports", time_limit=4 * 3600 * 1000)
 def run_import(batch: ImportBatch) -> None:
     import_batch_execute(batch=batch)  # a re-run starts from the top: imports are idempotent
+
+
+@job_actor(BaseModelImport, queue_name="imports", time_limit=4 * 3600 * 1000, select_related=("created_by",))
+def import_base_model(job: BaseModelImport) -> None:
+    base_model_import_execute(job=job)  # a re-run stages afresh: nothing is kept between tries
+
+
+# What killed imports leave behind (staging folders, uploads, unreferenced artifacts), hourly in every worker.
+register_periodic("base-model sweep", 3600, base_model_sweep)
 
 
 @job_actor(DatasetExport, queue_name="imports", time_limit=3600 * 1000, select_related=("dataset",))

@@ -1,4 +1,5 @@
-"""The worker middleware that recovers lost jobs: on boot, then every REAPER_INTERVAL_S.
+"""The worker middleware that recovers lost jobs (and runs the apps' periodic housekeeping,
+core.jobs.periodic): on boot, then every REAPER_INTERVAL_S.
 
 Dramatiq loads middleware while Django sets up, before the apps are ready: nothing here imports a model
 until a worker boots.
@@ -32,6 +33,7 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
         def run() -> None:
             from django.db import connection
 
+            from core.jobs.periodic import run_due
             from core.jobs.recovery import resend_lost_jobs
 
             first = True
@@ -40,6 +42,10 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
                     resend_lost_jobs(everything=first and embedded)
                 except Exception:  # a recovery failure must not stop the worker
                     log.exception("job recovery failed")
+                finally:
+                    connection.close()
+                try:
+                    run_due()  # housekeeping the apps registered (core.jobs.periodic); logs its own failures
                 finally:
                     connection.close()
                 first = False
@@ -51,3 +57,19 @@ class RecoverLostJobsMiddleware(dramatiq.Middleware):
         if getattr(self, "_owner", None) == id(worker):
             self._stop.set()
             self._owner = None
+
+
+class EndWithParentMiddleware(dramatiq.Middleware):
+    """A `dramatiq` worker process (what `rundramatiq` forks) ends when its parent does, even one killed
+    outright (SIGKILL), which Dramatiq's own signal forwarding cannot see."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        import multiprocessing
+        import os
+
+        from core.lifetime import exit_with_parent
+
+        # The pid multiprocessing recorded when it forked us: a parent killed while this process was
+        # still booting has already handed us to init, and getppid() would watch init instead.
+        parent = multiprocessing.parent_process()
+        exit_with_parent(parent.pid if parent is not None and parent.pid else os.getppid())

@@ -4,6 +4,11 @@ Both designs are rendered at 64×64 on white and read in greyscale from 0 (black
 is the pixels darker than 0.5, dilated by one pixel (a 3×3 maximum), so a stroke drawn one pixel off
 still overlaps. From these:
 - ink IoU: intersection over union of the two inks (1.0 when both are empty);
+- paper IoU: the same of the unpainted pixels (what is left white; 1.0 when both are all ink);
+- balanced IoU (`biou`): the mean of the two. Ink IoU alone flatters a blob: a filled canvas covers every
+  reference's ink, and against a filled reference it scores high. Paper IoU punishes exactly that, so a
+  filled canvas and a blank one both score at most 0.5 against anything, and only a drawing that puts ink
+  and paper where the reference does scores near 1;
 - pixel L2: the mean squared difference of the greyscale images;
 - degenerate: an SVG that does not parse or render, renders blank, or inks more than 60% of the canvas;
 - consensus: of several candidates for one prompt, the one whose ink agrees most with the others.
@@ -77,6 +82,17 @@ def rasterise(svg: str, size: int = COMPARE_SIZE) -> Raster:
 def ink_iou(a: Raster, b: Raster) -> float:
     union = int((a.ink | b.ink).sum())
     return 1.0 if union == 0 else float((a.ink & b.ink).sum()) / union
+
+
+def paper_iou(a: Raster, b: Raster) -> float:
+    paper_a, paper_b = ~a.ink, ~b.ink
+    union = int((paper_a | paper_b).sum())
+    return 1.0 if union == 0 else float((paper_a & paper_b).sum()) / union
+
+
+def balanced_iou(a: Raster, b: Raster) -> float:
+    """Mean of ink IoU and paper IoU: 1 for the same picture, at most 0.5 for a blank or filled canvas."""
+    return (ink_iou(a, b) + paper_iou(a, b)) / 2
 
 
 def pixel_l2(a: Raster, b: Raster) -> float:

@@ -19,7 +19,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from core.svg.css import sanitise_declarations, sanitise_stylesheet
-from core.svg.parse import SVG_NS, XLINK_NS, XML_NS, parse_svg, split_tag
+from core.svg.limits import check_stylesheets, number_errors
+from core.svg.parse import SVG_NS, XLINK_NS, XML_NS, SvgError, parse_svg, split_tag
 from core.svg.serialise import serialise
 from core.svg.values import Kind, valid_value
 
@@ -269,6 +270,7 @@ def _sanitise_attributes(el: ET.Element, local: str, removals: list[str]) -> Non
 
 def sanitise_tree(root: ET.Element) -> list[str]:
     """Sanitise in place; return human-readable removals. The root is known to be <svg> (parse_svg)."""
+    check_stylesheets(root)  # before any work on them: SvgError past the caps
     removals: list[str] = []
     root.tag = "svg"
     _sanitise_element(root, "svg", removals)
@@ -340,4 +342,7 @@ def sanitise(text: str | bytes) -> SanitiseResult:
     """Parse (refusing DTDs etc. with SvgError) and strip everything not allow-listed."""
     root = parse_svg(text)
     removals = sanitise_tree(root)
+    problems = number_errors(root, attribute_kind, CSS_PROPERTIES)
+    if problems:
+        raise SvgError(f"Numbers out of range: {' '.join(problems)}")
     return SanitiseResult(svg=serialise(root), removals=cap_removals(removals))

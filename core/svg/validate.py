@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.svg.limits import number_errors
 from core.svg.parse import SvgError, parse_svg, split_tag
 from core.svg.sanitise import CSS_PROPERTIES, attribute_kind, sanitise_tree
 from core.svg.values import Kind, parse_path, referenced_ids
@@ -125,6 +126,9 @@ def validate_tree(root: ET.Element, removals: tuple[str, ...] | list[str] = ()) 
             )
         stack.extend((child, hidden) for child in reversed(el))
 
+    problems = number_errors(root, attribute_kind, CSS_PROPERTIES)
+    if problems:
+        errors.append(f"Numbers out of range: {' '.join(problems)}")
     total = sum(counts.values())
     if total > MAX_ELEMENTS:
         errors.append(f"SVG has {total:,} elements; the limit is {MAX_ELEMENTS:,}.")
@@ -155,9 +159,9 @@ def validate_svg(text: str | bytes, *, strict: bool = False) -> ValidationReport
     an error too (for sources that must already be clean)."""
     try:
         root = parse_svg(text)
+        removals = sanitise_tree(root)
     except SvgError as exc:
         return ValidationReport(ok=False, errors=(str(exc),))
-    removals = sanitise_tree(root)
     report = validate_tree(root, removals)
     if strict and removals:
         errors = report.errors + tuple(f"unsafe or unsupported content: {r}" for r in removals)

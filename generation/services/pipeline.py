@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import Any
 
 from auditlog.context import disable_auditlog
@@ -19,14 +18,20 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.style import check_compliance
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from core.models import clean_new_row
-from core.svg import SvgError, check_visible, clean_svg
-from core.svg.compare import consensus_order
+from core.svg import SvgError
 from generation import engine, events
 from generation.models import DesignOutput, OutputImage
+from generation.services.candidates import (
+    Design,
+    Work,
+    candidates_check,
+    candidates_fill,
+    candidates_per_request,
+    designs_short_by,
+)
 from generation.services.jobs import (
     MASKED_ERROR,
     PROMPT_DELETED,
@@ -35,8 +40,7 @@ from generation.services.jobs import (
     prompt_status_sync_alive,
 )
 from generation.services.renders import design_png_store, png_render_submit
-from generation.styling import StyleResult, style_apply
-from slm.decode.sampling import DecodeRequest
+from slm.decode.interface import DecodeRequest, engine_info
 
 log = logging.getLogger(__name__)
 # What a completion commits, handed to this process's waiters (events.Finished) instead of a read back.
@@ -52,33 +56,6 @@ FINISHED_FIELDS = (
     "attempts",
     "heartbeat_at",
 )
-
-
-def candidates_per_request(*, count: int, temperature: float) -> int:
-    if temperature <= 0:
-        return 1  # greedy decoding: every candidate would be the same
-    oversample = float(settings.GENERATION_OVERSAMPLE)
-    return max(count, min(settings.GENERATION_MAX_CANDIDATES, round(count * oversample)))
-
-
-@dataclass
-class _Design:
-    candidate: int
-    styled: StyleResult
-    tokens: int
-    removals: tuple[str, ...]
-    compliance: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Work:
-    """One request's post-processing: its candidates, what was kept and what was dropped, and why."""
-
-    output: DesignOutput
-    samples: list[Any]
-    order: list[int] | None = None  # the candidates' consensus order, for models that choose so
-    designs: list[_Design] = field(default_factory=list)
-    dropped: list[dict[str, Any]] = field(default_factory=list)
 
 
 def generation_execute(*, output: DesignOutput) -> None:
@@ -99,9 +76,7 @@ def generation_execute(*, output: DesignOutput) -> None:
     try:
         samples, batch = _generate(output)
         t0 = time.perf_counter()
-        work = _Work(output=output, samples=samples)
-        if consensus_of(output.model_version)[0]:
-            work.order = consensus_order([getattr(s, "text", "") for s in samples])
+        work = Work(output=output, samples=samples, consensus=bool(consensus_of(output.model_version)[0]))
         _prepare(work)
         completed = _finish(
             work, batch_info=batch, postprocess_ms=lambda: round((time.perf_counter() - t0) * 1000)
@@ -137,8 +112,8 @@ def consensus_of(model: Any) -> tuple[int, float]:
         return 0, 0.0
 
 
-def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
-    """This request's best-of-N candidates, decoded in the model's shared batch. A model that chooses
+def _sampling(output: DesignOutput) -> tuple[int, float]:
+    """How many candidates a request's first draw has, and at which temperature. A model that chooses
     its designs by consensus gets at least its k candidates, sampled at its temperature when the request
     asks for 0 (still deterministic: every request has its seed)."""
     n = candidates_per_request(count=output.requested_count, temperature=output.temperature)
@@ -147,10 +122,23 @@ def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
     if k:
         n = max(n, k)
         temperature = temperature if temperature > 0 else consensus_temperature
+    return n, temperature
+
+
+def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
+    """This request's best-of-N candidates, decoded in the model's shared batch."""
+    n, temperature = _sampling(output)
+    samples, stats = _decode(output, n=n, seed=int(output.seed or 0), temperature=temperature)
+    return samples, {**stats, "candidates_per_prompt": n}
+
+
+def _decode(
+    output: DesignOutput, *, n: int, seed: int, temperature: float
+) -> tuple[list[Any], dict[str, Any]]:
     job = DecodeRequest(
         prompt=output.prompt.text_content,
         n=n,
-        seed=int(output.seed or 0),
+        seed=seed,
         temperature=temperature,
         max_new_tokens=settings.GENERATION_MAX_NEW_TOKENS,
         context=(output.prompt.metadata or {}).get("context"),
@@ -165,58 +153,23 @@ def _generate(output: DesignOutput) -> tuple[list[Any], dict[str, Any]]:
             continue
     if len(result.samples) != n:
         raise RuntimeError(f"generator returned {len(result.samples)} candidates for {n}")
-    info = engine.engine_info(scheduler)
-    return list(result.samples), {
-        **result.stats,
-        "candidates_per_prompt": n,
-        **({"engine": info} if info else {}),
-    }
+    info = engine_info(scheduler)
+    return list(result.samples), {**result.stats, **({"engine": info} if info else {})}
 
 
-def _prepare(work: _Work) -> None:
-    """Clean, de-duplicate, style and check every candidate until the request has its designs."""
-    meta = work.output.prompt.metadata or {}
-    rules = meta.get("style_rules") or {}
-    palette = (meta.get("palette") or {}).get("colours") or []
-    seen: set[str] = set()
-    # Finished candidates (ended with [eos]) first, then in consensus order (the one most like the
-    # others first) for models that choose so, else in generation order.
-    samples = work.samples
-    order = work.order if work.order is not None else list(range(len(samples)))
-    rank = {i: r for r, i in enumerate(order)}
-    for i in sorted(order, key=lambda i: (not getattr(samples[i], "finished", True), rank[i])):
-        if len(work.designs) >= work.output.requested_count:
-            work.dropped.append({"candidate": i, "reason": "not needed"})
-            continue
-        try:
-            clean = clean_svg(samples[i].text)
-        except SvgError as exc:
-            work.dropped.append({"candidate": i, "reason": f"invalid SVG: {str(exc)[:200]}"})
-            continue
-        if clean.content_hash in seen:
-            work.dropped.append({"candidate": i, "reason": "duplicate of an earlier candidate"})
-            continue
-        seen.add(clean.content_hash)
-        try:
-            styled = (
-                style_apply(clean.svg, rules=rules, palette=palette)
-                if (rules or palette)
-                else StyleResult(clean)
-            )
-        except SvgError as exc:
-            work.dropped.append({"candidate": i, "reason": f"style could not be applied: {str(exc)[:200]}"})
-            continue
-        try:  # blank, timeout, caps: the candidate is dropped, with the reason
-            check_visible(styled.clean.svg, size=settings.GENERATION_PNG_SIZE)
-        except SvgError as exc:
-            work.dropped.append({"candidate": i, "reason": f"render failed: {str(exc)[:200]}"})
-            continue
-        violations = check_compliance(styled.clean.svg, rules).violations if rules else []
-        tokens = int(getattr(samples[i], "tokens", 0))
-        work.designs.append(_Design(i, styled, tokens, clean.removals, violations))
+def _prepare(work: Work) -> None:
+    """Check the candidates; when too few are distinct, draw more (bounded), with new seeds."""
+    candidates_check(work)
+    temperature = _sampling(work.output)[1]
+
+    def draw(n: int, seed: int) -> tuple[list[Any], dict[str, Any]]:
+        samples, stats = _decode(work.output, n=n, seed=seed, temperature=temperature)
+        return samples, {k: stats[k] for k in ("generate_ms", "queued_ms") if k in stats}
+
+    candidates_fill(work, temperature=temperature, draw=draw)
 
 
-def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable[[], int]) -> bool:
+def _finish(work: Work, *, batch_info: dict[str, Any], postprocess_ms: Callable[[], int]) -> bool:
     output, samples, designs = work.output, work.samples, work.designs
     dropped = sorted(work.dropped, key=lambda d: d["candidate"])
     if not designs:
@@ -241,6 +194,8 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable
         },
         "candidates_tried": len(samples),
         "candidates_dropped": dropped,
+        "extra_draws": work.draws,
+        "designs_short_by": designs_short_by(work, temperature=_sampling(output)[1]),
         "chosen_by": "consensus" if work.order is not None else "order",
         "context": context,
         "palette_applied": {
@@ -256,10 +211,6 @@ def _finish(work: _Work, *, batch_info: dict[str, Any], postprocess_ms: Callable
         },
         "batch": batch_info,
     }
-    if output.temperature <= 0 and output.requested_count > 1 and work.order is None:
-        metadata["note"] = (
-            "Temperature 0 is deterministic: one distinct design. Use a temperature above 0 for more."
-        )
     return _store(output, designs, metadata, postprocess_ms=postprocess_ms)
 
 
@@ -269,7 +220,7 @@ class _NotOurs(Exception):
 
 def _store(
     output: DesignOutput,
-    designs: list[_Design],
+    designs: list[Design],
     metadata: dict[str, Any],
     *,
     postprocess_ms: Callable[[], int],

@@ -115,7 +115,7 @@ def _convert_into(model_dir: Path, out: Path) -> None:
         """The tokenizer from where the model keeps it (beside the weights, or in `tokenizer/`)."""
 
         def load_tokenizer(self, tokenizer_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
-            return tokenizer_class.from_pretrained(tokenizer_path, **kwargs)
+            return tokenizer_class.from_pretrained(tokenizer_path, **{**kwargs, "trust_remote_code": False})
 
     with quiet_transformers():
         Converter(str(source)).convert(str(out), force=True)
@@ -153,7 +153,7 @@ def _merge_adapter(model_dir: Path, out: Path) -> None:
     from peft import AutoPeftModelForCausalLM
 
     with quiet_transformers():
-        model = AutoPeftModelForCausalLM.from_pretrained(str(model_dir))
+        model = AutoPeftModelForCausalLM.from_pretrained(str(model_dir), trust_remote_code=False)
         model.merge_and_unload().save_pretrained(str(out))
 
 

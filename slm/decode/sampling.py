@@ -1,19 +1,15 @@
-"""Generation: prompts in, SVG designs out, with best-of-N candidates, per-request seeds, temperature and
-a token budget.
+"""The Generator: a saved model loaded once, decoding prompts into SVG designs (best-of-N candidates,
+per-request seeds, temperature, a token budget).
 
-A `Generator` decodes through CTranslate2 (slm.decode.ct2) for every architecture it converts (GPT-2,
-Llama and the others its TransformersConverter supports): greedy requests share one batch call, and each
-sampled request decodes on a replica seeded with its own seed, so its designs do not depend on what it
-was batched with. The model directory's converted copy (`ct2/`) is made at registration, or here on the
-first load of a version registered before. A model CTranslate2 cannot convert or load decodes through
-transformers instead (`fallback_reason` says why), as does a model already in memory (a training run
-validating itself: `Generator.from_loaded`).
+A `Generator` decodes through CTranslate2 (slm.decode.ct2) when the model directory holds its converted
+copy (`ct2/`), made when the version is registered or an alias moves to it, never here: loading never
+converts, so no request waits for a conversion. A model without one (not converted yet, or one that
+CTranslate2 cannot convert or load) decodes through transformers instead, `fallback_reason` saying why,
+as does a model already in memory (a training run validating itself: `Generator.from_loaded`).
 
-The transformers path is iteration-level ("continuous") batching: one forward pass per new token for
-every row in flight, with a KV cache; requests join a running batch between two steps and leave it the
-step they finish. `Generator.batch()` gives the batch a long-lived worker feeds (`add()` requests whenever
-they arrive, `step()` until it is empty) on either engine; `Generator.generate` and `decode_all` run the
-same code.
+`Generator.batch()` gives the continuous batch a long-lived loop feeds (slm.decode.loop: `add()` requests
+whenever they arrive, `step()` until it is empty): CTranslate2's (slm.decode.ct2_batch) or transformers'
+(slm.decode.hf_batch). `Generator.generate` and `decode_all` run the same code.
 """
 
 from __future__ import annotations
@@ -23,14 +19,16 @@ import inspect
 import json
 import logging
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slm.form.codec import FormSpec
-from slm.form.codec import decode as decode_form
+from slm.decode.ct2_batch import Ct2Batch
+from slm.decode.hf_batch import DecodeBatch
+from slm.decode.types import DecodeRequest, Sample
+from slm.form.decode import decode as decode_form
+from slm.form.spec import FormSpec
 from slm.model import load_model, max_positions, pick_device, quiet_transformers
-from slm.tokenizer import build_prefix_ids, decode, load_tokenizer, tokenizer_dir
+from slm.tokenizer import load_tokenizer, tokenizer_dir
 
 if TYPE_CHECKING:
     import torch
@@ -40,29 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ENGINES = ("ctranslate2", "transformers")
 COMPUTE_TYPES = ("float32", "int8")  # CTranslate2's, as slm.decode.ct2 takes them
-
-
-@dataclass
-class Sample:
-    text: str  # the design as SVG (decoded from the model form for models that write one)
-    tokens: int  # generated tokens, [eos] excluded
-    finished: bool  # ended with [eos] rather than running out of tokens
-    form: str = ""  # what the model wrote, for models that write the model form
-    dropped: list[str] = field(default_factory=list)  # malformed pieces the decoding left out
-
-
-@dataclass(frozen=True)
-class DecodeRequest:
-    """One prompt and how to decode it: `n` candidates, greedy when temperature == 0, else sampled with
-    its own seeded generator (so a request's samples do not depend on what else shares the batch)."""
-
-    prompt: str
-    n: int = 1
-    seed: int = 0
-    temperature: float = 0.0
-    max_new_tokens: int = 256
-    context: str | None = None
-    top_k: int | None = None
 
 
 class Generator:
@@ -247,14 +222,21 @@ class Generator:
                 torch.set_num_threads(before)
 
 
+NOT_CONVERTED = (
+    "not converted for CTranslate2 yet (the conversion runs when the version is registered or an alias "
+    "moves to it)"
+)
+
+
 def _load_ct2(
     model_dir: Path, tokenizer: Any, device: str | None, num_threads: int | None, compute_type: str
 ) -> Ct2Decoder:
-    from slm.decode.ct2 import ConversionError, Ct2Decoder, convert
+    from slm.decode.ct2 import ConversionError, Ct2Decoder, converted_dir, failure_reason, is_converted
 
-    path = convert(model_dir)
+    if not is_converted(model_dir):  # converting is registration's job (and an alias move's), not ours
+        raise ConversionError(failure_reason(model_dir) or NOT_CONVERTED)
     decoder = Ct2Decoder(
-        path,
+        converted_dir(model_dir),
         eos_id=int(tokenizer.eos_token_id),
         device=device,
         compute_type=compute_type,
@@ -274,258 +256,6 @@ def _config_positions(model_dir: Path) -> int:
         path = model_dir / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     return int(config.get("n_positions") or config.get("max_position_embeddings") or 1024)
-
-
-class Ct2Batch:
-    """Requests decoded through CTranslate2, with DecodeBatch's add/step interface: `add` takes them,
-    `step` decodes everything added since the last step in one call and returns it all (greedy rows
-    share the call; each sampled request decodes on a replica seeded with its own seed). Requests that
-    arrive during a call join the next one."""
-
-    def __init__(self, gen: Generator) -> None:
-        self.gen = gen
-        self.rows: list[Hashable] = []  # one entry per candidate, for the batch loop's row budget
-        self._pending: list[tuple[Hashable, DecodeRequest, list[int], int]] = []
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def __bool__(self) -> bool:
-        return bool(self._pending)
-
-    def add(self, items: Sequence[tuple[Hashable, DecodeRequest]]) -> dict[Hashable, list[Sample]]:
-        g = self.gen
-        done: dict[Hashable, list[Sample]] = {}
-        prefixes = build_prefix_ids(g.tokenizer, [r.prompt for _, r in items], [r.context for _, r in items])
-        for (key, req), prefix in zip(items, prefixes, strict=True):
-            budget = max(0, min(req.max_new_tokens, g.max_positions - len(prefix)))
-            if req.n < 1 or budget == 0:
-                done[key] = [Sample(text="", tokens=0, finished=False) for _ in range(max(0, req.n))]
-                continue
-            self._pending.append((key, req, prefix, budget))
-            self.rows += [key] * req.n
-        return done
-
-    def step(self) -> dict[Hashable, list[Sample]]:
-        from slm.decode.ct2 import Ct2Job
-
-        g = self.gen
-        pending, self._pending, self.rows = self._pending, [], []
-        if not pending:
-            return {}
-        assert g.ct2 is not None
-        jobs = [
-            Ct2Job(prefix, budget, r.n, float(r.temperature), int(r.seed), r.top_k)
-            for _, r, prefix, budget in pending
-        ]
-        results = g.ct2.decode(jobs)
-        return {
-            key: [g.sample(decode(g.tokenizer, ids), len(ids), finished) for ids, finished in candidates]
-            for (key, *_), candidates in zip(pending, results, strict=True)
-        }
-
-
-@dataclass
-class _Group:
-    """One request in flight: its candidates' tokens so far and how many rows still decode."""
-
-    key: Hashable
-    request: DecodeRequest
-    tokens: list[list[int]]
-    finished: list[bool]
-    open_rows: int
-    rng: Any = None  # torch.Generator for sampled requests
-
-
-@dataclass
-class _Row:
-    group: _Group
-    candidate: int
-    budget: int  # tokens it may emit, [eos] included
-
-
-@dataclass
-class DecodeBatch:
-    """Rows of many requests decoded together. Rows are left-padded to one cache length; positions count
-    each row's real tokens only, so a row sees the same positions whatever it is batched with. Padding
-    columns that no remaining row needs are trimmed, so the cache stays as long as the longest row."""
-
-    gen: Generator
-    rows: list[_Row] = field(default_factory=list)
-    _cache: Any = None  # a DynamicCache: per layer keys/values [rows, heads, length, head_dim]
-    _mask: Any = None  # [rows, length] 1 = real token
-    _pos: Any = None  # [rows, 1] position of each row's last token
-    _logits: Any = None  # [rows, vocab] for the next token
-    _groups: int = 0
-
-    def __len__(self) -> int:
-        """Requests in flight."""
-        return self._groups
-
-    def __bool__(self) -> bool:
-        return bool(self.rows)
-
-    def add(self, items: Sequence[tuple[Hashable, DecodeRequest]]) -> dict[Hashable, list[Sample]]:
-        """Prefill new requests (one forward pass for all of them) and merge them into the batch. Returns
-        the requests that are done at once (no room left for any token, or n < 1)."""
-        import torch
-
-        g = self.gen
-        done: dict[Hashable, list[Sample]] = {}
-        prefixes = build_prefix_ids(g.tokenizer, [r.prompt for _, r in items], [r.context for _, r in items])
-        new_rows: list[_Row] = []
-        new_ids: list[list[int]] = []
-        for (key, req), prefix in zip(items, prefixes, strict=True):
-            budget = max(0, min(req.max_new_tokens, g.max_positions - len(prefix)))
-            if req.n < 1 or budget == 0:
-                done[key] = [Sample(text="", tokens=0, finished=False) for _ in range(max(0, req.n))]
-                continue
-            rng = None
-            if req.temperature > 0:
-                rng = torch.Generator(device=g.device).manual_seed(int(req.seed))
-            group = _Group(key, req, [[] for _ in range(req.n)], [False] * req.n, req.n, rng)
-            self._groups += 1
-            for c in range(req.n):
-                new_rows.append(_Row(group, c, budget))
-                new_ids.append(prefix)
-        if not new_rows:
-            return done
-        width = max(len(r) for r in new_ids)
-        ids = torch.full((len(new_ids), width), g.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(new_ids), width), dtype=torch.long)
-        for i, r in enumerate(new_ids):
-            ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
-            mask[i, width - len(r) :] = 1
-        ids, mask = ids.to(g.device), mask.to(g.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        with self._forward_context():
-            cache = _new_cache()
-            logits = g.forward(ids, mask, positions, cache, 0)
-        self._merge(cache, mask, positions[:, -1:], logits)
-        self.rows += new_rows
-        return done
-
-    def step(self) -> dict[Hashable, list[Sample]]:
-        """Pick one token for every row, retire the rows that ended, and run the forward pass for the rest.
-        Returns the requests whose every candidate is now done."""
-        import torch
-
-        if not self.rows:
-            return {}
-        g = self.gen
-        nxt = self._pick(self._logits)
-        picked = nxt.tolist()
-        keep: list[int] = []
-        done: dict[Hashable, list[Sample]] = {}
-        for i, (row, token) in enumerate(zip(self.rows, picked, strict=True)):
-            group = row.group
-            if token == g.eos_id:
-                group.finished[row.candidate] = True
-            else:
-                group.tokens[row.candidate].append(token)
-                if len(group.tokens[row.candidate]) < row.budget:
-                    keep.append(i)
-                    continue
-            group.open_rows -= 1
-            if group.open_rows == 0:
-                self._groups -= 1
-                done[group.key] = [
-                    g.sample(decode(g.tokenizer, t), len(t), f)
-                    for t, f in zip(group.tokens, group.finished, strict=True)
-                ]
-        if not keep:
-            self._reset()
-            return done
-        if len(keep) < len(self.rows):
-            index = torch.tensor(keep, device=g.device)
-            self.rows = [self.rows[i] for i in keep]
-            nxt = nxt.index_select(0, index)
-            self._select(index)
-        length = self._mask.shape[1]
-        self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], dim=1)
-        self._pos = self._pos + 1
-        with self._forward_context():
-            self._logits = g.forward(nxt[:, None], self._mask, self._pos, self._cache, length)
-        return done
-
-    # --- internals -------------------------------------------------------------------------------------
-
-    def _forward_context(self) -> contextlib.ExitStack:
-        import torch
-
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.inference_mode())
-        if self.gen._dtype is not None:
-            stack.enter_context(torch.autocast("cuda", dtype=self.gen._dtype))
-        stack.enter_context(quiet_transformers())
-        return stack
-
-    def _pick(self, logits: torch.Tensor) -> torch.Tensor:
-        import torch
-
-        nxt = logits.argmax(dim=-1)
-        sampled: dict[int, list[int]] = {}
-        for i, row in enumerate(self.rows):
-            if row.group.rng is not None:
-                sampled.setdefault(id(row.group), []).append(i)
-        for indices in sampled.values():
-            group = self.rows[indices[0]].group
-            req = group.request
-            index = torch.tensor(indices, device=logits.device)
-            part = logits.index_select(0, index) / req.temperature
-            if req.top_k:
-                kth = torch.topk(part, min(req.top_k, part.shape[-1]), dim=-1).values[:, -1:]
-                part = part.masked_fill(part < kth, float("-inf"))
-            probs = torch.softmax(part, dim=-1)
-            nxt[index] = torch.multinomial(probs, 1, generator=group.rng).squeeze(-1)
-        return nxt
-
-    def _merge(self, cache: Any, mask: Any, pos: Any, logits: Any) -> None:
-        """Join prefilled rows to the batch, left-padding whichever side is shorter."""
-        import torch
-        import torch.nn.functional as F
-
-        if self._cache is None:
-            self._cache, self._mask, self._pos, self._logits = cache, mask, pos, logits
-            return
-        old, new = self._mask.shape[1], mask.shape[1]
-        width = max(old, new)
-
-        def pad(t: Any, by: int) -> Any:  # left-pad the length axis (-2 for K/V, -1 for the mask)
-            if by == 0:
-                return t
-            return F.pad(t, (0, 0, by, 0)) if t.dim() == 4 else F.pad(t, (by, 0))
-
-        for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
-            mine.keys = torch.cat([pad(mine.keys, width - old), pad(theirs.keys, width - new)])
-            mine.values = torch.cat([pad(mine.values, width - old), pad(theirs.values, width - new)])
-        self._mask = torch.cat([pad(self._mask, width - old), pad(mask, width - new)])
-        self._pos = torch.cat([self._pos, pos])
-        self._logits = torch.cat([self._logits, logits])
-
-    def _select(self, index: Any) -> None:
-        """Keep only these rows, then drop leading columns that are padding for every row left."""
-        mask = self._mask.index_select(0, index)
-        start = int(mask.any(dim=0).int().argmax())
-        self._mask = mask[:, start:]
-        for layer in self._cache.layers:
-            layer.keys = layer.keys.index_select(0, index)[:, :, start:]
-            layer.values = layer.values.index_select(0, index)[:, :, start:]
-        self._pos = self._pos.index_select(0, index)
-
-    def _reset(self) -> None:
-        self.rows = []
-        self._cache = self._mask = self._pos = self._logits = None
-
-
-def _new_cache() -> Any:
-    from slm._hf import ensure_transformers
-
-    ensure_transformers()
-    from transformers import DynamicCache
-
-    # Its layers' `keys`/`values` are plain tensors that DecodeBatch pads, joins and selects rows of.
-    return DynamicCache()
 
 
 def _manifest_config(model_dir: str | Path) -> dict[str, Any]:

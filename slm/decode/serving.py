@@ -1,16 +1,14 @@
-"""Serving a model to many concurrent requests (plain Python, no Django).
+"""A model served to many concurrent requests by a process of its own (plain Python, no Django).
 
-`BatchLoop` is the scheduling around a continuous batch (slm.decode.sampling.DecodeBatch): admit requests
-between steps while their rows fit, step, hand back what finished with how it was batched.
-
-`DecodeServer` runs that loop in a process of its own, with the model loaded there (through CTranslate2,
-or transformers as the fallback: slm.decode.sampling.Generator). Why a process: in the worker's process
-the loop's Python (tokenizing, detokenizing, the form's decoding, and the whole transformers fallback)
-would share one interpreter lock with every thread that parses requests, cleans SVG and writes rows, so
-each slowed the other down. In its own process the loop keeps a core to itself; requests cross a pipe
-once each way. Batching there: every request that is waiting when a decode call ends joins the next call
-(`window_ms` > 0 also waits that long after the first arrival into an idle loop, for more to join). Callers `submit()` a DecodeRequest and wait on the Future; if the process dies, every request
-in flight fails with an error and the next submit starts a new one.
+`DecodeServer` starts the process, with the model loaded there (through CTranslate2, or transformers as
+the fallback: slm.decode.sampling.Generator), and the model's decode loop (slm.decode.loop.Scheduler, the
+same loop that runs on a thread for a model loaded in-process) running there on what comes through the
+pipe. Why a process: in the worker's process the loop's Python (tokenizing, detokenizing, the form's
+decoding, and the whole transformers fallback) would share one interpreter lock with every thread that
+parses requests, cleans SVG and writes rows, so each slowed the other down. In its own process the loop
+keeps a core to itself; requests cross a pipe once each way. Callers `submit()` a DecodeRequest and wait
+on the Future; if the process dies, every request in flight fails with an error and the next submit
+starts a new one.
 """
 
 from __future__ import annotations
@@ -23,117 +21,25 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from slm.decode.sampling import DecodeRequest, Sample
+from slm.decode.loop import Scheduler
+from slm.decode.types import DecodeRequest, DecodeResult, Sample
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class DecodeResult:
-    samples: list[Any]
-    # size: the most requests that shared a step with it; steps; queued_ms (waiting to join);
-    # generate_ms (from joining to its last token)
-    stats: dict[str, int]
-
-
-@dataclass
-class _InFlight:
-    submitted: float
-    admitted: float = 0.0
-    peak: int = 1
-    steps: int = 0
-
-
-@dataclass
-class BatchLoop:
-    """Admission and bookkeeping around one continuous batch (anything with add/step/rows/bool)."""
-
-    new_batch: Callable[[], Any]
-    max_rows: int = 64
-    batch: Any = None
-    flight: dict[Hashable, _InFlight] = field(default_factory=dict)
-    _ready: list[tuple[Hashable, list[Any]]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.max_rows = max(1, self.max_rows)
-        self.batch = self.new_batch()
-
-    def __bool__(self) -> bool:
-        return bool(self.batch) or bool(self._ready)
-
-    def take(
-        self, waiting: deque[tuple[Hashable, DecodeRequest, float]]
-    ) -> list[tuple[Hashable, DecodeRequest, float]]:
-        """Pop requests from the front of `waiting` while their rows fit (always one into an empty
-        batch), for admit(); the rest wait for a later step."""
-        items: list[tuple[Hashable, DecodeRequest, float]] = []
-        rows = len(getattr(self.batch, "rows", ())) if self.batch else 0
-        while waiting and (not rows or rows + waiting[0][1].n <= self.max_rows):
-            rows += waiting[0][1].n
-            items.append(waiting.popleft())
-        return items
-
-    def admit(self, items: Sequence[tuple[Hashable, DecodeRequest, float]]) -> None:
-        """Join requests (key, request, submitted at perf_counter) to the batch: one prefill for all."""
-        if not items:
-            return
-        now = time.perf_counter()
-        for key, _, submitted in items:
-            self.flight[key] = _InFlight(submitted=submitted, admitted=now)
-        done = self.batch.add([(key, request) for key, request, _ in items])
-        self._ready += list(done.items())
-
-    def step(self) -> list[tuple[Hashable, DecodeResult]]:
-        """One decode step; the requests it finished, with their stats."""
-        done = list(self._ready)
-        self._ready.clear()
-        if self.batch:
-            done += list(self.batch.step().items())
-        sharing = len(self.flight)
-        for flight in self.flight.values():
-            flight.steps += 1
-            flight.peak = max(flight.peak, sharing)
-        now = time.perf_counter()
-        out = []
-        for key, samples in done:
-            flight = self.flight.pop(key)
-            stats = {
-                "size": flight.peak,
-                "steps": flight.steps,
-                "queued_ms": round((flight.admitted - flight.submitted) * 1000),
-                "generate_ms": round((now - flight.admitted) * 1000),
-            }
-            out.append((key, DecodeResult(samples=list(samples), stats=stats)))
-        return out
-
-    def reset(self) -> list[Hashable]:
-        """Drop everything in flight (after an error); the keys that were dropped."""
-        keys = list(self.flight)
-        self.flight.clear()
-        self._ready.clear()
-        self.batch = self.new_batch()
-        return keys
-
-
-# --- the decode process -----------------------------------------------------------------------------
-
-
 def _serve(conn: Any, model_dir: str, options: dict[str, Any]) -> None:
-    """The decode process: load the model, then admit, step and answer until told to stop."""
+    """The decode process: load the model, then run the model's decode loop (slm.decode.loop.Scheduler)
+    on what comes through the pipe, until told to stop (finishing what was sent) or the parent goes."""
     from slm.decode.sampling import Generator
 
     num_threads = int(options.get("num_threads") or 0)
-    max_rows = int(options.get("max_rows") or 64)
-    window_s = max(0.0, float(options.get("window_ms") or 0)) / 1000
     try:
         generator = Generator(
             model_dir,
@@ -157,32 +63,38 @@ def _serve(conn: Any, model_dir: str, options: dict[str, Any]) -> None:
         "fallback_reason": generator.fallback_reason,
     }
     conn.send(("ready", info))
-    loop = BatchLoop(generator.batch, max_rows=max_rows)
-    waiting: deque[tuple[int, DecodeRequest, float]] = deque()
-    stopping = False  # told to stop: finish what was sent, then exit
-    while True:
-        try:
-            if not loop and not waiting:
-                if stopping:
-                    return
-                conn.poll(None)  # idle: sleep until a message comes
-                if window_s:  # a collection window: let others arrive before the first call
-                    time.sleep(window_s)
-            while not stopping and conn.poll():
-                message = conn.recv()
-                if message[0] == "stop":
-                    stopping = True
-                    break
-                _, key, fields = message
-                waiting.append((key, DecodeRequest(**fields), time.perf_counter()))
-            loop.admit(loop.take(waiting))
-            for key, result in loop.step():
-                samples = [(s.text, s.tokens, s.finished) for s in result.samples]
-                conn.send(("done", key, samples, result.stats))
-        except (EOFError, OSError):
-            return  # the parent went away
-        except Exception as exc:  # noqa: BLE001 - fail what is in flight, keep serving
-            conn.send(("failed", loop.reset(), f"{type(exc).__name__}: {exc}"))
+    scheduler = Scheduler(
+        generator.batch,
+        max_rows=int(options.get("max_rows") or 64),
+        window_ms=float(options.get("window_ms") or 0),
+    )
+    stopping = False  # told to stop: take nothing more, finish what was sent, then exit
+
+    def answer(key: int, future: Future[DecodeResult]) -> None:
+        error = future.exception()
+        if error is not None:
+            conn.send(("failed", [key], f"{type(error).__name__}: {error}"))
+            return
+        result = future.result()
+        samples = [(s.text, s.tokens, s.finished) for s in result.samples]
+        conn.send(("done", key, samples, result.stats))
+
+    def receive(timeout: float | None) -> None:
+        nonlocal stopping
+        while not stopping and conn.poll(timeout):
+            message = conn.recv()
+            if message[0] == "stop":
+                stopping = True
+                scheduler.close()
+                return
+            _, key, fields = message
+            scheduler.submit(DecodeRequest(**fields)).add_done_callback(lambda f, key=key: answer(key, f))
+            timeout = 0  # then take whatever else is already there, without waiting
+
+    try:
+        scheduler.serve(receive)
+    except (EOFError, OSError):
+        return  # the parent went away
 
 
 class DecodeServer:

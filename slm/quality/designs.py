@@ -1,7 +1,8 @@
 """How well a model draws a data set, beside honest baselines, as pictures a person can judge.
 
 For up to 200 test prompts the model's greedy design is compared with the prompt's own reference
-(core.svg.compare: ink IoU and pixel L2 at 64 px). In the same call, on the same prompts:
+(core.svg.compare: ink IoU, balanced IoU `biou` (ink and paper alike) and pixel L2 at 64 px). In the same
+call, on the same prompts:
 - *blank*: drawing nothing;
 - *random*: a training design picked at random (seeded);
 - *retrieval*: the training design whose name (the prompt's words before the first `;`, without
@@ -21,12 +22,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.svg.compare import Raster, blank_raster, degenerate_reason, ink_iou, pixel_l2, try_rasterise
+from core.svg.compare import (
+    Raster,
+    balanced_iou,
+    blank_raster,
+    degenerate_reason,
+    ink_iou,
+    pixel_l2,
+    try_rasterise,
+)
 from core.svg.geometry import command_count
 
 # references (their prompt and context), candidates per prompt, temperature, seed -> candidates' SVGs
 GenerateFn = Callable[[Sequence["Reference"], int, float, int], list[list[str]]]
 STRATA = ("low", "medium", "high")
+# The summary line's names, in order; other tools read the line: add names at the end, never rename.
+# fmt: off
+SUMMARY_KEYS = (
+    "valid_nondegenerate", "iou", "l2", "blank_l2", "random_iou", "retrieval_iou", "train_iou",
+    "biou", "random_biou", "retrieval_biou", "greedy_valid",
+)
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class GalleryItem:
     iou: float
     degenerate: str  # "" when usable
     stratum: str
+    biou: float = 0.0
 
 
 @dataclass
@@ -107,6 +124,56 @@ def _mean(values: Sequence[float]) -> float:
     return float(statistics.fmean(values)) if values else 0.0
 
 
+def _greedy_figures(
+    greedy: GenerateFn, test: Sequence[Reference], own: Sequence[Reference], refs: Sequence[Raster], seed: int
+) -> dict[str, float]:
+    """The greedy decodes scored apart from the designs chosen by consensus (`*_greedy`, greedy_valid)."""
+    plain = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(test, 1, 0.0, seed)]
+    plain_own = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(own, 1, 0.0, seed)]
+    drawn = [g or blank_raster() for g in plain]
+    valid = sum(not degenerate_reason(g) for g in plain) / max(1, len(plain))
+    return {
+        "greedy_valid": valid,
+        "valid_nondegenerate_greedy": valid,
+        "iou_greedy": _mean([ink_iou(g, r) for g, r in zip(drawn, refs, strict=True)]),
+        "biou_greedy": _mean([balanced_iou(g, r) for g, r in zip(drawn, refs, strict=True)]),
+        "train_iou_greedy": _mean(
+            [
+                ink_iou(g or blank_raster(), try_rasterise(r.svg) or blank_raster())
+                for g, r in zip(plain_own, own, strict=True)
+            ]
+        ),
+    }
+
+
+def _strata_figures(
+    labels: Sequence[str],
+    complexity: Sequence[int],
+    reasons: Sequence[str],
+    per_design: dict[str, list[float]],
+    baselines: dict[str, list[Raster]],
+    refs: Sequence[Raster],
+) -> dict[str, dict[str, float]]:
+    """Every figure per complexity third (the baselines' IoUs but drawing nothing's)."""
+    strata: dict[str, dict[str, float]] = {}
+    for name in STRATA:
+        idx = [i for i, s in enumerate(labels) if s == name]
+        if not idx:
+            continue
+        figures = {
+            "n": float(len(idx)),
+            "commands": _mean([complexity[i] for i in idx]),
+            "valid_nondegenerate": sum(not reasons[i] for i in idx) / len(idx),
+            **{key: _mean([values[i] for i in idx]) for key, values in per_design.items()},
+        }
+        for base, rasters in baselines.items():
+            if base != "blank":
+                figures[f"{base}_iou"] = _mean([ink_iou(rasters[i], refs[i]) for i in idx])
+                figures[f"{base}_biou"] = _mean([balanced_iou(rasters[i], refs[i]) for i in idx])
+        strata[name] = figures
+    return strata
+
+
 def evaluate_quality(
     generate: GenerateFn,
     train: Sequence[Reference],
@@ -137,6 +204,7 @@ def evaluate_quality(
     reasons = [degenerate_reason(g) for g in got]
     drawn = [g or blank_raster() for g in got]
     ious = [ink_iou(g, r) for g, r in zip(drawn, refs, strict=True)]
+    bious = [balanced_iou(g, r) for g, r in zip(drawn, refs, strict=True)]
     l2s = [pixel_l2(g, r) for g, r in zip(drawn, refs, strict=True)]
 
     note("Scoring the baselines.")
@@ -178,25 +246,16 @@ def evaluate_quality(
     distinct = [len(set(c)) for c in candidates]
 
     n = len(test)
-    extra: dict[str, float] = {}
+    # Without `greedy` the designs are the greedy decodes themselves.
+    extra: dict[str, float] = {"greedy_valid": sum(not r for r in reasons) / n}
     if greedy is not None:
         note("Scoring greedy decodes for comparison.")
-        plain = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(test, 1, 0.0, cfg.seed)]
-        plain_own = [try_rasterise(c[0]) if c and c[0] else None for c in greedy(own, 1, 0.0, cfg.seed)]
-        extra = {
-            "valid_nondegenerate_greedy": sum(not degenerate_reason(g) for g in plain) / n,
-            "iou_greedy": _mean([ink_iou(g or blank_raster(), r) for g, r in zip(plain, refs, strict=True)]),
-            "train_iou_greedy": _mean(
-                [
-                    ink_iou(g or blank_raster(), try_rasterise(r.svg) or blank_raster())
-                    for g, r in zip(plain_own, own, strict=True)
-                ]
-            ),
-        }
+        extra = _greedy_figures(greedy, test, own, refs, cfg.seed)
     metrics = {
         "eval_prompts": float(n),
         "valid_nondegenerate": sum(not r for r in reasons) / n,
         "iou": _mean(ious),
+        "biou": _mean(bious),
         "l2": _mean(l2s),
         "degenerate_unrenderable": sum(r == "unrenderable" for r in reasons) / n,
         "degenerate_blank": sum(r == "blank" for r in reasons) / n,
@@ -209,32 +268,19 @@ def evaluate_quality(
     }
     for name, rasters in baselines.items():
         metrics[f"{name}_iou"] = _mean([ink_iou(b, r) for b, r in zip(rasters, refs, strict=True)])
+        metrics[f"{name}_biou"] = _mean([balanced_iou(b, r) for b, r in zip(rasters, refs, strict=True)])
         metrics[f"{name}_l2"] = _mean([pixel_l2(b, r) for b, r in zip(rasters, refs, strict=True)])
 
     complexity = [command_count(r.svg) for r in test]
     labels = _strata(complexity)
-    strata: dict[str, dict[str, float]] = {}
-    for name in STRATA:
-        idx = [i for i, s in enumerate(labels) if s == name]
-        if not idx:
-            continue
-        figures = {
-            "n": float(len(idx)),
-            "commands": _mean([complexity[i] for i in idx]),
-            "valid_nondegenerate": sum(not reasons[i] for i in idx) / len(idx),
-            "iou": _mean([ious[i] for i in idx]),
-            "l2": _mean([l2s[i] for i in idx]),
-        }
-        for base, rasters in baselines.items():
-            if base != "blank":
-                figures[f"{base}_iou"] = _mean([ink_iou(rasters[i], refs[i]) for i in idx])
-        strata[name] = figures
+    per_design = {"iou": ious, "biou": bious, "l2": l2s}
+    strata = _strata_figures(labels, complexity, reasons, per_design, baselines, refs)
 
     # The gallery spreads over the strata: a few of each, in test order.
     per = max(1, cfg.gallery_size // len(STRATA))
     chosen = [i for name in STRATA for i in [j for j, s in enumerate(labels) if s == name][:per]]
     gallery = [
-        GalleryItem(test[i].prompt, test[i].svg, designs[i], ious[i], reasons[i], labels[i])
+        GalleryItem(test[i].prompt, test[i].svg, designs[i], ious[i], reasons[i], labels[i], bious[i])
         for i in sorted(chosen)
     ]
     return QualityReport(metrics=metrics, strata=strata, gallery=gallery)
@@ -242,8 +288,7 @@ def evaluate_quality(
 
 def summary_line(metrics: dict[str, Any], steps: int | None = None) -> str:
     """The one-line summary train_icon_model and evaluate_model print last."""
-    keys = ("valid_nondegenerate", "iou", "l2", "blank_l2", "random_iou", "retrieval_iou", "train_iou")
-    parts = [f"{k}={float(metrics.get(k, 0.0)):.4f}" for k in keys]
+    parts = [f"{k}={float(metrics.get(k, 0.0)):.4f}" for k in SUMMARY_KEYS]
     if steps is not None:
         parts.append(f"steps={steps}")
     return " ".join(parts)

@@ -118,6 +118,16 @@ def clean_stale(out_dir: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def load_trainer_state(checkpoint: Path) -> dict[str, Any]:
+    """A checkpoint's trainer state (optimizer, schedule, batcher, RNG): tensors and plain containers
+    only. weights_only: a checkpoint folder can come from another machine (a shared WORK_DIR), and a full
+    unpickle would run whatever code a crafted file names. map_location: a CUDA run's checkpoint must
+    resume on a CPU-only host too."""
+    import torch
+
+    return torch.load(Path(checkpoint) / TRAINER_STATE, map_location="cpu", weights_only=True)
+
+
 def rng_state() -> dict[str, Any]:
     import torch
 

@@ -34,6 +34,9 @@ def as_example(item: ExampleLike) -> TrainExample:
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     batch_size: int = 32
+    # With batch_tokens, a batch is as many sequences as fit in this many padded positions (sequences x the
+    # longest), batch_size then unused: a step's memory and time follow the budget, not the data's lengths.
+    batch_tokens: int | None = None
     learning_rate: float = 3e-3
     min_lr_ratio: float = 0.05  # cosine decays to learning_rate * min_lr_ratio
     warmup_steps: int = 30
@@ -53,7 +56,7 @@ class TrainConfig:
     device: str | None = None  # None: cuda if available, else cpu
     cpu_bf16: bool | None = None  # bfloat16 autocast on CPU; None: where the CPU has native bf16 products
     eval_batch_size: int = 64
-    # How designs are written (slm.form.codec.FormSpec.as_dict()); None: raw SVG text (older models).
+    # How designs are written (slm.form.spec.FormSpec.as_dict()); None: raw SVG text (older models).
     svg_form: dict[str, Any] | None = None
     prompt_variants: int = 1  # each prompt also trained on in k-1 shortened variants (train.data)
     # Which state the run keeps: "val_loss" (lowest), "val_iou" (best designs on validation prompts,

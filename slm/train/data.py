@@ -1,4 +1,5 @@
-"""Training data as the model sees it: encoded sequences, right-padded batches, length-bucketed order.
+"""Training data as the model sees it: encoded sequences, right-padded batches, length-bucketed order
+(batches of a count of sequences, or of a budget of padded tokens).
 
 Sequence layout: [bos] context/prompt [sep] svg [eos]; the loss covers the SVG and [eos] only.
 """
@@ -10,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from slm.form.codec import FormSpec, try_encode
+from slm.form.encode import try_encode
+from slm.form.spec import FormSpec
 from slm.tokenizer import encode_texts, prefix_text, special_ids
 from slm.train.config import TrainExample
 
@@ -68,14 +70,29 @@ def collate(batch: Sequence[EncodedExample], pad_id: int) -> tuple[torch.Tensor,
 
 
 class BucketBatcher:
-    """Shuffled epochs; within windows of `bucket_batches` batches examples are sorted by length so each
-    batch pads little, then the batch order is shuffled. Deterministic per (seed, epoch): resumable."""
+    """Shuffled epochs of length-bucketed batches. Each epoch's order is cut into windows (of
+    `bucket_batches` batches' worth of examples), each window is sorted by length and cut into batches, and
+    the batch order is shuffled: each batch pads little, yet every epoch mixes lengths differently.
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, bucket_batches: int = 32) -> None:
+    A batch holds `batch_size` sequences, or, with `max_tokens`, as many as fit in that many padded
+    positions (sequences × the longest of them; fairseq's --max-tokens): a step's memory and time then
+    follow the token budget, not the lengths a data set happens to have. Deterministic per (seed, epoch):
+    resumable from (epoch, position)."""
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        seed: int,
+        bucket_batches: int = 32,
+        max_tokens: int | None = None,
+    ) -> None:
         self.lengths = list(lengths)
         self.batch_size = max(1, min(batch_size, len(self.lengths)))
+        # A sequence longer than the budget still makes a batch of its own.
+        self.max_tokens = max(max_tokens, max(self.lengths, default=1)) if max_tokens else None
         self.seed = seed
-        self.bucket_batches = bucket_batches
+        self.bucket_batches = max(1, bucket_batches)
         self.epoch = 0
         self.position = 0
         self._batches: list[list[int]] = self._epoch_batches(0)
@@ -84,12 +101,36 @@ class BucketBatcher:
         rng = random.Random(self.seed * 1_000_003 + epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
-        window = self.batch_size * self.bucket_batches
         batches: list[list[int]] = []
-        for start in range(0, len(order), window):
-            chunk = sorted(order[start : start + window], key=self.lengths.__getitem__)
-            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        for window in self._windows(order):
+            chunk = sorted(window, key=self.lengths.__getitem__)
+            batches += self._cut(chunk)
         rng.shuffle(batches)
+        return batches
+
+    def _windows(self, order: list[int]) -> Iterator[list[int]]:
+        if self.max_tokens is None:
+            size = self.batch_size * self.bucket_batches
+            yield from (order[i : i + size] for i in range(0, len(order), size))
+            return
+        budget, start, total = self.max_tokens * self.bucket_batches, 0, 0
+        for i, index in enumerate(order):
+            total += self.lengths[index]
+            if total >= budget:
+                yield order[start : i + 1]
+                start, total = i + 1, 0
+        if start < len(order):
+            yield order[start:]
+
+    def _cut(self, chunk: list[int]) -> list[list[int]]:
+        """A window sorted by length, cut into batches (by count, or greedily by padded tokens)."""
+        if self.max_tokens is None:
+            return [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        batches: list[list[int]] = [[]]
+        for index in chunk:  # ascending: the newest sequence is the batch's longest
+            if batches[-1] and (len(batches[-1]) + 1) * self.lengths[index] > self.max_tokens:
+                batches.append([])
+            batches[-1].append(index)
         return batches
 
     def __next__(self) -> list[int]:
@@ -133,7 +174,7 @@ def to_forms(
     out: list[TrainExample] = []
     failures: list[FormFailure] = []
     for i, e in enumerate(examples):
-        encoded, why = try_encode(e.svg, spec.grid)
+        encoded, why = try_encode(e.svg, spec)
         if encoded is None:
             failures.append(FormFailure(i, why))
         else:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from core.svg.compare import blank_raster, ink_iou, try_rasterise
 from slm.decode.sampling import DecodeRequest, Generator
-from slm.form.codec import FormSpec
-from slm.form.codec import decode as decode_form
+from slm.form.decode import decode as decode_form
+from slm.form.spec import FormSpec
 from slm.train.config import TrainExample
 
 if TYPE_CHECKING:

@@ -23,9 +23,9 @@ def test_import_lora_fine_tune_register_and_generate_through_the_api(
     settings.GENERATION_DECODE_PROCESS = False
     # The run's quality evaluation (tested with the runs) decodes every test and training prompt to the end
     # of the context for a model this untrained: a minute here, for nothing this test checks.
-    from training.services import runs
+    from training.services import run_outcome
 
-    monkeypatch.setattr(runs, "evaluation_metrics", lambda **kw: ({"eval_prompts": 0}, []))
+    monkeypatch.setattr(run_outcome, "evaluation_metrics", lambda **kw: ({"eval_prompts": 0}, []))
     base = base_model_import(source=make_tiny_base(tmp_path / "tiny-llama"), name="tiny-llama")
     dataset = synthetic_snapshot(name="icons")
     params = {

@@ -8,6 +8,7 @@ import pytest
 
 from generation import engine
 from generation.tasks import generate
+from slm.decode.sampling import NOT_CONVERTED
 from tests.shared_fixtures import TINY_MODEL
 from training.models import SLMModel
 
@@ -48,14 +49,44 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
     api, monkeypatch, tmp_path, settings, decode_process
 ):
     """The real path, no fake: artifacts in storage -> local cache -> the model's decode loop (its own
-    process, or a thread here) -> one request. The model is untrained, so the request fails cleanly with
+    process, or a thread here) -> one request. The version was stored without a CTranslate2 conversion
+    (registered before conversions existed): the request does not convert it, transformers serves it
+    and the reason is recorded. Moving an alias to it converts it (stored beside its weights), and the
+    next request is decoded by CTranslate2. The model is untrained, so a request may fail cleanly with
     "no usable design"."""
     settings.GENERATION_DECODE_PROCESS = decode_process
-    from generation.models import DesignOutput
+    from training.artifacts import cache_root, storage_manifest
+    from training.services.registry import model_alias_move
+
+    version = _tiny_version(tmp_path)
+    engine.clear_cache()
+    monkeypatch.setattr(engine, "load_generator", _counting(engine.load_generator))
+
+    output = _request(api)
+    assert output.design_metadata["batch"]["engine"] == {
+        "name": "transformers",
+        "compute_type": "float32",
+        "fallback_reason": NOT_CONVERTED,
+    }
+    local = cache_root() / str(version.pk)
+    assert local.is_dir() and not (local / "ct2").exists() and not (local / "ct2-failed.json").exists()
+    assert not any(name.startswith("ct2") for name in storage_manifest(storage_path=version.storage_path))
+    assert _counting.calls == 1
+    scheduler = engine.get_scheduler(version)
+    assert type(scheduler).__name__ == ("DecodeServer" if decode_process else "Scheduler")
+
+    model_alias_move(name="staging", model_version=version, system=True)
+    assert "ct2/model.bin" in storage_manifest(storage_path=version.storage_path)
+    output = _request(api)  # the claim reads the row the conversion saved: the version loads afresh
+    assert output.design_metadata["batch"]["engine"] == {"name": "ctranslate2", "compute_type": "float32"}
+    assert _counting.calls == 2
+    engine.clear_cache()
+
+
+def _tiny_version(tmp_path):
     from slm.model import build_model
     from slm.synthetic import generate_corpus
     from slm.tokenizer import save_tokenizer, train_tokenizer
-    from tests.api.conftest import run_jobs
     from training.artifacts import artifacts_upload
     from training.models import ModelAlias
 
@@ -69,22 +100,21 @@ def test_a_real_generator_loads_from_the_registry_and_runs(
         model_name="tiny", version=1, storage_path=artifacts_upload(local_dir=local, prefix="models/tiny/1")
     )
     ModelAlias.objects.create(name="production", model_version=version)
-    engine.clear_cache()
-    monkeypatch.setattr(engine, "load_generator", _counting(engine.load_generator))
+    return version
+
+
+def _request(api):
+    from generation.models import DesignOutput
+    from tests.api.conftest import run_jobs
 
     body = api.post("/api/v1/generations/", {"text": "a red circle", "model": "tiny:1"}, format="json").json()
     run_jobs()
     output = DesignOutput.objects.get(pk=body["id"])
     assert output.status in ("completed", "failed")
-    # Registered before conversions existed: converted on its first load, and decoded by CTranslate2.
-    assert output.design_metadata["batch"]["engine"] == {"name": "ctranslate2", "compute_type": "float32"}
     if output.status == "failed":
         assert output.error_message.startswith("The model produced no usable design")
         assert output.design_metadata["candidates_tried"] == 1
-    assert _counting.calls == 1
-    scheduler = engine.get_scheduler(version)
-    assert type(scheduler).__name__ == ("DecodeServer" if decode_process else "Scheduler")
-    engine.clear_cache()
+    return output
 
 
 def _counting(fn):

@@ -326,3 +326,54 @@ def test_a_greedy_model_keeps_generation_order(api, model_version, fake_generato
     run_jobs()
     assert fake_generator.calls[0]["n"] == 1 and fake_generator.calls[0]["temperature"] == 0.0
     assert api.get(response.json()["url"]).json()["design_metadata"]["chosen_by"] == "order"
+
+
+def _one_design_per_call(fake_generator):
+    """A confident model: every candidate of a call is the same design, each call (seed) another."""
+    fake_generator.make = lambda p, i: CIRCLE.format(r=8 + 4 * len(fake_generator.calls), fill="#1e88e5")
+
+
+def test_too_few_distinct_candidates_draw_more_until_count_is_met(api, model_version, fake_generator):
+    _one_design_per_call(fake_generator)
+    response = api.post(
+        URL, {"text": "blue circles", "count": 2, "temperature": 0.8, "seed": 5}, format="json"
+    )
+    run_jobs()
+    detail = api.get(response.json()["url"]).json()
+    assert detail["status"] == "completed", detail
+    assert [d["sequence_order"] for d in detail["designs"]] == [0, 1]
+    assert detail["designs_short_by"] is None
+    seeds = [c["seed"] for c in fake_generator.calls]
+    assert len(seeds) == 2 and seeds[0] == 5 and seeds[1] != 5  # one extra draw, with a seed of its own
+    meta = detail["design_metadata"]
+    assert meta["candidates_tried"] == 4 + 2 and len(meta["extra_draws"]) == 1
+    assert api.get(detail["designs"][1]["svg_url"]).status_code == 200
+
+
+def test_a_request_still_short_after_its_extra_draws_says_so(api, model_version, fake_generator, settings):
+    settings.GENERATION_EXTRA_DRAWS = 2
+    fake_generator.make = lambda p, i: CIRCLE.format(r=20, fill="#1e88e5")  # the same design, always
+    response = api.post(URL, {"text": "blue circles", "count": 3, "temperature": 0.8}, format="json")
+    run_jobs()
+    detail = api.get(response.json()["url"]).json()
+    assert detail["status"] == "completed", detail
+    assert len(detail["designs"]) == 1 and len(fake_generator.calls) == 1 + 2  # bounded
+    short = detail["designs_short_by"]
+    assert short["count"] == 2
+    assert "1 distinct usable design(s) of the 3" in short["reason"] and "duplicate" in short["reason"]
+    assert api.get(f"{URL}{detail['id']}/designs/1/svg/").status_code == 404
+
+
+def test_greedy_requests_are_not_drawn_again_and_say_why_they_are_short(api, model_version, fake_generator):
+    response = api.post(URL, {"text": "a circle", "count": 2, "temperature": 0}, format="json")
+    run_jobs()
+    detail = api.get(response.json()["url"]).json()
+    assert len(fake_generator.calls) == 1 and len(detail["designs"]) == 1
+    assert detail["designs_short_by"]["count"] == 1
+    assert detail["designs_short_by"]["reason"].startswith("Temperature 0 is deterministic")
+
+
+def test_the_schema_describes_designs_short_by(api):
+    schema = api.get("/api/schema/?format=json").json()
+    field = schema["components"]["schemas"]["Generation"]["properties"]["designs_short_by"]
+    assert field.get("nullable") or any(s.get("type") == "null" for s in field.get("oneOf", [])), field

@@ -38,7 +38,10 @@ for ex in generate_corpus(3000, seed=21, unique=True):
 snapshot = dataset_snapshot_create(name="load", examples=TrainingExample.objects.all(), seed=0, enqueue=False)
 snapshot = dataset_export(dataset_id=snapshot.pk)
 user = get_user_model().objects.get(username="mlstaff")
-run = training_run_create(dataset=snapshot, params=E2E["params"], promote_to="production", requested_by=user)
+run = training_run_create(
+    dataset=snapshot, params=E2E["params"], promote_to="production", requested_by=user,
+    promote_override_reason="a test model trained for seconds, to serve requests",
+)
 train_model(str(run.pk))  # the actor, in this process
 run.refresh_from_db()
 print(json.dumps({"status": run.status, "error": run.error_message}))

@@ -191,6 +191,7 @@ user = get_user_model().objects.get(username="mlstaff")
 run = training_run_create(
     dataset=dataset, params=E2E["params"], model_name=E2E["model_name"],
     promote_to=E2E["promote_to"], requested_by=user,
+    promote_override_reason="a test model trained for seconds, to serve requests",
 )
 print(json.dumps({"id": str(run.pk)}))
 """

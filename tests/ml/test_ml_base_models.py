@@ -10,7 +10,7 @@ import pytest
 
 from slm.base import BaseModelError, check_base_model, lora_targets_check, lora_wrap
 from slm.decode.sampling import DecodeRequest, Generator, read_form
-from slm.form.codec import FormSpec
+from slm.form.spec import FormSpec
 from slm.model import load_model
 from slm.tokenizer import SEP, SPECIAL_TOKENS, load_tokenizer
 from slm.train.config import as_example

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from slm.decode.ct2 import FAILED, ConversionError, convert, failure_reason, is_converted
-from slm.decode.sampling import DecodeRequest, Generator
+from slm.decode.sampling import NOT_CONVERTED, DecodeRequest, Generator
 from slm.synthetic import generate_corpus
 from slm.tokenizer import build_prefix_ids
 from tests.ml.conftest import Trained
@@ -25,7 +25,23 @@ def model_dir(trained_model: Trained, tmp_path_factory: pytest.TempPathFactory) 
     assert trained_model.result.final_dir is not None
     copy = tmp_path_factory.mktemp("ct2") / "model"
     shutil.copytree(trained_model.result.final_dir, copy, ignore=shutil.ignore_patterns("ct2*"))
+    convert(copy)  # as registration does
     return copy
+
+
+@pytest.mark.slow
+def test_loading_never_converts_a_model_it_decodes_through_transformers_and_says_why(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """What a decode process loads for a request: no conversion there (it belongs to registration and
+    alias moves), the transformers fallback with the reason instead."""
+    fresh = tmp_path / "fresh"
+    shutil.copytree(model_dir, fresh, ignore=shutil.ignore_patterns("ct2*"))
+    gen = Generator(fresh, num_threads=1)
+    assert gen.engine == "transformers" and gen.fallback_reason == NOT_CONVERTED
+    assert not is_converted(fresh) and not (fresh / FAILED).exists()
+    [[sample]] = gen.generate(PROMPTS[:1], max_new_tokens=20)
+    assert sample.tokens > 0
 
 
 def _transformers_greedy_ids(gen: Generator, prompt: str, budget: int) -> tuple[list[int], bool]:
@@ -109,6 +125,8 @@ def unconvertible(model_dir: Path, tmp_path: Path) -> Path:
 def test_a_model_that_fails_to_convert_serves_through_transformers_and_says_why(
     unconvertible: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    with pytest.raises(ConversionError):
+        convert(unconvertible)  # what registration tries
     with caplog.at_level("WARNING", logger="slm.decode.sampling"):
         gen = Generator(unconvertible, num_threads=1)
     assert gen.engine == "transformers"
@@ -145,6 +163,7 @@ def test_a_lora_adapter_converts_merged_into_its_base(tmp_path: Path) -> None:
     config["base_model_name_or_path"] = str(tmp_path / "base")
     config_path.write_text(json.dumps(config))
 
+    convert(tmp_path / "adapter")
     gen = Generator(tmp_path / "adapter", num_threads=1)
     assert gen.engine == "ctranslate2", gen.fallback_reason
     assert json.loads((tmp_path / "adapter" / "ct2" / "conversion.json").read_text())["adapter_merged"]

@@ -49,7 +49,9 @@ def test_a_perfect_model_against_the_baselines() -> None:
     report = evaluate_quality(perfect, TRAIN, TEST, config=QualityConfig(seed=1))
     m = report.metrics
     assert m["iou"] == 1.0 and m["l2"] == 0.0 and m["train_iou"] == 1.0 and m["valid_nondegenerate"] == 1.0
-    assert m["blank_iou"] == 0.0 and m["blank_l2"] > 0
+    assert m["biou"] == 1.0 and m["greedy_valid"] == 1.0
+    assert m["blank_iou"] == 0.0 and m["blank_l2"] > 0 and 0 < m["blank_biou"] <= 0.5
+    assert 0 < m["random_biou"] < 1 and 0 < m["retrieval_biou"] < 1
     assert 0 < m["retrieval_iou"] < 1 and 0 <= m["random_iou"] < 1
     assert m["copy_rate"] == 0.0 and m["diversity"] == 1.0
     assert {"low", "medium", "high"} >= set(report.strata) and sum(
@@ -61,6 +63,7 @@ def test_a_perfect_model_against_the_baselines() -> None:
 def test_a_model_that_draws_nothing_is_all_degenerate() -> None:
     m = evaluate_quality(blank, TRAIN, TEST).metrics
     assert m["iou"] == 0.0 and m["valid_nondegenerate"] == 0.0 and m["degenerate_unrenderable"] == 1.0
+    assert m["biou"] == pytest.approx(m["blank_biou"]) and m["biou"] <= 0.5 and m["greedy_valid"] == 0.0
     assert m["l2"] == pytest.approx(m["blank_l2"])
 
 
@@ -73,8 +76,23 @@ def test_copies_are_counted() -> None:
 
 
 def test_summary_line() -> None:
-    line = summary_line({"valid_nondegenerate": 1, "iou": 0.5}, steps=7)
+    line = summary_line({"valid_nondegenerate": 1, "iou": 0.5, "biou": 0.25}, steps=7)
     assert line.startswith("valid_nondegenerate=1.0000 iou=0.5000 l2=0.0000") and line.endswith(" steps=7")
+    assert [part.split("=")[0] for part in line.split()] == [
+        "valid_nondegenerate",
+        "iou",
+        "l2",
+        "blank_l2",
+        "random_iou",
+        "retrieval_iou",
+        "train_iou",
+        "biou",
+        "random_biou",
+        "retrieval_biou",
+        "greedy_valid",
+        "steps",
+    ]
+    assert " biou=0.2500 " in line
 
 
 def test_greedy_decodes_are_scored_beside_the_chosen_designs() -> None:
@@ -83,4 +101,6 @@ def test_greedy_decodes_are_scored_beside_the_chosen_designs() -> None:
     m = evaluate_quality(perfect, TRAIN, TEST, greedy=blank).metrics
     assert m["iou"] == 1.0 and m["train_iou"] == 1.0
     assert m["iou_greedy"] == 0.0 and m["train_iou_greedy"] == 0.0 and m["valid_nondegenerate_greedy"] == 0.0
+    # The consensus (valid everywhere) no longer hides greedy decodes that are never valid.
+    assert m["valid_nondegenerate"] == 1.0 and m["greedy_valid"] == 0.0
     assert "iou_greedy" not in evaluate_quality(perfect, TRAIN, TEST).metrics

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from slm.decode.sampling import DecodeRequest, Generator, Sample
+from slm.decode.ct2 import convert
+from slm.decode.sampling import Generator
+from slm.decode.types import DecodeRequest, Sample
 from slm.quality.grammar import evaluate
 from slm.synthetic import SyntheticExample, generate_corpus
 from tests.ml.conftest import Trained
@@ -14,6 +16,7 @@ PROMPTS = [e.prompt for e in generate_corpus(6, seed=1234)]
 def generator(trained_model: Trained) -> Generator:
     """What generation uses: CTranslate2, float32."""
     assert trained_model.result.final_dir is not None
+    convert(trained_model.result.final_dir)  # as registration does
     gen = Generator(trained_model.result.final_dir, num_threads=1)
     assert gen.engine == "ctranslate2", gen.fallback_reason
     return gen

@@ -10,8 +10,11 @@ from concurrent.futures import wait
 
 import pytest
 
-from slm.decode.sampling import DecodeRequest, Generator
-from slm.decode.serving import BatchLoop, DecodeServer
+from slm.decode.ct2 import convert
+from slm.decode.loop import BatchLoop
+from slm.decode.sampling import Generator
+from slm.decode.serving import DecodeServer
+from slm.decode.types import DecodeRequest
 from slm.synthetic import generate_corpus
 from tests.ml.conftest import Trained
 
@@ -21,6 +24,7 @@ PROMPTS = [e.prompt for e in generate_corpus(8, seed=4321)]
 @pytest.fixture(scope="module")
 def model_dir(trained_model: Trained) -> str:
     assert trained_model.result.final_dir is not None
+    convert(trained_model.result.final_dir)  # as registration does
     return str(trained_model.result.final_dir)
 
 
@@ -125,3 +129,47 @@ def test_closing_finishes_the_requests_already_sent(model_dir: str) -> None:
     futures = [server.submit(DecodeRequest(p, max_new_tokens=60)) for p in PROMPTS[:4]]
     server.close()
     assert all(f.result(timeout=30).samples for f in futures)
+
+
+def test_one_scheduler_batches_requests_from_every_caller_and_survives_a_failed_step() -> None:
+    """The one decode loop (the decode process runs the same one): requests submitted from several
+    threads while a step runs join the next step together; a step that raises fails only what was in
+    flight, and the loop goes on."""
+    import threading
+
+    from slm.decode.loop import Scheduler
+
+    entered, release = threading.Event(), threading.Event()
+    seen: list[list[str]] = []
+
+    class Gated(_Rows):
+        def add(self, items):
+            seen.append([request.prompt for _, request in items])
+            if any(request.prompt == "boom" for _, request in items):
+                raise RuntimeError("boom")
+            if not entered.is_set():
+                entered.set()
+                assert release.wait(10)
+            return super().add(items)
+
+    scheduler = Scheduler(lambda: Gated(steps=1), max_rows=8).start()
+    first = scheduler.submit(DecodeRequest("alice-1"))
+    assert entered.wait(10)
+    others = []
+    threads = [
+        threading.Thread(target=lambda p=p: others.append(scheduler.submit(DecodeRequest(p))))
+        for p in ("bob-1", "carol-1")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    release.set()
+    assert first.result(10).stats["size"] == 1
+    assert sorted(seen[1]) == ["bob-1", "carol-1"]  # both callers' requests in one step
+    assert all(f.result(10).stats["size"] == 2 for f in others)
+    failed = scheduler.submit(DecodeRequest("boom"))
+    with pytest.raises(RuntimeError, match="boom"):
+        failed.result(10)
+    assert scheduler.submit(DecodeRequest("after")).result(10).samples == ["sample"]
+    scheduler.close()

@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+from slm.corpus import make_splits, read_jsonl, split_examples, write_jsonl
 from slm.synthetic import (
     PALETTE,
     POSITIONS,
@@ -11,10 +12,6 @@ from slm.synthetic import (
     DesignSpec,
     Holdout,
     generate_corpus,
-    make_splits,
-    read_jsonl,
-    split_examples,
-    write_jsonl,
 )
 
 

@@ -89,7 +89,8 @@ def test_saved_files(tmp_path: Path, tokenizer) -> None:  # type: ignore[no-unty
 def test_model_form_units_are_one_token_each(tmp_path: Path) -> None:
     """The model form: every unit one token (commands, arcs with flags, coordinates, paint), even units
     BPE never saw, and the prompt's words still BPE pieces; round trip exact after save and load."""
-    from slm.form.codec import encode, form_units
+    from slm.form.encode import encode
+    from slm.form.spec import form_units
 
     prompts = ["anchor icon; tags: ship, boat", "arrow down icon; tags: direction"] * 5
     form = encode(
@@ -106,5 +107,11 @@ def test_model_form_units_are_one_token_each(tmp_path: Path) -> None:
     assert decode(tok, ids) == form
     [rare] = encode_texts(tok, ["<circle 143 -48 1 R11 5 6 7"])  # never seen, still whole
     assert len(rare) == 8
+    points = [
+        u for u in form.split() if "," in u
+    ]  # form version 2: a point a unit, from the forms trained on
+    assert points and len(encode_texts(tok, [" ".join(points)])[0]) == len(points)
+    [unseen] = encode_texts(tok, ["<path 1234,-567"])  # a point never seen: BPE pieces, still lossless
+    assert len(unseen) > 2 and decode(tok, unseen) == "<path 1234,-567"
     [prompt] = encode_texts(tok, ["anchor icon; tags: ship"])
     assert decode(tok, prompt) == "anchor icon; tags: ship"

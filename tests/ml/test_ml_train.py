@@ -237,12 +237,15 @@ def test_thread_tuner_prefers_the_faster_count(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.slow
 def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[SyntheticExample]) -> None:
+    from slm.decode.ct2 import convert
     from slm.decode.sampling import Generator
 
     config = tiny_config(model=replace(TINY_MODEL, arch="llama"))
     result = train(config, corpus[:300], corpus[300:320], tmp_path)
     assert result.final_dir is not None and result.val_loss is not None
+    convert(result.final_dir)  # as registration does: CTranslate2 decodes a Llama too
     gen = Generator(result.final_dir)
+    assert gen.engine == "ctranslate2", gen.fallback_reason
     prompts = [e.prompt for e in corpus[:3]]
     batched = gen.generate(prompts, n=1, temperature=0.0, max_new_tokens=20)
     singles = [gen.generate([p], n=1, temperature=0.0, max_new_tokens=20)[0][0].text for p in prompts]
@@ -250,7 +253,7 @@ def test_llama_architecture_trains_and_generates(tmp_path: Path, corpus: list[Sy
 
 
 def _forms(corpus: list[SyntheticExample]) -> tuple[list[TrainExample], dict]:
-    from slm.form.codec import FormSpec
+    from slm.form.spec import FormSpec
     from slm.train.data import to_forms
 
     spec = FormSpec(96, 96.0)

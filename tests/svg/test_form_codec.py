@@ -13,19 +13,13 @@ from svg_test_helpers import El, lucide_icons, svg_documents, write_svg
 
 from core.svg import SvgError, clean_svg
 from core.svg.compare import Raster, pixel_l2, rasterise, try_rasterise
-from slm.form.codec import (
-    ARC_COMMANDS,
-    ELEMENT_UNITS,
-    PATH_COMMANDS,
-    FormSpec,
-    ModelFormError,
-    choose_grid,
-    decode,
-    encode,
-    form_units,
-)
+from slm.form.decode import decode
+from slm.form.encode import encode
+from slm.form.grid import choose_grid
+from slm.form.spec import ARC_COMMANDS, ELEMENT_UNITS, PATH_COMMANDS, FormSpec, ModelFormError, form_units
 
 MDI_DIR = Path("/work/shared/data/mdi/icons")
+V1 = FormSpec(48, 24.0, version=1)
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"{root}>{body}</svg>'
 
 
@@ -110,13 +104,20 @@ def test_a_stroke_icon_is_short_and_every_unit_is_known() -> None:
         'class="lucide" width="24" height="24" id="x" data-name="a" aria-hidden="true"',
         body='<path d="M12 6v16"/><path d="m19 13 2-1a9 9 0 0 1-18 0l2 1"/><circle cx="12" cy="4" r="2"/>',
     )
-    form = encode(icon, 48).text
+    form = encode(icon, FormSpec(48, 24.0, version=1)).text
     assert form == (
         "fill:none stroke:#000000 sw:4 cap:round join:round <path M 24 12 V 44 M 38 26 L 42 24 R01 18 6 24 "
         "L 10 26 <circle 24 8 4"
     )
+    assert set(form.split()) <= set(form_units(FormSpec(48, 24.0, version=1)))
+    # Version 2: one unit a point, lines as bare points after a moveto, the moveto that opens a path bare.
+    form = encode(icon, 48).text
+    assert form == (
+        "fill:none stroke:#000000 sw:4 cap:round join:round <path 24,12 24,44 M 38,26 42,24 R01 18 6,24 "
+        "L 10,26 <circle 24,8 4"
+    )
     known = set(form_units(48))
-    assert all(u in known for u in form.split())
+    assert all(u in known or "," in u for u in form.split())  # points: the vocabulary takes the set's own
     assert not any(word in form for word in ("class", "id", "width", "data", "aria", "currentColor"))
 
 
@@ -148,7 +149,7 @@ def test_a_stroke_icon_is_short_and_every_unit_is_known() -> None:
     ],
 )
 def test_resolution(body: str, expected: str) -> None:
-    assert encode(SVG.format(root="", body=body), 48).text == expected
+    assert encode(SVG.format(root="", body=body), V1).text == expected  # spelt in version 1
 
 
 @pytest.mark.parametrize(
@@ -176,11 +177,11 @@ def test_a_clip_covering_the_canvas_changes_nothing() -> None:
         '<defs><clipPath id="c"><rect width="24" height="24"/></clipPath></defs>'
         '<g clip-path="url(#c)"><rect width="2" height="2"/></g>'
     )
-    assert encode(SVG.format(root="", body=body), 48).text == "<rect 0 0 4 4"
+    assert encode(SVG.format(root="", body=body), 48).text == "<rect 0,0 4,4"
 
 
 def test_decoding_a_models_output_is_lenient() -> None:
-    spec = FormSpec(48, 24.0)
+    spec = FormSpec(48, 24.0, version=1)
     out = decode(
         "fill:none stroke:#000000 sw:4 <path M 2 2 L 10 10 20 20 Q 1 <circle 24 24 <rect 0 0 8 8 bogus fill:#zz",
         spec,
@@ -220,3 +221,76 @@ def test_a_stroke_stretched_by_its_transform_is_refused_with_a_reason() -> None:
         assert encode(SVG.format(root="", body=line.format(t=fine)), 96).elements == 1
     filled = '<rect width="4" height="4" transform="scale(2 1)"/>'  # no stroke: drawn exactly
     assert encode(SVG.format(root="", body=filled), 96).elements == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(svg_documents(hostile=False), st.integers(0, 2**32 - 1))
+def test_version_2_draws_what_version_1_draws_in_fewer_units(doc: El, seed: int) -> None:
+    """Form version 2 (a point a unit, implicit commands, straight runs joined) is the same drawing as
+    version 1, never longer."""
+    box = doc.attrs["viewBox"].values
+    box[2] = box[3] = max(24.0, box[2])
+    try:
+        original = clean_svg(write_svg(doc, seed)).svg
+        v1 = encode(original, FormSpec(96, 96.0, version=1))
+    except (SvgError, ModelFormError):
+        return
+    v2 = encode(original, FormSpec(96, 96.0, version=2))
+    assert v2.units <= v1.units and v2.elements == v1.elements
+    one = decode(v1.text, FormSpec(96, 96.0, version=1))
+    two = decode(v2.text, FormSpec(96, 96.0, version=2))
+    assert two.elements == one.elements and not two.dropped
+    assert pixel_l2(rasterise(one.svg), rasterise(two.svg)) <= 1e-4, (v1.text, v2.text)
+
+
+def test_real_icons_in_version_2_are_the_same_drawings_in_about_half_the_units() -> None:
+    svgs = [clean_svg(p.read_bytes()).svg for p in lucide_icons(20)]
+    if MDI_DIR.is_dir():
+        svgs += [clean_svg(p.read_bytes()).svg for p in sorted(MDI_DIR.glob("*.svg"))[::360]]
+    v1_units = v2_units = 0
+    for svg in svgs:
+        one, two = FormSpec(48, 24.0, version=1), FormSpec(48, 24.0, version=2)
+        a, b = encode(svg, one), encode(svg, two)
+        v1_units, v2_units = v1_units + a.units, v2_units + b.units
+        assert pixel_l2(rasterise(decode(a.text, one).svg), rasterise(decode(b.text, two).svg)) <= 1e-4
+    assert v2_units <= 0.65 * v1_units, (v1_units, v2_units)
+
+
+def test_a_model_keeps_the_form_version_it_was_trained_on() -> None:
+    """A manifest written before versions were recorded is version 1, and still decodes as such."""
+    old = FormSpec.from_dict({"kind": "model-form", "grid": 48, "view": 24.0})
+    assert old == FormSpec(48, 24.0, version=1)
+    assert 'd="M12 6V22"' in decode("fill:none stroke:#000000 sw:4 <path M 24 12 V 44", old).svg
+    new = FormSpec.from_dict(FormSpec(48, 24.0).as_dict())
+    assert new is not None and new.version == 2
+    assert 'd="M12 6L12 22"' in decode("fill:none stroke:#000000 sw:4 <path 24,12 24,44", new).svg
+    with pytest.raises(ValueError, match="version 9"):
+        FormSpec.from_dict({"kind": "model-form", "version": 9, "grid": 48, "view": 24.0})
+
+
+def test_decoding_version_2_is_lenient() -> None:
+    out = decode(
+        "<path 2,2 10,10 20,20 Q 1,1 <circle 24,24 <rect 0,0 8,8 bogus 3,4 fill:#zz", FormSpec(48, 24.0)
+    )
+    assert out.elements == 2  # the path up to its last whole command, and the rect
+    assert 'd="M1 1L5 5L10 10"' in out.svg
+    assert any("circle" in d for d in out.dropped) and any("bogus" in d for d in out.dropped)
+    clean_svg(out.svg)
+
+
+def test_version_2_joins_straight_runs_but_keeps_a_line_that_turns_back() -> None:
+    on = '<path d="M1 1H6H11V6M1 11L6 11L3 11" fill="none" stroke="#000"/>'
+    assert encode(SVG.format(root="", body=on), 24).text.endswith("<path 1,1 11,1 11,6 M 1,11 6,11 3,11")
+    svg = SVG.format(root="", body=on)
+    after = decode(encode(svg, 24).text, FormSpec(24, 24.0)).svg
+    assert pixel_l2(rasterise(svg), rasterise(after)) <= 1e-4
+
+
+def test_training_examples_are_written_in_the_models_form_version() -> None:
+    """Fine-tuning a version-1 model goes on writing version 1 (its tokenizer and manifest expect it)."""
+    from slm.train.config import TrainExample
+    from slm.train.data import to_forms
+
+    examples = [TrainExample("a square", SVG.format(root="", body='<rect width="4" height="4"/>'))]
+    assert to_forms(examples, V1)[0][0].svg == "<rect 0 0 8 8"
+    assert to_forms(examples, FormSpec(48, 24.0))[0][0].svg == "<rect 0,0 8,8"

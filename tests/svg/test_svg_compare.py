@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from core.svg.compare import (
+    balanced_iou,
     blank_raster,
     consensus_order,
     degenerate_reason,
     ink_iou,
+    paper_iou,
     pixel_l2,
     rasterise,
     try_rasterise,
@@ -81,3 +83,26 @@ def test_consensus_puts_the_candidate_most_like_the_others_first() -> None:
 def test_consensus_of_fewer_than_three_keeps_their_order() -> None:
     assert consensus_order([_square(0, 0), _square(8, 8)]) == [0, 1]
     assert consensus_order(["", _square(8, 8)]) == [1, 0]
+
+
+def test_balanced_iou_is_one_for_the_same_icon_and_at_most_a_half_for_a_blob_or_nothing() -> None:
+    icon, filled = rasterise(ICON), rasterise(FILLED)
+    assert balanced_iou(icon, rasterise(ICON)) == 1.0 and paper_iou(icon, rasterise(ICON)) == 1.0
+    # A filled canvas covers all of an outline icon's ink (ink IoU = its ink share) but none of its paper.
+    assert ink_iou(filled, icon) > 0 and paper_iou(filled, icon) == 0.0
+    assert balanced_iou(filled, icon) <= 0.55 and balanced_iou(icon, filled) == balanced_iou(filled, icon)
+    # Drawing nothing keeps the paper but none of the ink.
+    assert balanced_iou(blank_raster(), icon) <= 0.5 and ink_iou(blank_raster(), icon) == 0.0
+    assert balanced_iou(blank_raster(), rasterise(EMPTY)) == 1.0
+
+
+def test_a_filled_canvas_no_longer_flatters_a_filled_icon() -> None:
+    # A filled page icon (a sheet with a folded corner and two white lines): a canvas painted black
+    # covers all its ink, so ink IoU rates the blob highly; the balanced score halves it.
+    page = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">'
+        '<path d="M3 1h12l6 6v16H3z"/><path d="M7 12h10M7 16h10" stroke="#fff" stroke-width="1.5"/></svg>'
+    )
+    blob, ref = rasterise(FILLED), rasterise(page)
+    assert ink_iou(blob, ref) > 0.6
+    assert balanced_iou(blob, ref) <= 0.5 and balanced_iou(ref, rasterise(page)) == 1.0

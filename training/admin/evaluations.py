@@ -22,7 +22,7 @@ class ModelEvaluationAdmin(GalleryImagesMixin, BaseAdmin):
     exclude = ("gallery",)
     readonly_fields = ("quality", *JOB_FIELDS, "metrics", "requested_by")
 
-    @admin.display(description="evaluation on real data")
+    @admin.display(description="evaluation")
     def quality(self, obj: ModelEvaluation) -> str:
         return panel_for(obj, note="it has not finished")
 

@@ -1,5 +1,5 @@
-"""The model registry in the admin: versions (lineage, evaluate, compare, point an alias), aliases and
-their history (roll back)."""
+"""The model registry in the admin: versions (lineage, evaluate, compare, point an alias; the aliases
+themselves and their history are in training.admin.aliases)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
-from core.admin import BaseAdmin, ReadOnlyAdmin
+from core.admin import BaseAdmin
 from core.admin_pages import form_page, report_page
+from core.humanize import count
 from core.jobs.models import JobStatus
 from training import selectors
 from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
 from training.forms import AliasForm, BaseModelImportForm
-from training.models import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
-from training.services.base_models import base_model_import
+from training.models import ModelEvaluation, SLMModel
+from training.services.base_models import base_model_import_create
 from training.services.evaluations import model_evaluation_create
-from training.services.registry import model_alias_move, model_alias_rollback, model_version_compute_type_set
+from training.services.registry import model_alias_move, model_version_compute_type_set
 
 
 @admin.register(SLMModel)
@@ -32,7 +33,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         "architecture",
         "training_strategy",
         "alias_names",
-        "parameter_count",
+        "parameters",
         "compute_type",
         "dataset",
         "base_model",
@@ -89,7 +90,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         form = BaseModelImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                model = base_model_import(
+                job = base_model_import_create(
                     source=form.cleaned_data["file"], name=form.cleaned_data["name"], imported_by=request.user
                 )
             except ValidationError as exc:
@@ -98,25 +99,25 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Registered {model} ({model.architecture}, {model.parameter_count:,} parameters). "
-                    "Fine-tune it from a snapshot's *Train a model* action.",
+                    f"{job.source_name} is stored; a worker checks it and registers it as {job.model_name}. "
+                    "This page shows its progress, and the reason if it is refused.",
                     messages.SUCCESS,
                 )
-                return redirect(reverse("admin:training_slmmodel_change", args=[model.pk]))
+                return redirect(reverse("admin:training_basemodelimport_change", args=[job.pk]))
         return form_page(
             request,
             self,
             title="Import a base model",
             form=form,
-            intro="The folder is checked before anything is stored: transformers must know its "
-            "architecture, its safetensors weights must be complete and load, and its tokenizer must load "
-            "and write designs back exactly. Every file is hashed.",
-            submit_label="Check and register",
+            intro="The upload is stored and a worker checks it before anything is registered: only a "
+            "model's own files (no code), an architecture transformers knows, within the size limits, whose "
+            "safetensors weights are complete and fit it, and a tokenizer that writes designs back exactly.",
+            submit_label="Upload and import",
         )
 
     actions = ["evaluate", "evaluate_int8", "serve_int8", "serve_float32", "compare", "point_alias"]
 
-    @admin.display(description="evaluation on real data")
+    @admin.display(description="evaluation")
     def quality(self, obj: SLMModel) -> str:
         return panel_for(obj, note="this version was trained before the real-data evaluation; evaluate it")
 
@@ -217,16 +218,19 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
                     model_version=model,
                     moved_by=request.user,
                     note=form.cleaned_data["note"],
+                    override_reason=form.cleaned_data["override_reason"],
                 )
             except PermissionDenied as exc:
                 form.add_error("alias", str(exc))
             except ValidationError as exc:
-                form.add_error(None, "; ".join(exc.messages))
+                fields = getattr(exc, "message_dict", {})
+                if "override_reason" in fields:  # production's gate: the version has not learned its set
+                    form.add_error("override_reason", fields["override_reason"])
+                else:
+                    form.add_error(None, "; ".join(exc.messages))
             else:
-                self.message_user(
-                    request, f"{form.cleaned_data['alias']} now points at {model}.", messages.SUCCESS
-                )
-                return None
+                message = f"{form.cleaned_data['alias']} now points at {model}."
+                return self.message_user(request, message, messages.SUCCESS)
         return form_page(
             request,
             self,
@@ -241,57 +245,6 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
     def alias_names(self, obj: SLMModel) -> str:
         return ", ".join(a.name for a in obj.aliases.all())
 
-
-class ModelAliasEventInline(admin.TabularInline):
-    model = ModelAliasEvent
-    fk_name = "alias"
-    extra = 0
-    fields = ("created_at", "from_version", "to_version", "moved_by", "note")
-    readonly_fields = fields
-    can_delete = False
-    max_num = 0
-
-
-@admin.register(ModelAlias)
-class ModelAliasAdmin(BaseAdmin):
-    list_display = ("name", "model_version", "updated_by", "updated_at")
-    search_fields = ("name",)
-    autocomplete_fields = ("model_version",)
-    readonly_fields = ("name", "model_version", "updated_by")
-    inlines = [ModelAliasEventInline]
-    actions = ["rollback"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return selectors.model_alias_list()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # aliases move through the model versions' action, which keeps the history
-
-    def has_change_permission(self, request: HttpRequest, obj: ModelAlias | None = None) -> bool:
-        return False
-
-    def has_rollback_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("training.change_modelalias")  # the service checks production too
-
-    @admin.action(description="Roll back to the previous version", permissions=["rollback"])
-    def rollback(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for alias in queryset:
-            try:
-                moved = model_alias_rollback(alias=alias, moved_by=request.user)
-                self.message_user(
-                    request, f"{moved.name} rolled back to {moved.model_version}.", messages.SUCCESS
-                )
-            except (ValidationError, PermissionDenied) as exc:
-                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                self.message_user(request, f"{alias.name}: {text}", messages.ERROR)
-
-
-@admin.register(ModelAliasEvent)
-class ModelAliasEventAdmin(ReadOnlyAdmin):
-    list_display = ("alias", "from_version", "to_version", "moved_by", "created_at", "note")
-    list_filter = ("alias__name",)
-    search_fields = ("alias__name", "note")
-    date_hierarchy = "created_at"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return selectors.model_alias_event_list()
+    @admin.display(description="parameters", ordering="parameter_count")
+    def parameters(self, obj: SLMModel) -> str:
+        return count(obj.parameter_count)

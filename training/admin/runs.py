@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
 from core.admin import BaseAdmin, ReadOnlyAdmin
+from core.humanize import count, measure, rate
 from training import selectors
 from training.admin.quality import panel_for, panel_for_metrics
 from training.models import TrainingMetric, TrainingRun, TrainingRunEvent
@@ -24,8 +25,9 @@ class TrainingRunAdmin(BaseAdmin):
         "__str__",
         "status",
         "progress_pct",
-        "step",
-        "loss",
+        "steps",
+        "loss_shown",
+        "speed",
         "training_type",
         "result_model",
         "requested_by",
@@ -58,7 +60,7 @@ class TrainingRunAdmin(BaseAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.training_run_list()
 
-    @admin.display(description="evaluation on real data")
+    @admin.display(description="evaluation")
     def quality(self, obj: TrainingRun) -> str:
         if obj.result_model is None:
             return panel_for_metrics({}, note="the run has registered no model yet")
@@ -107,6 +109,18 @@ class TrainingRunAdmin(BaseAdmin):
     def progress_pct(self, obj: TrainingRun) -> str:
         return f"{obj.progress * 100:.0f}%"
 
+    @admin.display(description="step", ordering="step")
+    def steps(self, obj: TrainingRun) -> str:
+        return count(obj.step)
+
+    @admin.display(description="loss", ordering="loss")
+    def loss_shown(self, obj: TrainingRun) -> str:
+        return measure(obj.loss) if obj.loss is not None else "–"
+
+    @admin.display(description="tokens/s", ordering="tokens_per_second")
+    def speed(self, obj: TrainingRun) -> str:
+        return rate(obj.tokens_per_second) if obj.tokens_per_second else "–"
+
 
 @admin.register(TrainingRunEvent)
 class TrainingRunEventAdmin(ReadOnlyAdmin):
@@ -120,7 +134,12 @@ class TrainingRunEventAdmin(ReadOnlyAdmin):
 
 @admin.register(TrainingMetric)
 class TrainingMetricAdmin(ReadOnlyAdmin):
-    list_display = ("run", "name", "step", "value", "created_at")
+    list_display = ("run", "name", "step", "value_shown", "created_at")
+
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, obj: TrainingMetric) -> str:
+        return measure(obj.value)
+
     list_filter = ("name",)
     search_fields = ("name",)
 

@@ -16,7 +16,7 @@ from core.admin_pages import form_page
 from training import selectors
 from training.forms import TrainForm
 from training.models import Dataset, DatasetItem
-from training.services.profiles import dataset_recipe
+from training.services.profiles import dataset_budget_estimate, dataset_recipe
 from training.services.runs import training_run_create
 
 
@@ -82,7 +82,8 @@ class DatasetAdmin(BaseAdmin):
         dataset = queryset.get()
         recipe = dataset_recipe(dataset=dataset)  # the defaults derived from this snapshot, and why
         form = TrainForm(request.POST if request.POST.get("confirm") else None, recipe=recipe.values)
-        if form.is_bound and form.is_valid():
+        short = form.is_bound and form.is_valid() and _budget_too_short(form, dataset)
+        if form.is_bound and form.is_valid() and not short:
             try:
                 run = training_run_create(
                     dataset=dataset,
@@ -90,6 +91,7 @@ class DatasetAdmin(BaseAdmin):
                     base_model=form.cleaned_data["base_model"],
                     model_name=form.cleaned_data["model_name"],
                     promote_to=form.cleaned_data["promote_to"] or "",
+                    promote_override_reason=form.cleaned_data["promote_override_reason"],
                     requested_by=request.user,
                 )
             except ValidationError as exc:
@@ -108,7 +110,13 @@ class DatasetAdmin(BaseAdmin):
             submit_label="Start training",
             intro=f"{dataset.record_count} examples ({dataset.split.get('counts', {})}). "
             "The defaults below are derived from this snapshot:",
-            items=recipe.reasons + _profile_notes(dataset.profile),
+            items=recipe.reasons
+            + [
+                dataset_budget_estimate(
+                    dataset=dataset, budget_seconds=recipe.values["budget_seconds"]
+                ).message()
+            ]
+            + _profile_notes(dataset.profile),
         )
 
     def get_urls(self):
@@ -157,6 +165,19 @@ class DatasetItemAdmin(ReadOnlyAdmin):
     @admin.display(description="prompt")
     def short_prompt(self, obj: DatasetItem) -> str:
         return obj.prompt[:80]
+
+
+def _budget_too_short(form: TrainForm, dataset: Dataset) -> bool:
+    """Before training: a budget the snapshot cannot be learned in is a field error (with the budget it
+    would need) unless "train anyway" is ticked. A budget of 0 (steps only) is not judged."""
+    budget = form.cleaned_data.get("budget_seconds") or 0
+    if not budget or form.cleaned_data.get("train_anyway"):
+        return False
+    estimate = dataset_budget_estimate(dataset=dataset, budget_seconds=budget)
+    if estimate.learnable:
+        return False
+    form.add_error("budget_seconds", estimate.message())
+    return True
 
 
 def _profile_notes(profile: dict) -> list[str]:

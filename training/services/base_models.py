@@ -1,10 +1,14 @@
 """Imported base models: a Hugging Face-format causal LM folder (config, safetensors weights, its own
-tokenizer) from a local folder, a ZIP of one, or object storage, registered as a model version with the
-training strategy `pretrained`, ready to fine-tune (fully or with LoRA) on a snapshot.
+tokenizer) from a local folder, a ZIP of one, an uploaded ZIP, or object storage, registered as a model
+version with the training strategy `pretrained`, ready to fine-tune (fully or with LoRA) on a snapshot.
 
-Everything is checked on a staged copy before anything is stored (slm.base.check_base_model);
-each failure is a ValidationError saying why, and nothing is registered. The row and its artifacts are
-written in one transaction: artifacts that were uploaded before a failure are deleted again.
+An import is a job (BaseModelImport, run by training.tasks.import_base_model): the admin stores the upload
+and returns; a worker stages a checked copy (base_model_sources: names, counts, sizes, free disk), checks
+it (slm.base.check_base_model: no custom code, the architecture on the meta device against the
+safetensors headers, then the weights and tokenizer) and registers it. Each refusal ends the job failed
+with its reason, and nothing is registered. The row and its artifacts are written in one transaction:
+artifacts uploaded before a failure are deleted again; a killed worker's leftovers are swept
+(base_model_sweep).
 """
 
 from __future__ import annotations
@@ -12,45 +16,121 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import zipfile
-from pathlib import Path, PurePosixPath
+import uuid
+from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
+from core.jobs.actor import job_run
+from core.jobs.kinds import job_enqueue
+from core.jobs.lifecycle import job_finish
+from core.jobs.models import JobStatus
 from slm.base import BaseModelError, check_base_model
 from training.artifacts import artifacts_delete, artifacts_upload
-from training.models import SLMModel
+from training.models import BaseModelImport, SLMModel
+from training.services.base_model_sources import UPLOADS, import_limits, stage, staging_root
 
 log = logging.getLogger(__name__)
-STORAGE_PREFIX = "storage:"  # `storage:models/incoming/tiny-llama`: a folder in the configured storage
-ZIP_MAX_BYTES = 64 * 1024**3  # uncompressed; a ZIP that claims more is refused before extracting
-
-
-def base_model_import(*, source: str | Path | Any, name: str, imported_by: Any = None) -> SLMModel:
-    """Check and register a base model. `source`: a local folder, a local .zip, `storage:PREFIX`, or an
-    uploaded ZIP file (the admin's). ValidationError({"source": reason}) when it cannot be used."""
-    staging = Path(tempfile.mkdtemp(prefix="base-import-", dir=_staging_root()))
-    try:
-        folder = _stage(source, staging)
-        try:
-            check = check_base_model(folder)
-        except BaseModelError as exc:
-            raise ValidationError({"source": str(exc)}) from None
-        return _register(folder=folder, check=check, name=name, source=_describe(source), by=imported_by)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 @transaction.atomic
-def _register(*, folder: Path, check: Any, name: str, source: str, by: Any) -> SLMModel:
+def base_model_import_create(
+    *, source: str | Path | Any, name: str, imported_by: Any = None, enqueue: bool = True
+) -> BaseModelImport:
+    """Record an import; an uploaded file (the admin's) is kept in storage first. With enqueue, a worker
+    runs it after commit. ValidationError for a name that is not a slug or an upload over the size cap."""
+    stored = hasattr(source, "read")
+    job = BaseModelImport(
+        model_name=name,
+        source_name=str(getattr(source, "name", None) or source)[:500],
+        stored_upload=stored,
+        created_by=imported_by if getattr(imported_by, "pk", None) else None,
+        source="-",
+    )
+    try:
+        job.full_clean()
+    except ValidationError as exc:
+        raise ValidationError({"name" if k == "model_name" else k: v for k, v in exc.message_dict.items()})
+    if stored:
+        limit = import_limits().max_bytes
+        if (getattr(source, "size", 0) or 0) > limit:
+            raise ValidationError({"source": f"The upload is larger than the size limit ({limit:,} bytes)."})
+        key = f"{UPLOADS}/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.zip"
+        job.source = default_storage.save(key, source)
+    else:
+        job.source = str(source)
+    job.save()
+    if enqueue:
+        job_enqueue(job)
+    return job
+
+
+def base_model_import_run(*, import_id: Any) -> BaseModelImport:
+    """Claim an import and run it to its end in this process (the command line); the row as it ended."""
+    job_run(BaseModelImport, import_id, lambda job: base_model_import_execute(job=job))
+    return BaseModelImport.objects.select_related("result_model").get(pk=import_id)
+
+
+def base_model_import(*, source: str | Path | Any, name: str, imported_by: Any = None) -> SLMModel:
+    """Check and register a base model now, in this process. ValidationError({"source": reason}) when it
+    cannot be used."""
+    job = base_model_import_create(source=source, name=name, imported_by=imported_by, enqueue=False)
+    job = base_model_import_run(import_id=job.pk)
+    if job.status != JobStatus.COMPLETED or job.result_model is None:
+        raise ValidationError({"source": job.error_message or f"The import ended {job.status}."})
+    return job.result_model
+
+
+def base_model_import_execute(*, job: BaseModelImport) -> None:
+    """Run a claimed import; always ends it completed or failed (with its reason)."""
+    staging = Path(tempfile.mkdtemp(prefix=f"{job.pk}-", dir=staging_root()))
+    try:
+        _step(job, "unpacking and checking the files", 0.1)
+        folder = stage(source=job.source, stored_upload=job.stored_upload, staging=staging)
+        _step(job, "checking the architecture, weights and tokenizer", 0.3)
+        check = check_base_model(folder, import_limits())
+        _step(job, "storing the artifacts", 0.7)
+        model = _register(folder=folder, check=check, name=job.model_name, job=job)
+    except (BaseModelError, ValidationError) as exc:
+        reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        job_finish(job, JobStatus.FAILED, error=reason, step="refused")
+        return
+    except Exception as exc:  # the row must never stay `running`
+        log.exception("base-model import %s failed", job.pk)
+        job_finish(job, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", step="failed")
+        return
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if job.stored_upload:
+            _delete_upload(job.source)
+    job_finish(job, JobStatus.COMPLETED, step="registered", result_model=model)
+
+
+def _step(job: BaseModelImport, words: str, progress: float) -> None:
+    job.step, job.progress = words, progress
+    BaseModelImport.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        step=words, progress=progress, updated_at=timezone.now()
+    )
+
+
+def _delete_upload(key: str) -> None:
+    try:
+        default_storage.delete(key)
+    except OSError:  # the sweeper removes it later
+        log.warning("could not delete the upload %s", key, exc_info=True)
+
+
+@transaction.atomic
+def _register(*, folder: Path, check: Any, name: str, job: BaseModelImport) -> SLMModel:
     SLMModel.objects.select_for_update().filter(model_name=name).exists()
     version = (SLMModel.objects.filter(model_name=name).aggregate(v=Max("version"))["v"] or 0) + 1
-    who = getattr(by, "username", "") or "the command line"
+    who = getattr(job.created_by, "username", "") or "the command line"
+    source = job.source_name
     model = SLMModel(
         model_name=name,
         version=version,
@@ -75,90 +155,3 @@ def _register(*, folder: Path, check: Any, name: str, source: str, by: Any) -> S
         artifacts_delete(prefix=prefix, files=list(check.files))  # the row goes with the transaction
         raise
     return model
-
-
-def _staging_root() -> Path:
-    root = Path(settings.WORK_DIR) / "base-imports"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _describe(source: Any) -> str:
-    return str(getattr(source, "name", None) or source)
-
-
-def _stage(source: Any, staging: Path) -> Path:
-    """A local copy of the model folder to check (and register): the source itself is never changed."""
-    target = staging / "model"
-    if hasattr(source, "read"):  # an uploaded file
-        archive = staging / "upload.zip"
-        with archive.open("wb") as out:
-            for chunk in (
-                source.chunks() if hasattr(source, "chunks") else iter(lambda: source.read(1 << 20), b"")
-            ):
-                out.write(chunk)
-        return _unzip(archive, target)
-    text = str(source)
-    if text.startswith(STORAGE_PREFIX):
-        return _from_storage(text[len(STORAGE_PREFIX) :].strip("/"), target)
-    path = Path(text)
-    if path.is_dir():
-        shutil.copytree(path, target)
-        return target
-    if path.is_file() and zipfile.is_zipfile(path):
-        return _unzip(path, target)
-    raise ValidationError({"source": f"{text} is neither a folder, a ZIP file nor {STORAGE_PREFIX}PREFIX."})
-
-
-def _unzip(archive: Path, target: Path) -> Path:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            if sum(m.file_size for m in members) > ZIP_MAX_BYTES:
-                raise ValidationError({"source": "The ZIP unpacks to more than 64 GiB."})
-            for m in members:
-                rel = PurePosixPath(m.filename)
-                if rel.is_absolute() or ".." in rel.parts or m.filename.startswith(("/", "\\")):
-                    raise ValidationError(
-                        {"source": f"The ZIP holds a path outside its folder: {m.filename}"}
-                    )
-                if rel.parts and rel.parts[0] == "__MACOSX":
-                    continue
-                dest = target.joinpath(*rel.parts)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(m) as src, dest.open("wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-    except zipfile.BadZipFile as exc:
-        raise ValidationError({"source": f"Not a readable ZIP file: {exc}."}) from None
-    if not target.is_dir():
-        raise ValidationError({"source": "The ZIP is empty."})
-    # A ZIP of a folder (`tiny-llama/config.json …`): the folder is the model.
-    entries = list(target.iterdir())
-    if not (target / "config.json").exists() and len(entries) == 1 and entries[0].is_dir():
-        return entries[0]
-    return target
-
-
-def _from_storage(prefix: str, target: Path) -> Path:
-    """Every file under `prefix` in the configured storage (S3 or local media), copied down."""
-    count = 0
-
-    def walk(rel: str) -> None:
-        nonlocal count
-        dirs, files = default_storage.listdir(f"{prefix}/{rel}".rstrip("/"))
-        for name in files:
-            dest = target / rel / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with default_storage.open(f"{prefix}/{rel}{name}", "rb") as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            count += 1
-        for d in dirs:
-            walk(f"{rel}{d}/")
-
-    try:
-        walk("")
-    except (FileNotFoundError, OSError) as exc:
-        raise ValidationError({"source": f"Nothing can be read under {prefix} in storage: {exc}."}) from None
-    if not count:
-        raise ValidationError({"source": f"There are no files under {prefix} in storage."})
-    return target

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from core.jobs.models import ACTIVE
-from slm.synthetic import generate_corpus, make_splits, write_jsonl
+from slm.corpus import make_splits, write_jsonl
+from slm.synthetic import generate_corpus
 from training.models import Dataset, ImportBatch, ModelAlias, TrainingExample, TrainingRun
 from training.services.imports import import_batch_create, import_batch_run
 from training.services.runs import training_run_create
@@ -77,5 +78,8 @@ def demo_pipeline_run(
         dataset=dataset,
         params={"budget_seconds": budget_seconds, "seed": seed},
         promote_to="production",
+        # The demo model is judged by adherence to its synthetic grammar; `make run` serves it whatever the
+        # icon-set verdict says, and the alias history says so.
+        promote_override_reason="The demo model of `make run`, served whatever its verdict.",
         requested_by=owner,
     )

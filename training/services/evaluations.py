@@ -18,6 +18,7 @@ from core.svg import SvgError, clean_svg
 from training.artifacts import local_model_dir
 from training.models import ComputeType, Dataset, DatasetItem, ModelEvaluation, SLMModel
 from training.selectors import dataset_examples
+from training.services.conversions import model_artifacts_convert
 
 log = logging.getLogger(__name__)
 EVAL_PROMPTS = 200
@@ -42,7 +43,8 @@ def evaluation_metrics(
     """
     from slm.adherence import parse_prompt
     from slm.decode.sampling import Generator, read_consensus
-    from slm.form.codec import decode, try_encode
+    from slm.form.decode import decode
+    from slm.form.encode import try_encode
     from slm.quality.designs import Reference, evaluate_quality
     from slm.quality.grammar import design_generate, evaluate
 
@@ -54,6 +56,7 @@ def evaluation_metrics(
     train = dataset_examples(dataset=dataset, split=DatasetItem.Split.TRAIN)
     if not test:
         return {}, []
+    model_artifacts_convert(final_dir=model_dir)  # as registration will (free when it already was)
     gen = Generator(model_dir, compute_type=compute_type)
     result = evaluate(model_dir, validation[:256] or test, [e.prompt for e in test], generator=gen)
     metrics: dict[str, Any] = {
@@ -75,7 +78,7 @@ def evaluation_metrics(
     def as_written(svg: str) -> str | None:
         if form is None:
             return svg
-        encoded, _ = try_encode(svg, form.grid)
+        encoded, _ = try_encode(svg, form)
         return decode(encoded.text, form).svg if encoded else None
 
     consensus, _ = read_consensus(model_dir)
@@ -94,6 +97,7 @@ def evaluation_metrics(
             "reference_svg": item.reference_svg,
             "svg": _shown(item.svg),
             "iou": round(item.iou, 4),
+            "biou": round(item.biou, 4),
             "degenerate": item.degenerate,
             "stratum": item.stratum,
         }

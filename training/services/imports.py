@@ -6,6 +6,7 @@ import atexit
 import itertools
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections import deque
@@ -26,6 +27,7 @@ from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
+from core.lifetime import exit_with_parent
 from training import readers
 from training.models import ImportBatch, TrainingExample
 
@@ -373,7 +375,12 @@ def _check_pool(workers: int) -> ProcessPoolExecutor:
         if _pool is None or _pool_size != workers:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,  # workers (and so the resource tracker) end with us
+                initargs=(os.getpid(),),
+            )
             _pool_size = workers
         return _pool
 

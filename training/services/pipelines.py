@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from training.models import Dataset, ImportBatch, TrainingExample, TrainingRun
 from training.readers import detect_format
 from training.services.imports import import_batch_create, import_batch_run
+from training.services.profiles import dataset_budget_estimate
 from training.services.runs import training_run_create, training_run_run
 from training.services.snapshots import dataset_export, dataset_snapshot_create
 
@@ -31,12 +32,16 @@ def icon_model_pipeline_run(
     budget_seconds: int,
     seed: int = 0,
     snapshot_name: str = "",
+    promote_to: str = "",
+    promote_override_reason: str = "",
     requested_by: Any = None,
     on_step: Callable[[str], None] | None = None,
     on_progress: Callable[[Any], None] | None = None,
 ) -> PipelineResult:
     """Import `source` (invalid rows skipped and reported), snapshot everything imported from it, train
-    and evaluate. Raises ValidationError when there is nothing to train on."""
+    and evaluate, then point `promote_to` at the version (production only if its verdict is not "not
+    learned", or with `promote_override_reason`). Raises ValidationError when there is nothing to train
+    on."""
     note = on_step or (lambda _msg: None)
     fmt = detect_format(source)
     note(f"Importing {source} ({fmt}).")
@@ -70,13 +75,18 @@ def icon_model_pipeline_run(
         enqueue=False,
     )
     dataset = dataset_export(dataset_id=dataset.pk)
+    # Said before training: whether the budget can be enough, and what would be (slm.learnable).
+    note(dataset_budget_estimate(dataset=dataset, budget_seconds=budget_seconds or None).message())
     note("Training with the snapshot's recipe.")
     run = training_run_create(
         dataset=dataset,
         params={"budget_seconds": budget_seconds, "seed": seed},
         model_name=name,
+        promote_to=promote_to,
+        promote_override_reason=promote_override_reason,
         requested_by=requested_by,
         enqueue=False,
+        system=requested_by is None,  # the command line: whoever runs it has the shell
     )
     run = training_run_run(run_id=run.pk, on_progress=on_progress)
     return PipelineResult(batch=batch, dataset=dataset, run=run)

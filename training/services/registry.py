@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from slm.quality.verdict import learning_verdict
 from training.artifacts import artifacts_upload
 from training.models import (
     ComputeType,
@@ -21,19 +22,9 @@ from training.models import (
     TrainingRunEvent,
     validate_alias_name,
 )
+from training.services.conversions import model_artifacts_convert, model_version_convert
 
-
-def model_artifacts_convert(*, final_dir: Path) -> str | None:
-    """Convert a model folder for CTranslate2 (into `ct2/` beside the weights, uploaded with them); the
-    reason when it cannot be (then `ct2-failed.json` says so beside the weights, and the version is
-    served through transformers). Converting a folder that already was is free."""
-    from slm.decode.ct2 import ConversionError, convert
-
-    try:
-        convert(final_dir)
-    except ConversionError as exc:
-        return str(exc)
-    return None
+PRODUCTION = "production"
 
 
 @transaction.atomic
@@ -159,35 +150,71 @@ def model_alias_check(*, name: str, user: Any, exists: bool | None = None) -> No
         raise PermissionDenied("Only ML staff may move the production alias.")
 
 
+def production_refusal(*, name: str, model_version: SLMModel) -> str:
+    """Why `production` may not move to this version without an override ("" when it may): its verdict
+    (slm.quality.verdict, the rule its run and version pages show) is "not learned"."""
+    if name != PRODUCTION:
+        return ""
+    verdict = learning_verdict(model_version.metrics or {})
+    if not verdict.not_learned:
+        return ""
+    return (
+        f"{model_version} has not learned its data set, so production does not move to it. "
+        f"{verdict.sentence} ML staff may override this with a reason."
+    )
+
+
 @transaction.atomic
 def model_alias_move(
-    *, name: str, model_version: SLMModel, moved_by: Any = None, note: str = "", system: bool = False
+    *,
+    name: str,
+    model_version: SLMModel,
+    moved_by: Any = None,
+    note: str = "",
+    system: bool = False,
+    override_reason: str = "",
 ) -> ModelAlias:
     """Point an alias at a version and keep the move in its history. The caller needs the permission
-    for it (model_alias_check); `system` moves (the demo pipeline, a run nobody requested) skip that."""
+    for it (model_alias_check); `system` moves (the demo pipeline, a run nobody requested) skip that.
+    `production` never moves to a version whose verdict is "not learned" unless `override_reason` says
+    why (ML staff: only they may move production); the reason is kept in the alias's history.
+    A version stored without a CTranslate2 conversion is converted first (model_version_convert), so
+    no user's request ever waits for one; one that cannot be is served through transformers."""
+    if not system:
+        model_alias_check(name=name, user=moved_by)  # before converting anything for a refused move
+    refusal = production_refusal(name=name, model_version=model_version)
+    reason = " ".join(override_reason.split())[:500]
+    if refusal and not reason:
+        raise ValidationError({"override_reason": refusal})
+    model_version_convert(model_version=model_version)  # before any lock is taken
     alias = ModelAlias.objects.select_for_update().filter(name=name).first()
     if not system:
         model_alias_check(name=name, user=moved_by, exists=alias is not None)
     who = moved_by if getattr(moved_by, "pk", None) else None
     previous = alias.model_version if alias else None
+    if alias is not None and previous == model_version:
+        return alias
     if alias is None:
         alias = ModelAlias(name=name, model_version=model_version, updated_by=who)
         alias.full_clean()
         alias.save()
-    elif previous == model_version:
-        return alias
     else:
         alias.model_version, alias.updated_by = model_version, who
         alias.save(update_fields=["model_version", "updated_by", "updated_at"])
     ModelAliasEvent.objects.create(
-        alias=alias, from_version=previous, to_version=model_version, moved_by=who, note=note[:500]
+        alias=alias,
+        from_version=previous,
+        to_version=model_version,
+        moved_by=who,
+        note=note[:500],
+        override_reason=reason if refusal else "",
     )
     return alias
 
 
 @transaction.atomic
-def model_alias_rollback(*, alias: ModelAlias, moved_by: Any = None) -> ModelAlias:
-    """Point the alias back at the version it had before its last move."""
+def model_alias_rollback(*, alias: ModelAlias, moved_by: Any = None, override_reason: str = "") -> ModelAlias:
+    """Point the alias back at the version it had before its last move (production's gate applies)."""
     last = alias.events.order_by("-created_at").first()
     if last is None or last.from_version is None:
         raise ValidationError({"alias": f"{alias.name} has no earlier version to roll back to."})
@@ -196,4 +223,5 @@ def model_alias_rollback(*, alias: ModelAlias, moved_by: Any = None) -> ModelAli
         model_version=last.from_version,
         moved_by=moved_by,
         note=f"Rollback from {last.to_version}",
+        override_reason=override_reason,
     )

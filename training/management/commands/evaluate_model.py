@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from core.jobs.models import JobStatus
 from core.progress import elapsed_bar
 from slm.quality.designs import summary_line
+from slm.quality.verdict import learning_verdict
 from training.models import Dataset, SLMModel
 from training.selectors import model_version_resolve
 from training.services.evaluations import model_evaluation_create, model_evaluation_run
@@ -59,6 +60,10 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{stratum} ({metrics[f'{stratum}_n']:.0f} prompts, ~{metrics[f'{stratum}_commands']:.0f} "
                     f"commands): iou={metrics[f'{stratum}_iou']:.4f} random_iou={metrics[f'{stratum}_random_iou']:.4f} "
-                    f"retrieval_iou={metrics[f'{stratum}_retrieval_iou']:.4f}"
+                    f"retrieval_iou={metrics[f'{stratum}_retrieval_iou']:.4f} "
+                    f"biou={metrics.get(f'{stratum}_biou', 0):.4f}"
                 )
+        if "greedy_valid" in metrics:
+            self.stdout.write(f"greedy decodes valid, not degenerate: {metrics['greedy_valid']:.4f}")
+        self.stdout.write(learning_verdict(metrics).sentence)
         self.stdout.write(summary_line(metrics, model.metrics.get("steps")))

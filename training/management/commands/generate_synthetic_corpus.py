@@ -5,7 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from slm.synthetic import generate_corpus, write_jsonl
+from slm.corpus import write_jsonl
+from slm.synthetic import generate_corpus
 
 
 class Command(BaseCommand):

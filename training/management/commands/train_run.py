@@ -32,7 +32,7 @@ class Command(BaseCommand):
             if run.status == "failed":
                 raise CommandError(run.error_message)
             return
-        out_dir = Path(settings.WORK_DIR) / "runs" / run_id  # training.services.runs.run_dir
+        out_dir = Path(settings.WORK_DIR) / "runs" / run_id  # training.services.run_state.run_dir
         try:
             code = follow(out_dir, nodes, wait_s=wait)
         except DistributedFailure as exc:

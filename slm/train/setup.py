@@ -1,0 +1,258 @@
+"""What a training run starts from: its device, the checkpoint it resumes, its tokenizer and model, its
+encoded data, its optimiser and restored state, gathered in one `Run` for the loop (slm.train.loop)."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slm.base import adapt_for_designs, lora_resume, lora_wrap, trainable
+from slm.form.spec import FormSpec, form_units, units_of
+from slm.model import build_model, load_model, max_positions, pick_device, without_attention_dropout
+from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
+from slm.train.checkpoints import clean_stale, latest_checkpoint, load_trainer_state, read_best, set_rng_state
+from slm.train.config import ExampleLike, TrainConfig, TrainExample, as_example
+from slm.train.data import (
+    BucketBatcher,
+    EncodedExample,
+    encode_examples,
+    tokenizer_texts,
+    with_prompt_variants,
+)
+from slm.train.distributed import Dist, wrap
+from slm.train.distributed import current as current_dist
+from slm.train.loss import cpu_bf16_supported
+from slm.train.memory import tune_malloc
+from slm.train.schedule import Schedule
+from slm.train.threads import ThreadTuner, configure_threads
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+
+@dataclass
+class Run:
+    """Everything a run carries from setup to finish."""
+
+    config: TrainConfig
+    out_dir: Path
+    dist: Dist | None
+    device: str
+    tuner: ThreadTuner | None
+    form: FormSpec | None
+    cpu_bf16: bool
+    model: PreTrainedModel
+    net: Any  # what a step runs through (a LoRA model's base, its adapters in place)
+    step_net: Any  # the DDP-wrapped loss of a multi-process run, else None
+    tokenizer: PreTrainedTokenizerFast
+    encoded: list[EncodedExample]
+    val_encoded: list[EncodedExample]
+    val_sample: list[Any]
+    skipped: int
+    optimizer: Any
+    schedule: Schedule
+    batcher: BucketBatcher
+    select_by: str
+    resume: Path | None
+    has_val: bool  # validation examples were given
+    loss_ema: float | None = None
+    history: list[dict[str, float]] = field(default_factory=list)  # step, val_loss[, val_iou] per check
+    best: dict[str, Any] | None = None
+    last_ckpt: Path | None = None
+
+    @property
+    def main(self) -> bool:
+        return self.dist is None or self.dist.main
+
+    @property
+    def device_type(self) -> str:
+        return self.device.split(":")[0]
+
+    @property
+    def fill_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def longest(self) -> int:
+        return max(len(e.ids) for e in self.encoded)
+
+
+def setup_run(
+    config: TrainConfig,
+    train_examples: Iterable[ExampleLike],
+    val_examples: Iterable[ExampleLike],
+    out_dir: Path,
+    init_from: Path | None,
+) -> Run:
+    """Device and threads, the resume point, model and tokenizer, encoded data, optimiser, restored state."""
+    import torch
+
+    if not config.max_steps and not config.budget_seconds:
+        raise ValueError("set max_steps and/or budget_seconds")
+    dist = current_dist()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if dist is None or dist.main:
+        clean_stale(out_dir)
+    configure_threads(config.num_threads)
+    device = run_device(config, dist)
+    cores = os.cpu_count() or 1
+    tune = device == "cpu" and config.num_threads is None and cores > 1 and dist is None
+    train_list = [as_example(e) for e in train_examples]
+    val_list = [as_example(e) for e in val_examples]
+    if not train_list:
+        raise ValueError("no training examples")
+    form = FormSpec.from_dict(config.svg_form)
+    if config.prompt_variants > 1:
+        train_list = with_prompt_variants(train_list, config.prompt_variants, config.seed)
+    resume = resume_point(out_dir, dist)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    model, tokenizer = model_and_tokenizer(config, train_list, form, resume, init_from)
+    without_attention_dropout(model)  # also a resumed or base model saved with it
+    tune_malloc()
+    model.to(device)
+    model.train()
+    net = trainable(model)
+    max_len = max_positions(net)
+    encoded, skipped = encode_examples(tokenizer, train_list, max_len)
+    val_encoded, _ = encode_examples(tokenizer, val_list, max_len)
+    if not encoded:
+        raise ValueError("every training example is longer than the model context")
+    select_by = config.select_by if val_list else "last"
+    if select_by == "val_iou" and form is None:
+        select_by = "val_loss"  # designs are compared as pictures only for the model form
+    run = Run(
+        config=config,
+        out_dir=out_dir,
+        dist=dist,
+        device=device,
+        tuner=ThreadTuner([cores, 1]) if tune else None,
+        form=form,
+        cpu_bf16=cpu_bf16_supported() if config.cpu_bf16 is None else config.cpu_bf16,
+        model=model,
+        net=net,
+        step_net=wrap(net, device) if dist is not None else None,
+        tokenizer=tokenizer,
+        encoded=encoded,
+        val_encoded=val_encoded,
+        val_sample=val_list[: config.validation_prompts],
+        skipped=skipped,
+        optimizer=make_optimizer(net, config),
+        schedule=Schedule(config),
+        batcher=BucketBatcher(
+            [len(e.ids) for e in encoded],
+            config.batch_size,
+            config.seed,
+            config.bucket_batches,
+            max_tokens=config.batch_tokens,
+        ),
+        select_by=select_by,
+        resume=resume,
+        has_val=bool(val_list),
+        last_ckpt=resume,
+    )
+    if resume is not None:
+        state = load_trainer_state(resume)  # weights_only: never unpickles code
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.schedule.load_state_dict(state["schedule"])
+        run.batcher.load_state_dict(state["batcher"])
+        set_rng_state(state["rng"])
+        run.loss_ema = state.get("loss_ema")
+        run.history = list(state.get("validation", []))
+        run.best = read_best(out_dir)
+    return run
+
+
+def run_device(config: TrainConfig, dist: Dist | None) -> str:
+    """The device this process trains on: a rank of a multi-GPU run takes its own GPU."""
+    device = pick_device(config.device)
+    if device.startswith("cuda"):
+        fast_cuda_matmuls()
+        if dist is not None:
+            device = f"cuda:{dist.local_rank}"
+    return device
+
+
+def resume_point(out_dir: Path, dist: Dist | None) -> Path | None:
+    """The checkpoint to resume from, the same on every rank (rank 0's view of out_dir)."""
+    resume = latest_checkpoint(out_dir)
+    if dist is not None:
+        dist.barrier()  # rank 0 has cleaned up; every rank resumes from the checkpoint rank 0 saw
+        name = dist.broadcast(resume.name if resume is not None else None)
+        resume = out_dir / "checkpoints" / name if name else None
+    return resume
+
+
+def model_and_tokenizer(
+    config: TrainConfig,
+    train_list: list[TrainExample],
+    form: FormSpec | None,
+    resume: Path | None,
+    init_from: Path | None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """Resumed from a checkpoint, fine-tuned from a base model (full or LoRA), or new."""
+    lora = config.finetune == "lora"
+    if lora and init_from is None:
+        raise ValueError("LoRA fine-tunes a base model: give init_from")
+    if resume is not None and lora:
+        tokenizer = load_tokenizer(tokenizer_dir(resume))  # the base's, with our markers added
+        model = load_model(init_from)  # type: ignore[arg-type]
+        adapt_for_designs(model, tokenizer)
+        return lora_resume(model, resume), tokenizer
+    if resume is not None:
+        return load_model(resume), load_tokenizer(tokenizer_dir(resume))
+    if init_from is not None:
+        # Fine-tuning keeps the base vocabulary: unseen text still encodes (as characters), ids stay valid.
+        # A pretrained base gets our sequence markers as added special tokens (slm.base).
+        init_from = Path(init_from)
+        tokenizer = load_tokenizer(tokenizer_dir(init_from))
+        model = load_model(init_from)
+        new_ids = adapt_for_designs(model, tokenizer)
+        if lora:
+            model = lora_wrap(model, config.lora_rank, config.lora_alpha, config.lora_targets, new_ids)
+        return model, tokenizer
+    sample = train_list[: config.tokenizer_examples] if config.tokenizer_examples else train_list
+    if form is None:
+        tokenizer = train_tokenizer(tokenizer_texts(sample), vocab_size=config.vocab_size)
+    else:  # BPE for the prompts; every unit of the form one token
+        units = [*form_units(form), *sorted(units_of(e.svg for e in train_list))]
+        prompts = (prefix_text(e.prompt, e.context) for e in sample)
+        tokenizer = train_tokenizer(prompts, vocab_size=config.vocab_size, units=units)
+    return build_model(config.model, tokenizer), tokenizer
+
+
+def make_optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optimizer:
+    import torch
+
+    # No weight decay on biases, norms and embeddings: standard for small transformers.
+    decay, no_decay = [], []
+    seen: set[int] = set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        (
+            decay
+            if p.ndim >= 2 and "wte" not in name and "embed" not in name and "wpe" not in name
+            else no_decay
+        ).append(p)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, config.beta2), eps=1e-8)
+
+
+def fast_cuda_matmuls() -> None:
+    """TF32 for float32 matrix products and convolutions on GPUs that have it (Ampere and later):
+    the parts bf16 autocast leaves in float32 (the loss, norms, the optimiser) run several times faster."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.set_float32_matmul_precision("high")
