@@ -13,8 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ERROR, READ_ERRORS, ApiMixin, HasModelPerm
+from core.api import ApiMixin, HasModelPerm
+from core.api_errors import errors
+from core.errors import CommonErrorCode
 from training import selectors
+from training.errors import TrainingErrorCode
 from training.models import ModelAlias, SLMModel
 from training.services.registry import model_alias_move
 
@@ -57,7 +60,7 @@ class AliasMoveSerializer(serializers.Serializer):
         try:
             return selectors.model_version_resolve(ref=value)
         except SLMModel.DoesNotExist as exc:
-            raise serializers.ValidationError(str(exc)) from None
+            raise serializers.ValidationError(str(exc), code=TrainingErrorCode.UNKNOWN_MODEL) from None
 
 
 def _aliases() -> Any:
@@ -80,7 +83,7 @@ class AliasListApi(ApiMixin, APIView):
 
     @extend_schema(
         summary="Model aliases, where each points and its recent moves",
-        responses={200: AliasSerializer(many=True), **READ_ERRORS},
+        responses={200: AliasSerializer(many=True), **errors()},
     )
     def get(self, request: Request) -> Response:
         return Response(AliasSerializer([_with_history(a) for a in _aliases()], many=True).data)
@@ -93,7 +96,14 @@ class AliasMoveApi(ApiMixin, APIView):
         summary="Point an alias (created if new) at a version; production refuses a version that has "
         "not learned its set unless override_reason says why",
         request=AliasMoveSerializer,
-        responses={200: AliasSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+        responses={
+            200: AliasSerializer,
+            **errors(
+                CommonErrorCode.VALIDATION_ERROR,
+                TrainingErrorCode.UNKNOWN_MODEL,
+                TrainingErrorCode.NOT_LEARNED,
+            ),
+        },
     )
     def put(self, request: Request, name: str) -> Response:
         data = AliasMoveSerializer(data=request.data)

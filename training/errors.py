@@ -16,3 +16,8 @@ class TrainingErrorCode(ErrorCode):
         400,
         "The model named is an imported base model: fine-tune it on a snapshot before it can draw designs.",
     )
+    NOT_LEARNED = (
+        "not_learned",
+        400,
+        "Production would move to a version whose verdict is “not learned”: give override_reason to move it anyway.",
+    )

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from slm.quality.verdict import learning_verdict
 from training.artifacts import artifacts_upload
+from training.errors import TrainingErrorCode
 from training.models import (
     ComputeType,
     ModelAlias,
@@ -185,7 +186,9 @@ def model_alias_move(
     refusal = production_refusal(name=name, model_version=model_version)
     reason = " ".join(override_reason.split())[:500]
     if refusal and not reason:
-        raise ValidationError({"override_reason": refusal})
+        raise ValidationError(
+            {"override_reason": ValidationError(refusal, code=TrainingErrorCode.NOT_LEARNED)}
+        )
     model_version_convert(model_version=model_version)  # before any lock is taken
     alias = ModelAlias.objects.select_for_update().filter(name=name).first()
     if not system:
