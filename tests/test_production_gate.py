@@ -89,7 +89,7 @@ def test_the_api_answers_400_with_a_field_error_and_keeps_the_reason(ml_staff, v
     assert moved.json()["model"] == str(good)
 
     refused = api.put("/api/v1/aliases/production/", {"model": "icons:2"}, format="json")
-    assert_field_error(refused, "override_reason", "not learned")
+    assert_field_error(refused, "override_reason", "not learned", code="not_learned")
     assert ModelAlias.objects.get(name="production").model_version == good
 
     moved = api.put(
@@ -101,7 +101,11 @@ def test_the_api_answers_400_with_a_field_error_and_keeps_the_reason(ml_staff, v
     listed = api.get("/api/v1/aliases/").json()
     assert listed[0]["name"] == "production" and len(listed[0]["history"]) == 2
 
-    assert_field_error(api.put("/api/v1/aliases/production/", {"model": "nope:9"}, format="json"), "model")
+    assert_field_error(
+        api.put("/api/v1/aliases/production/", {"model": "nope:9"}, format="json"),
+        "model",
+        code="unknown_model",
+    )
     curator = UserFactory(username="cur")
     assert (
         client_for(curator)
