@@ -35,3 +35,14 @@ def test_profile_reads_grid_lengths_and_failures() -> None:
     assert p["form"]["grid"] == 24 and p["train_examples"] == 11 and p["unconvertible"] == 1
     assert p["unconvertible_examples"][0]["reason"] == "text is not supported"
     assert p["max_tokens"] >= p["mean_tokens"] > 5 and p["clause_prompts"] is True
+
+
+def test_a_budget_too_short_to_learn_a_set_by_heart_is_not_regularised() -> None:
+    """The same small set: a budget of many passes regularises it, one of few passes does not (dropout
+    only slows a model that cannot learn the set by heart anyway)."""
+    profile = DataProfile(6500, 75.0, 400, clause_prompts=True, form={"kind": "model-form", "grid": 48})
+    short = derive(profile, budget_seconds=600)
+    long = derive(profile, budget_seconds=4 * 3600)
+    assert (short.values["dropout"], short.values["weight_decay"]) == (0.0, 0.01)
+    assert (long.values["dropout"], long.values["weight_decay"]) == (0.1, 0.1)
+    assert any("too few to learn it by heart" in reason for reason in short.reasons)
