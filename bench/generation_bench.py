@@ -271,7 +271,8 @@ def main() -> None:
         body = response.json()
         if statuses is not None:
             statuses.append(body["status"])
-        if tokens is not None:
+        if tokens is not None and "tokens" in body["design_metadata"]:
+            # A failed request (an untrained model's "no usable design") has no token counts.
             tokens.append(body["design_metadata"]["tokens"]["generated"])
         return elapsed
 
