@@ -7,6 +7,7 @@ Sequence layout: [bos] context/prompt [sep] svg [eos]; the loss covers the SVG a
 from __future__ import annotations
 
 import random
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,27 +24,33 @@ if TYPE_CHECKING:
 IGNORE = -100  # label of positions the loss skips (prompt and padding)
 
 
-@dataclass
+@dataclass(slots=True)
 class EncodedExample:
-    ids: list[int]
+    # int32 array: 4 bytes a token where a list of Python ints took ~43 (the whole set stays encoded)
+    ids: array[int]
     prefix_len: int  # tokens before the first SVG token; the loss starts there
+
+
+ENCODE_CHUNK = 2048  # examples a Rust batch encodes: its Encoding objects hold ~100 bytes a token
 
 
 def encode_examples(
     tokenizer: PreTrainedTokenizerFast, examples: Sequence[TrainExample], max_len: int
 ) -> tuple[list[EncodedExample], int]:
-    """Encode all examples in two Rust batches; drop (and count) sequences longer than max_len."""
+    """Encode the examples in Rust batches; drop (and count) sequences longer than max_len."""
     sp = special_ids(tokenizer)
-    prefixes = encode_texts(tokenizer, [prefix_text(e.prompt, e.context) for e in examples])
-    svgs = encode_texts(tokenizer, [e.svg for e in examples])
     out: list[EncodedExample] = []
     skipped = 0
-    for p, s in zip(prefixes, svgs, strict=True):
-        ids = [sp["bos"], *p, sp["sep"], *s, sp["eos"]]
-        if len(ids) > max_len:
-            skipped += 1
-            continue
-        out.append(EncodedExample(ids=ids, prefix_len=len(p) + 2))
+    for start in range(0, len(examples), ENCODE_CHUNK):
+        chunk = examples[start : start + ENCODE_CHUNK]
+        prefixes = encode_texts(tokenizer, [prefix_text(e.prompt, e.context) for e in chunk])
+        svgs = encode_texts(tokenizer, [e.svg for e in chunk])
+        for p, s in zip(prefixes, svgs, strict=True):
+            if len(p) + len(s) + 3 > max_len:
+                skipped += 1
+                continue
+            ids = array("i", [sp["bos"], *p, sp["sep"], *s, sp["eos"]])
+            out.append(EncodedExample(ids=ids, prefix_len=len(p) + 2))
     return out, skipped
 
 
@@ -62,7 +69,9 @@ def collate(batch: Sequence[EncodedExample], pad_id: int) -> tuple[torch.Tensor,
     tokens = 0
     for i, e in enumerate(batch):
         n = len(e.ids)
-        row = torch.tensor(e.ids, dtype=torch.long)
+        row = (
+            torch.frombuffer(e.ids, dtype=torch.int32).long() if n else torch.tensor(e.ids, dtype=torch.long)
+        )
         ids[i, :n] = row
         labels[i, e.prefix_len : n] = row[e.prefix_len :]
         tokens += n

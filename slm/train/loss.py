@@ -28,10 +28,18 @@ def lm_loss(model: PreTrainedModel, ids: torch.Tensor, labels: torch.Tensor) -> 
     return F.cross_entropy(logits.float(), targets[keep])
 
 
+EVAL_TOKENS = 8192  # padded positions an evaluation batch holds at most: its logits are that x vocabulary
+
+
 def evaluation_loss(
-    model: PreTrainedModel, encoded: Sequence[EncodedExample], pad_id: int, batch_size: int = 64
+    model: PreTrainedModel,
+    encoded: Sequence[EncodedExample],
+    pad_id: int,
+    batch_size: int = 64,
+    max_tokens: int = EVAL_TOKENS,
 ) -> float | None:
-    """Token-weighted mean loss over the SVG parts; None when there is nothing to evaluate."""
+    """Token-weighted mean loss over the SVG parts; None when there is nothing to evaluate. Batches hold
+    at most `batch_size` sequences and `max_tokens` padded positions (one long sequence still fits)."""
     import torch
 
     if not encoded:
@@ -43,8 +51,7 @@ def evaluation_loss(
     was_training = model.training
     model.eval()
     with torch.no_grad(), autocast(device.type):
-        for start in range(0, len(order), batch_size):
-            batch = [encoded[i] for i in order[start : start + batch_size]]
+        for batch in _eval_batches([encoded[i] for i in order], batch_size, max_tokens):
             ids, labels, _ = collate(batch, pad_id)
             n = int((labels[:, 1:] != IGNORE).sum())
             loss = lm_loss(model, ids.to(device), labels.to(device))
@@ -52,6 +59,19 @@ def evaluation_loss(
             count += n
     model.train(was_training)
     return total / max(1, count)
+
+
+def _eval_batches(
+    ordered: list[EncodedExample], batch_size: int, max_tokens: int
+) -> list[list[EncodedExample]]:
+    """Sequences sorted by length, cut where a batch would pass either limit."""
+    batches: list[list[EncodedExample]] = [[]]
+    for e in ordered:
+        full = len(batches[-1]) >= batch_size or (len(batches[-1]) + 1) * len(e.ids) > max_tokens
+        if batches[-1] and full:
+            batches.append([])
+        batches[-1].append(e)
+    return [b for b in batches if b]
 
 
 def autocast(device_type: str, cpu_bf16: bool = False) -> Any:

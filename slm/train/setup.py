@@ -157,15 +157,21 @@ def setup_run(
         last_ckpt=resume,
     )
     if resume is not None:
-        state = load_trainer_state(resume)  # weights_only: never unpickles code
-        run.optimizer.load_state_dict(state["optimizer"])
-        run.schedule.load_state_dict(state["schedule"])
-        run.batcher.load_state_dict(state["batcher"])
-        set_rng_state(state["rng"])
-        run.loss_ema = state.get("loss_ema")
-        run.history = list(state.get("validation", []))
-        run.best = read_best(out_dir)
+        restore(run, resume)
     return run
+
+
+def restore(run: Run, resume: Path) -> None:
+    """The trainer state of a checkpoint: optimiser, schedule, data order, RNG, loss, validations."""
+
+    state = load_trainer_state(resume)  # weights_only: never unpickles code
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.schedule.load_state_dict(state["schedule"])
+    run.batcher.load_state_dict(state["batcher"])
+    set_rng_state(state["rng"])
+    run.loss_ema = state.get("loss_ema")
+    run.history = list(state.get("validation", []))
+    run.best = read_best(run.out_dir)
 
 
 def run_device(config: TrainConfig, dist: Dist | None) -> str:

@@ -99,3 +99,23 @@ def test_tune_malloc_takes_on_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
     assert tune_malloc()
+
+
+def test_evaluation_batches_are_bounded_by_tokens_and_the_loss_does_not_change(corpus) -> None:  # type: ignore[no-untyped-def]
+    from array import array
+
+    from slm.train.data import EncodedExample
+    from slm.train.loss import _eval_batches, evaluation_loss
+
+    rng = random.Random(1)
+    encoded = [
+        EncodedExample(array("i", [rng.randrange(3, 90) for _ in range(n)]), 2) for n in range(4, 120, 3)
+    ]
+    ordered = sorted(encoded, key=lambda e: len(e.ids))
+    batches = _eval_batches(ordered, batch_size=64, max_tokens=200)
+    assert [e for b in batches for e in b] == ordered
+    assert all(len(b) * max(len(e.ids) for e in b) <= 200 or len(b) == 1 for b in batches)
+    model = build_model(ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=128), _tokenizer(corpus))
+    whole = evaluation_loss(model, encoded, 0, batch_size=64, max_tokens=10**6)
+    bounded = evaluation_loss(model, encoded, 0, batch_size=64, max_tokens=200)
+    assert whole == pytest.approx(bounded, rel=1e-5)
