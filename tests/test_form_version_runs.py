@@ -9,7 +9,8 @@ from slm.form.spec import FORM_VERSION, FormSpec
 from tests.factories import synthetic_snapshot
 from training.models import Dataset
 from training.params import TrainingParams
-from training.services.runs import _form_for, training_run_create
+from training.services.run_training import _form_for
+from training.services.runs import training_run_create
 
 
 @pytest.mark.django_db

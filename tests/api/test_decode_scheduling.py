@@ -8,16 +8,18 @@ import time
 
 import pytest
 
+from core.roles import API_CONSUMERS
 from generation import engine
 from generation.models import DesignOutput
-from tests.api.conftest import client_for, consumer
+from tests.api.conftest import client_for
+from tests.shared_fixtures import user_in_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/generations/"
 
 
 def test_requests_of_different_users_share_the_models_next_decode_step(model_version, fake_generator):
-    alice, bob = consumer("alice"), consumer("bob")
+    alice, bob = user_in_role("alice", API_CONSUMERS), user_in_role("bob", API_CONSUMERS)
     first_in_model, release = threading.Event(), threading.Event()
     make = fake_generator.make
 

@@ -15,7 +15,7 @@ from slm.tokenizer import prefix_text, train_tokenizer
 from slm.train.data import BucketBatcher
 from slm.train.memory import tune_malloc
 from slm.train.setup import setup_run
-from tests.ml.conftest import tiny_config
+from tests.shared_fixtures import tiny_config
 
 FUSED = "aten::_scaled_dot_product_flash_attention_for_cpu"
 
