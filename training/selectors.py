@@ -103,7 +103,7 @@ def dataset_split_counts(*, dataset: Dataset) -> dict[str, int]:
 
 def model_version_resolve(*, ref: str) -> SLMModel:
     """A version's UUID, `model_name:version`, or an alias name (`production`) → that version, tried in
-    that order. Alias names can be neither a UUID nor contain ':' (training.models.validate_alias_name),
+    that order. Alias names can be neither a UUID nor contain ':' (training.models.registry.validate_alias_name),
     so no alias can stand in for another version's id or name.
 
     Raises SLMModel.DoesNotExist with a message naming the reference.

@@ -16,7 +16,8 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from core.svg import SvgError, clean_svg
 from training.artifacts import local_model_dir
-from training.models import ComputeType, Dataset, DatasetItem, ModelEvaluation, SLMModel
+from training.models import Dataset, DatasetItem, ModelEvaluation, SLMModel
+from training.models.registry import ComputeType
 from training.selectors import dataset_examples
 from training.services.conversions import model_artifacts_convert
 

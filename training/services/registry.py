@@ -14,15 +14,8 @@ from django.utils import timezone
 from slm.quality.verdict import learning_verdict
 from training.artifacts import artifacts_upload
 from training.errors import TrainingErrorCode
-from training.models import (
-    ComputeType,
-    ModelAlias,
-    ModelAliasEvent,
-    SLMModel,
-    TrainingRun,
-    TrainingRunEvent,
-    validate_alias_name,
-)
+from training.models import ModelAlias, ModelAliasEvent, SLMModel, TrainingRun, TrainingRunEvent
+from training.models.registry import ComputeType, validate_alias_name
 from training.services.conversions import model_artifacts_convert, model_version_convert
 
 PRODUCTION = "production"

@@ -1,0 +1,23 @@
+"""The training app's models, one module per concern; Django finds them through this package."""
+
+from training.models.base_models import BaseModelImport
+from training.models.examples import ImportBatch, TrainingExample
+from training.models.registry import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
+from training.models.runs import TrainingMetric, TrainingRun, TrainingRunEvent
+from training.models.snapshots import Dataset, DatasetExport, DatasetItem
+
+__all__ = [
+    "BaseModelImport",
+    "Dataset",
+    "DatasetExport",
+    "DatasetItem",
+    "ImportBatch",
+    "ModelAlias",
+    "ModelAliasEvent",
+    "ModelEvaluation",
+    "SLMModel",
+    "TrainingExample",
+    "TrainingMetric",
+    "TrainingRun",
+    "TrainingRunEvent",
+]
