@@ -91,7 +91,8 @@ def main() -> None:
     from slm.corpus import write_jsonl
     from slm.synthetic import generate_corpus
     from training.models import TrainingExample
-    from training.services.imports import import_batch_create, import_batch_run
+    from training.services.import_run import import_batch_run
+    from training.services.imports import import_batch_create
 
     path = work / "rows.jsonl"
     write_jsonl(generate_corpus(args.rows, seed=args.seed), path)

@@ -12,7 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from training.models import ImportBatch, TrainingExample
-from training.services.imports import import_batch_create, import_batch_run
+from training.services.import_run import import_batch_run
+from training.services.imports import import_batch_create
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -161,7 +162,8 @@ def test_rows_checked_in_worker_processes_report_and_store_as_in_one_process(
 ):
     """The same file through the pool of check workers (small chunks so it is used) and in this process
     alone: the same counts, per-row reasons (lines in order), stored rows; all or nothing stores none."""
-    import training.services.imports as imports
+    import training.services.import_checks as import_checks
+    import training.services.import_run as import_run
 
     rows = (FIXTURES / "mixed.jsonl").read_bytes().splitlines()
     path = tmp_path / "big.jsonl"
@@ -178,8 +180,9 @@ def test_rows_checked_in_worker_processes_report_and_store_as_in_one_process(
                 data["external_id"] = f"{data['external_id']}-{i}"
             lines.append(json.dumps(data).encode())
     path.write_bytes(b"\n".join(lines) + b"\n")
-    monkeypatch.setattr(imports, "CHUNK", 40)
-    monkeypatch.setattr(imports, "TASK_ROWS", 7)
+    monkeypatch.setattr(import_checks, "CHUNK", 40)
+    monkeypatch.setattr(import_run, "CHUNK", 40)
+    monkeypatch.setattr(import_checks, "TASK_ROWS", 7)
 
     def run(workers: int) -> tuple[ImportBatch, list[tuple[str, str, int]]]:
         settings.IMPORT_WORKERS = workers
@@ -190,8 +193,8 @@ def test_rows_checked_in_worker_processes_report_and_store_as_in_one_process(
 
     alone, stored_alone = run(1)
     pooled, stored_pooled = run(2)
-    assert imports._pool is not None  # the second run went through worker processes
-    assert [getattr(pooled, n) for n in imports.COUNTS] == [getattr(alone, n) for n in imports.COUNTS]
+    assert import_checks._pool is not None  # the second run went through worker processes
+    assert [getattr(pooled, n) for n in import_run.COUNTS] == [getattr(alone, n) for n in import_run.COUNTS]
     assert pooled.report == alone.report and pooled.status == alone.status
     assert [r["line"] for r in pooled.report["invalid"]] == sorted(
         r["line"] for r in pooled.report["invalid"]

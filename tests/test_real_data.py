@@ -13,7 +13,8 @@ from django.core.management import call_command
 
 from tests.shared_fixtures import tiny_params
 from training.models import Dataset, ModelAlias, TrainingExample, TrainingRun
-from training.services.imports import import_batch_create, import_batch_run
+from training.services.import_run import import_batch_run
+from training.services.imports import import_batch_create
 from training.services.pipelines import icon_model_pipeline_run
 from training.services.runs import training_run_create, training_run_run
 from training.services.snapshots import dataset_export, dataset_snapshot_create

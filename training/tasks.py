@@ -11,7 +11,7 @@ from training.services.base_model_sweep import base_model_sweep
 from training.services.base_models import base_model_import_execute
 from training.services.demo import demo_pipeline_run
 from training.services.evaluations import model_evaluation_execute
-from training.services.imports import import_batch_execute
+from training.services.import_run import import_batch_execute
 from training.services.runs import training_run_execute
 from training.services.snapshots import dataset_export_execute
 

@@ -17,7 +17,8 @@ from core.jobs.models import ACTIVE
 from slm.corpus import make_splits, write_jsonl
 from slm.synthetic import generate_corpus
 from training.models import Dataset, ImportBatch, ModelAlias, TrainingExample, TrainingRun
-from training.services.imports import import_batch_create, import_batch_run
+from training.services.import_run import import_batch_run
+from training.services.imports import import_batch_create
 from training.services.runs import training_run_create
 from training.services.snapshots import dataset_export, dataset_snapshot_create
 

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 
 from training.models import Dataset, ImportBatch, TrainingExample, TrainingRun
 from training.readers import detect_format
-from training.services.imports import import_batch_create, import_batch_run
+from training.services.import_run import import_batch_run
+from training.services.imports import import_batch_create
 from training.services.profiles import dataset_budget_estimate
 from training.services.runs import training_run_create, training_run_run
 from training.services.snapshots import dataset_export, dataset_snapshot_create

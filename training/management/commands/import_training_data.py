@@ -10,7 +10,8 @@ from catalog.models import StyleGuide
 from core.progress import progress_bar
 from training.models import ImportBatch
 from training.readers import detect_format
-from training.services.imports import import_batch_create, import_batch_run
+from training.services.import_run import import_batch_run
+from training.services.imports import import_batch_create
 
 
 class Command(BaseCommand):
