@@ -13,6 +13,10 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import api_settings, stack
+from config.log_config import logging_settings
+from config.storage import storages_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -38,41 +42,9 @@ DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-INSTALLED_APPS = [
-    "studio.apps.StudioAdminConfig",  # django.contrib.admin with the dashboard as its home (studio.site)
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "rest_framework",
-    "rest_framework.authtoken",
-    "django_filters",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "auditlog",
-    "django_dramatiq",
-    "axes",
-    "core",
-    "catalog",
-    "training",
-    "generation",
-    "feedback",
-    "studio",
-]
-
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "core.middleware.AuditContextMiddleware",
-    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
-    "axes.middleware.AxesMiddleware",
-]
+# Django's stack, constants (config/stack.py).
+INSTALLED_APPS = stack.INSTALLED_APPS
+MIDDLEWARE = stack.MIDDLEWARE
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -119,20 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
-# django-axes first: it refuses a locked-out username+IP before any password is checked.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, with each user's permissions cached between requests (core/auth_backends.py).
-    "core.auth_backends.CachedModelBackend",
-]
+AUTHENTICATION_BACKENDS = stack.AUTHENTICATION_BACKENDS
 AUTH_PERMISSION_CACHE_SECONDS = env.int("AUTH_PERMISSION_CACHE_SECONDS", default=300)
-
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+AUTH_PASSWORD_VALIDATORS = stack.AUTH_PASSWORD_VALIDATORS
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -148,39 +109,11 @@ WORK_DIR = Path(env.str("ATELIER_WORK_DIR", default=str(VAR_DIR / "work")))
 
 # Storage: local media folder by default; S3-compatible storage when a bucket is named.
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
-if AWS_STORAGE_BUCKET_NAME:
-    _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
-            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
-            "default_acl": None,
-            "querystring_auth": True,
-            "file_overwrite": False,
-        },
-    }
-else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-STORAGES = {
-    "default": _default_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+STORAGES = storages_settings(env, bucket_name=AWS_STORAGE_BUCKET_NAME)
 
 # Dramatiq: Redis when REDIS_URL is set, else an in-process broker whose worker runs inside
 # `manage.py serve`. The database row is the source of truth for every job either way.
 REDIS_URL = env.str("REDIS_URL", default="") or env.str("DRAMATIQ_BROKER_URL", default="")
-_dramatiq_middleware = [
-    "dramatiq.middleware.AgeLimit",
-    "dramatiq.middleware.TimeLimit",
-    "dramatiq.middleware.Callbacks",
-    "dramatiq.middleware.Retries",
-    "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "core.jobs.middleware.RecoverLostJobsMiddleware",
-    "core.jobs.middleware.EndWithParentMiddleware",
-]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
@@ -191,7 +124,7 @@ if REDIS_URL:
             "url": REDIS_URL,
             "maintenance_chance": env.int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", default=50_000),
         },
-        "MIDDLEWARE": _dramatiq_middleware,
+        "MIDDLEWARE": stack.DRAMATIQ_MIDDLEWARE,
     }
     # An idle Redis consumer polls the queue with a backoff that grows to `dramatiq_worker_timeout` ms.
     # Dramatiq's default, 1,000, left a request arriving after a quiet spell waiting up to a second for
@@ -203,7 +136,7 @@ else:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.stub.StubBroker",
         "OPTIONS": {},
-        "MIDDLEWARE": _dramatiq_middleware,
+        "MIDDLEWARE": stack.DRAMATIQ_MIDDLEWARE,
     }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 EMBEDDED_BROKER = not REDIS_URL
@@ -240,35 +173,15 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        # DRF's token authentication, with failed attempts throttled per client IP.
-        "core.api_auth.ThrottledTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON bodies: refused with 400 when nested too deeply or holding NaN/Infinity/1e400 (core.api_json).
-    "DEFAULT_PARSER_CLASSES": [
-        "core.api_json.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {
+REST_FRAMEWORK = api_settings.rest_framework_settings(
+    throttle_rates={
         "user": env.str("API_THROTTLE_USER", default="600/minute"),
         "generation_create": env.str("API_THROTTLE_GENERATIONS", default="120/minute"),
         # Wrong or unknown tokens, per client IP; past it every token from that IP waits.
         "failed_auth": env.str("API_THROTTLE_FAILED_AUTH", default="20/minute"),
     },
-    # Anonymous throttles key on the client IP through the trusted proxies only (DRF reads the header
-    # otherwise).
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
-}
+    num_proxies=TRUSTED_PROXY_COUNT,
+)
 
 # Throttle counts and other shared state: Redis when configured, so every web process sees the same counts.
 CACHES = {
@@ -317,26 +230,7 @@ API_LOG_MAX_PAYLOAD_BYTES = env.int("API_LOG_MAX_PAYLOAD_BYTES", default=8192)
 # outright loses the last few milliseconds of rows); "inline": each call writes its row before answering.
 API_LOG_WRITE = env.str("API_LOG_WRITE", default="background")
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Atelier API",
-    "DESCRIPTION": "Text (and images) in, sanitised SVG designs and PNG renders out.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {
-        "ExampleStatusEnum": "training.models.TrainingExample.Status",
-        "JobStatusEnum": "core.jobs.models.JobStatus",
-        "DatasetStatusEnum": "training.models.Dataset.Status",
-    },
-    # After the enums: every operation documents the error codes any call may get (core.api_errors).
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "core.api_errors.document_common_errors",
-    ],
-}
+SPECTACULAR_SETTINGS = api_settings.SPECTACULAR_SETTINGS
 
 # Audit trail (django-auditlog): JSON old/new values, the actor, IP, and the user agent
 # (added by core.middleware into additional_data).
@@ -345,25 +239,7 @@ AUDITLOG_INCLUDE_ALL_MODELS = False
 # Compare against the stored row even when it is soft-deleted, so a restore is audited too.
 AUDITLOG_USE_BASE_MANAGER = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"skip_404": {"()": "core.log_filters.SkipNotFound"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "server": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["skip_404"]},
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Each event once: Django's loggers print through the root's handler only (Django's own console
-    # handler printed every "Not Found" a second time), and runserver's request line is not repeated
-    # for a 404 that django.request logs.
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
-    },
-}
+LOGGING = logging_settings(level=env.str("LOG_LEVEL", default="INFO"))
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
