@@ -30,7 +30,8 @@ from generation.filters import GenerationFilter
 from generation.images import MAX_IMAGES
 from generation.models import DesignOutput
 from generation.serializers import GenerationSerializer
-from generation.services.requests import MAX_COUNT, MAX_PROMPT_CHARS, generation_create
+from generation.services.request_inputs import MAX_PROMPT_CHARS
+from generation.services.requests import MAX_COUNT, generation_create
 from training.errors import TrainingErrorCode
 
 WAIT_CAP_SECONDS = 60

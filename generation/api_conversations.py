@@ -23,7 +23,7 @@ from generation import selectors
 from generation.errors import GenerationErrorCode as Codes
 from generation.models import Conversation
 from generation.serializers import ConversationSerializer
-from generation.services.requests import conversation_create
+from generation.services.conversations import conversation_create
 
 
 class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
