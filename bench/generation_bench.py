@@ -134,7 +134,7 @@ def instrument(spans: Spans) -> None:
     pipeline._generate = spans.wrap("decode", pipeline._generate)
     candidates.clean_svg = spans.wrap("sanitise", candidates.clean_svg)
     candidates.check_visible = spans.wrap("probe", candidates.check_visible)
-    pipeline._store = spans.wrap("store", pipeline._store, end="store_end")
+    pipeline.generation_complete = spans.wrap("store", pipeline.generation_complete, end="store_end")
     selectors_wait = selectors.generation_wait
     api.selectors.generation_wait = spans.wrap("_wait", selectors_wait, end="wait_end")
     serializer = api.GenerationSerializer
