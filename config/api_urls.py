@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from catalog import api as catalog_api
 from core.api import ApiLogMixin, ApiNotFound
 from feedback import api as feedback_api
-from generation import api
+from generation import api, api_conversations, api_files
 from training import api as training_api
 from training import api_aliases
 
@@ -30,11 +30,17 @@ class RedocView(ApiLogMixin, SpectacularRedocView):
 v1 = [
     path("generations/", api.GenerationListCreateApi.as_view(), name="generation-list"),
     path("generations/<uuid:pk>/", api.GenerationDetailApi.as_view(), name="generation-detail"),
-    path("generations/<uuid:pk>/designs/<int:seq>/svg/", api.DesignSvgApi.as_view(), name="design-svg"),
-    path("generations/<uuid:pk>/designs/<int:seq>/png/", api.DesignPngApi.as_view(), name="design-png"),
-    path("generations/<uuid:pk>/inputs/<uuid:image_id>/", api.InputImageApi.as_view(), name="input-image"),
-    path("conversations/", api.ConversationListCreateApi.as_view(), name="conversation-list"),
-    path("conversations/<uuid:pk>/", api.ConversationDetailApi.as_view(), name="conversation-detail"),
+    path("generations/<uuid:pk>/designs/<int:seq>/svg/", api_files.DesignSvgApi.as_view(), name="design-svg"),
+    path("generations/<uuid:pk>/designs/<int:seq>/png/", api_files.DesignPngApi.as_view(), name="design-png"),
+    path(
+        "generations/<uuid:pk>/inputs/<uuid:image_id>/", api_files.InputImageApi.as_view(), name="input-image"
+    ),
+    path("conversations/", api_conversations.ConversationListCreateApi.as_view(), name="conversation-list"),
+    path(
+        "conversations/<uuid:pk>/",
+        api_conversations.ConversationDetailApi.as_view(),
+        name="conversation-detail",
+    ),
     path("style-guides/", catalog_api.StyleGuideListApi.as_view(), name="style-guide-list"),
     path("patterns/", catalog_api.PatternListApi.as_view(), name="pattern-list"),
     path("templates/", catalog_api.TemplateListApi.as_view(), name="template-list"),

@@ -1,4 +1,5 @@
-"""The public API for generation, /api/v1/: generations, their designs and inputs, conversations.
+"""The public API for generation requests, /api/v1/generations/: request designs, list yours, read one.
+(Their files: generation.api_files; conversations: generation.api_conversations.)
 
 Every view is a core.api view (auth, throttling, the error shape, the request log); a user sees only
 their own rows (others' ids answer 404).
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -19,33 +19,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.errors import CatalogErrorCode
-from core.api import (
-    INLINE_PARAM,
-    ApiMixin,
-    FileApi,
-    HasModelPerm,
-    UserThrottle,
-    file_response,
-    read_file,
-)
+from core.api import ApiMixin, HasModelPerm, UserThrottle
 from core.api_errors import ApiError, errors
 from core.api_json import StrictJSONField, StrictJSONParser
 from core.errors import CommonErrorCode
 from core.jobs.models import TERMINAL
-from core.svg import SvgError, clean_svg
 from generation import selectors
 from generation.errors import GenerationErrorCode as Codes
 from generation.filters import GenerationFilter
 from generation.images import MAX_IMAGES
-from generation.models import Conversation, DesignOutput
-from generation.serializers import ConversationSerializer, GenerationSerializer
-from generation.services.renders import design_png_ensure
-from generation.services.requests import (
-    MAX_COUNT,
-    MAX_PROMPT_CHARS,
-    conversation_create,
-    generation_create,
-)
+from generation.models import DesignOutput
+from generation.serializers import GenerationSerializer
+from generation.services.request_inputs import MAX_PROMPT_CHARS
+from generation.services.requests import MAX_COUNT, generation_create
 from training.errors import TrainingErrorCode
 
 WAIT_CAP_SECONDS = 60
@@ -217,139 +203,3 @@ class GenerationDetailApi(ApiMixin, APIView):
             raise ApiError(Codes.GENERATION_NOT_FOUND)
         self.log_prompt_id = output.prompt_id
         return Response(GenerationSerializer(output, context={"request": request}).data)
-
-
-class DesignSvgApi(FileApi):
-    @extend_schema(
-        summary="Download a design as sanitised SVG",
-        parameters=[INLINE_PARAM],
-        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, **errors(Codes.DESIGN_NOT_FOUND)},
-    )
-    def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
-        image = selectors.output_image_get(
-            user=request.user, output_id=pk, sequence_order=seq, file_type="svg"
-        )
-        if image is None:
-            raise ApiError(Codes.DESIGN_NOT_FOUND)
-        try:  # stored SVG is already clean; cleaning again on the way out costs little and trusts nothing
-            svg = clean_svg(read_file(image.file, missing=Codes.DESIGN_NOT_FOUND)).svg
-        except SvgError as exc:
-            raise ApiError(Codes.DESIGN_NOT_FOUND) from exc
-        return file_response(
-            svg.encode("utf-8"),
-            content_type="image/svg+xml; charset=utf-8",
-            filename=f"design-{str(pk)[:8]}-{seq}.svg",
-            request=request,
-        )
-
-
-class DesignPngApi(FileApi):
-    @extend_schema(
-        summary="Download a design's PNG render",
-        description=(
-            "The worker renders PNGs right after a request completes; one asked for before that is "
-            "rendered from the stored SVG on the spot. 503 if it cannot be rendered."
-        ),
-        parameters=[INLINE_PARAM],
-        responses={
-            (200, "image/png"): OpenApiTypes.BINARY,
-            **errors(Codes.DESIGN_NOT_FOUND, Codes.RENDER_UNAVAILABLE),
-        },
-    )
-    def get(self, request: Request, pk: Any, seq: int) -> HttpResponse:
-        image = selectors.output_image_get(
-            user=request.user, output_id=pk, sequence_order=seq, file_type="png"
-        )
-        if image is None:  # not rendered yet (the worker renders right after completing): render it now
-            svg = selectors.output_image_get(
-                user=request.user, output_id=pk, sequence_order=seq, file_type="svg"
-            )
-            if svg is None:
-                raise ApiError(Codes.DESIGN_NOT_FOUND)
-            try:
-                image = design_png_ensure(output=svg.output, sequence_order=seq)
-            except (SvgError, OSError) as exc:
-                raise ApiError(Codes.RENDER_UNAVAILABLE) from exc
-            if image is None:
-                raise ApiError(Codes.DESIGN_NOT_FOUND)
-        content = read_file(image.file, missing=Codes.DESIGN_NOT_FOUND)
-        return file_response(
-            content,
-            content_type="image/png",
-            filename=f"design-{str(pk)[:8]}-{seq}.png",
-            request=request,
-        )
-
-
-class InputImageApi(FileApi):
-    @extend_schema(
-        summary="Download an input image (as stored: re-encoded, metadata stripped)",
-        parameters=[INLINE_PARAM],
-        responses={
-            (200, "image/png"): OpenApiTypes.BINARY,
-            (200, "image/jpeg"): OpenApiTypes.BINARY,
-            **errors(Codes.INPUT_IMAGE_NOT_FOUND),
-        },
-    )
-    def get(self, request: Request, pk: Any, image_id: Any) -> HttpResponse:
-        image = selectors.input_image_get(user=request.user, output_id=pk, image_id=image_id)
-        if image is None:
-            raise ApiError(Codes.INPUT_IMAGE_NOT_FOUND)
-        content = read_file(image.file, missing=Codes.INPUT_IMAGE_NOT_FOUND)
-        ext = "jpg" if image.file_type == "jpeg" else "png"
-        return file_response(
-            content,
-            content_type=f"image/{image.file_type}",
-            filename=f"input-{str(image.pk)[:8]}.{ext}",
-            request=request,
-        )
-
-
-# --- conversations -----------------------------------------------------------------------------------
-
-
-class ConversationListCreateApi(ApiMixin, generics.ListAPIView):
-    serializer_class = ConversationSerializer
-    permission_classes = [HasModelPerm]
-    required_perms = {"POST": ("generation.add_conversation",)}  # the API consumers' role
-
-    class InputSerializer(serializers.Serializer):
-        title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-
-        class Meta:
-            ref_name = "ConversationCreate"
-
-    def get_queryset(self) -> QuerySet:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Conversation.objects.none()
-        return selectors.conversation_list(user=self.request.user).order_by("-updated_at")
-
-    @extend_schema(
-        summary="List your conversations",
-        responses={200: ConversationSerializer(many=True), **errors(CommonErrorCode.NOT_FOUND)},
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="Start a conversation: its context (style guide, palette, template) carries to the next prompt",
-        request=InputSerializer,
-        responses={201: ConversationSerializer, **errors(CommonErrorCode.VALIDATION_ERROR)},
-    )
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        conversation = conversation_create(user=request.user, **data.validated_data)
-        return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
-
-
-class ConversationDetailApi(ApiMixin, APIView):
-    @extend_schema(
-        summary="One conversation and its carried context",
-        responses={200: ConversationSerializer, **errors(Codes.CONVERSATION_NOT_FOUND)},
-    )
-    def get(self, request: Request, pk: Any) -> Response:
-        conversation = selectors.conversation_get(user=request.user, conversation_id=pk)
-        if conversation is None:
-            raise ApiError(Codes.CONVERSATION_NOT_FOUND)
-        return Response(ConversationSerializer(conversation).data)

@@ -12,9 +12,10 @@ from core.jobs.lifecycle import job_claim
 from core.jobs.models import JobStatus
 from feedback.services import feedback_upsert
 from generation.models import Conversation, DesignOutput, OutputImage, Prompt
+from generation.services.conversations import conversation_create
 from generation.services.jobs import generation_fail
 from generation.services.renders import design_png_ensure
-from generation.services.requests import conversation_create, generation_create
+from generation.services.requests import generation_create
 from tests.factories import SVG, StyleGuideFactory, TrainingExampleFactory, UserFactory
 from training.models import Dataset, ImportBatch, ModelAlias, SLMModel, TrainingExample
 from training.services.imports import import_upload_create

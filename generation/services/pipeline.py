@@ -4,58 +4,36 @@ core.svg, de-duplicated, styled, checked, and stored with the request completed 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from auditlog.context import disable_auditlog
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import transaction
-from django.utils import timezone
 
-from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
-from core.models import clean_new_row
 from core.svg import SvgError
-from generation import engine, events
-from generation.models import DesignOutput, OutputImage
+from generation import engine
+from generation.models import DesignOutput
 from generation.services.candidates import (
-    Design,
     Work,
     candidates_check,
     candidates_fill,
     candidates_per_request,
     designs_short_by,
 )
+from generation.services.completion import generation_complete
 from generation.services.jobs import (
     MASKED_ERROR,
     PROMPT_DELETED,
     GenerationError,
     generation_fail,
-    prompt_status_sync_alive,
 )
 from generation.services.renders import design_png_store, png_render_submit
 from slm.decode.interface import DecodeRequest, engine_info
 
 log = logging.getLogger(__name__)
-# What a completion commits, handed to this process's waiters (events.Finished) instead of a read back.
-FINISHED_FIELDS = (
-    "status",
-    "generated_at",
-    "design_metadata",
-    "error_message",
-    "processing_time_ms",
-    "progress",
-    "finished_at",
-    "updated_at",
-    "attempts",
-    "heartbeat_at",
-)
 
 
 def generation_execute(*, output: DesignOutput) -> None:
@@ -211,96 +189,4 @@ def _finish(work: Work, *, batch_info: dict[str, Any], postprocess_ms: Callable[
         },
         "batch": batch_info,
     }
-    return _store(output, designs, metadata, postprocess_ms=postprocess_ms)
-
-
-class _NotOurs(Exception):
-    """The request was reaped or finished elsewhere while this claim stored it: roll back, keep nothing."""
-
-
-def _store(
-    output: DesignOutput,
-    designs: list[Design],
-    metadata: dict[str, Any],
-    *,
-    postprocess_ms: Callable[[], int],
-) -> bool:
-    """Store the designs' SVGs and complete the request, in one transaction (files removed if it fails);
-    False when the row was no longer ours. Worker job-state writes are not audited: the row keeps its
-    own timings and metadata."""
-    saved: list[str] = []
-    old: list[str] = []
-    try:
-        with transaction.atomic(), disable_auditlog():
-            # Deleted while it decoded? Then nothing is stored. The prompt's status is mirrored first, by
-            # an update that skips a deleted prompt: its row stays locked until this commits, so a delete
-            # now waits and hides what was stored with it (the prompt, then the request: as before).
-            if not prompt_status_sync_alive(output, JobStatus.COMPLETED):
-                raise GenerationError(PROMPT_DELETED)
-            now = timezone.now()
-            started = output.heartbeat_at or now  # set by this worker's claim
-            metadata["timings_ms"] = {
-                "queued": max(0, round((started - output.created_at).total_seconds() * 1000)),
-                "decode_queued": metadata["batch"].get("queued_ms", 0),
-                "generate": metadata["batch"].get("generate_ms", 0),
-                "postprocess": postprocess_ms(),
-            }
-            # Only a row this claim still holds is completed: one reaped or finished elsewhere meanwhile
-            # is left alone (and nothing else is written).
-            completed = job_finish(
-                output,
-                JobStatus.COMPLETED,
-                on_state=False,  # the prompt's status was mirrored above
-                generated_at=now,
-                design_metadata=metadata,
-                error_message="",
-                processing_time_ms=max(0, round((now - started).total_seconds() * 1000)),
-            )
-            if not completed:
-                raise _NotOurs  # nothing of this claim's is kept: the prompt's mirror rolls back
-            if output.attempts > 1:  # a retried run replaces what a killed one left
-                old = [image.file.name for image in OutputImage.objects.filter(output=output)]
-                OutputImage.objects.filter(output=output).delete()
-            images = []
-            for seq, design in enumerate(designs):
-                clean = design.styled.clean
-                image = OutputImage(
-                    output=output,
-                    file_type=OutputImage.FileType.SVG,
-                    file_size=0,
-                    sequence_order=seq,
-                    style_attributes={
-                        "colours": list(clean.report.colours),
-                        "element_counts": dict(clean.report.element_counts),
-                        "content_hash": clean.content_hash,
-                        "view_box": list(clean.view_box),
-                        "style_applied": design.styled.applied,
-                        "style_violations": design.compliance,
-                        "sanitiser_removed": list(design.removals),
-                        "candidate": design.candidate,
-                        "tokens": design.tokens,
-                    },
-                )
-                content = clean.svg.encode("utf-8")
-                image.file_size = len(content)
-                image.file.save("design.svg", ContentFile(content), save=False)
-                saved.append(image.file.name)
-                clean_new_row(image, trusted=("output",))
-                images.append(image)
-            OutputImage.objects.bulk_create(images)
-            # Waiters in this process are handed what was committed (generation.selectors.generation_apply).
-            finished = events.Finished(
-                fields={name: getattr(output, name) for name in FINISHED_FIELDS}, images=tuple(images)
-            )
-            transaction.on_commit(lambda: events.output_finished(output.pk, finished))
-    except _NotOurs:
-        return False
-    except BaseException:
-        for name in saved:
-            with contextlib.suppress(Exception):
-                default_storage.delete(name)
-        raise
-    for name in old:
-        with contextlib.suppress(Exception):
-            default_storage.delete(name)
-    return True
+    return generation_complete(output, designs, metadata, postprocess_ms=postprocess_ms)

@@ -282,7 +282,7 @@ def test_conversation_carries_style_guide_palette_and_template(api, model_versio
 
 
 def test_another_users_conversation_is_refused(api, model_version, other):
-    from generation.services.requests import conversation_create
+    from generation.services.conversations import conversation_create
 
     conv = conversation_create(user=other, title="theirs")
     response = api.post(URL, {"text": "x", "conversation": str(conv.pk)}, format="json")

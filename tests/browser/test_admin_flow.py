@@ -206,13 +206,18 @@ def worker(stub_broker: Any, stub_worker: Any) -> Any:
 def test_curate_train_promote_generate_rate_and_feed_back(
     browser: Any, shot: Any, live_server: Any, people: dict[str, Any], worker: Any, tmp_path: Path
 ) -> None:
-    import requests
-
-    from feedback.models import Feedback, Promotion
-    from generation import engine
-    from training.models import Dataset, ImportBatch, SLMModel, TrainingExample, TrainingRun
-
     d, base = browser, live_server.url
+    _curator_imports_icons(d, base, shot, tmp_path)
+    dataset = _approve_and_snapshot(d, base, shot)
+    model = _train_and_watch_progress(d, base, shot, dataset)
+    _point_production_at(d, base, shot, model)
+    api, design = _generate_through_the_api(base, people)
+    _rate_and_promote(d, base, shot, api, design, model)
+
+
+def _curator_imports_icons(d: Any, base: str, shot: Any, tmp_path: Path) -> None:
+    """Steps 1-3: the curator logs in, dry-runs an icon ZIP, reads its report and commits it."""
+    from training.models import ImportBatch, TrainingExample
 
     # 1. A curator logs in through the real form.
     open_page(d, f"{base}/admin/login/?next=/admin/")
@@ -251,6 +256,11 @@ def test_curate_train_promote_generate_rate_and_feed_back(
     assert ImportBatch.objects.filter(dry_run=False, status="completed", rows_created=ICON_COUNT).exists()
     shot("04-import-committed")
 
+
+def _approve_and_snapshot(d: Any, base: str, shot: Any) -> Any:
+    """Steps 4-5: every example approved, then frozen into a snapshot whose export finishes."""
+    from training.models import Dataset, TrainingExample
+
     # 4. Approve every example from the changelist.
     open_page(d, f"{base}/admin/training/trainingexample/")
     run_action(d, "approve")
@@ -275,6 +285,12 @@ def test_curate_train_promote_generate_rate_and_feed_back(
     shot("07-snapshot-ready")
     dataset = Dataset.objects.get(name="icon-set")
     assert dataset.status == "ready" and dataset.record_count == ICON_COUNT
+    return dataset
+
+
+def _train_and_watch_progress(d: Any, base: str, shot: Any, dataset: Any) -> Any:
+    """Step 6: ML staff train from the snapshot; the progress bar only moves forward, to the end."""
+    from training.models import TrainingRun
 
     # 6. ML staff start a short training run from the snapshot and watch its progress bar move.
     logout(d)
@@ -311,6 +327,12 @@ def test_curate_train_promote_generate_rate_and_feed_back(
     shot("10-training-completed")
     model = run.result_model
     assert model is not None and model.storage_path
+    return model
+
+
+def _point_production_at(d: Any, base: str, shot: Any, model: Any) -> None:
+    """Step 7: production moves to the new version (with a reason: it has not learned its set)."""
+    from training.models import SLMModel
 
     # 7. Point production at the new version.
     open_page(d, f"{base}/admin/training/slmmodel/")
@@ -322,6 +344,13 @@ def test_curate_train_promote_generate_rate_and_feed_back(
     wait_for(d, lambda d: "production" in text_of(d, "#result_list"), what="the alias column")
     shot("11-production-alias")
     assert SLMModel.objects.get(aliases__name="production") == model
+
+
+def _generate_through_the_api(base: str, people: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Step 8: the API consumer generates with production; a stand-in generator gives a design to rate."""
+    import requests
+
+    from generation import engine
 
     # 8. An API consumer generates with production. The model trained for seconds: its own request must
     # end completed or failed with a reason; a stand-in generator then gives a design to rate.
@@ -349,6 +378,12 @@ def test_curate_train_promote_generate_rate_and_feed_back(
     assert design["status"] == "completed" and design["designs"], design
     png = api.get(design["designs"][0]["png_url"], timeout=30)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    return api, design
+
+
+def _rate_and_promote(d: Any, base: str, shot: Any, api: Any, design: dict[str, Any], model: Any) -> None:
+    """Step 9: the consumer rates the design; a curator promotes it into the training data."""
+    from feedback.models import Feedback, Promotion
 
     # 9. The consumer rates it; a curator adds the rated design to the training data from the admin.
     rated = api.post(f"{base}/api/v1/generations/{design['id']}/feedback/", json={"rating": 5}, timeout=30)

@@ -90,9 +90,19 @@ def _scrolls_sideways(driver: Any) -> int:
 def test_dashboard_and_playground_side_by_side_rate_promote(
     browser: Any, shot: Any, live_server: Any, roles: None, worker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedback.models import Feedback, Promotion
+    curator, v1, v2, run = _two_versions_and_running_jobs(monkeypatch)
+    d, base = browser, live_server.url
+    _dashboard_follows_the_run(d, base, run)
+    columns, outputs = _playground_side_by_side(d, shot, curator, v1, v2)
+    _rate_and_promote_in_place(d, curator, columns, outputs)
+    _design_output_page(d, shot, outputs)
+    _home_again_and_changelists_fit(d, base, shot)
+
+
+def _two_versions_and_running_jobs(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any, Any]:
+    """A curator, production (v1) and staging (v2), a running training run and import, and a stand-in
+    generator that says which version drew each design."""
     from generation import engine
-    from generation.models import DesignOutput
     from training.models import ImportBatch, ModelAlias, SLMModel, TrainingRun
 
     monkeypatch.setattr(engine, "get_generator", lambda model: _VersionGenerator(model.version))
@@ -112,7 +122,11 @@ def test_dashboard_and_playground_side_by_side_rate_promote(
         dataset=graph["dataset"], status="running", progress=0.3, step=30, total_steps=100
     )
     ImportBatch.objects.create(source_name="icons.zip", format="zip", status="running", progress=0.6)
-    d, base = browser, live_server.url
+    return curator, v1, v2, run
+
+
+def _dashboard_follows_the_run(d: Any, base: str, run: Any) -> None:
+    from training.models import TrainingRun
 
     # 1. The curator's home page is the dashboard; its progress bar follows the run as it moves.
     open_page(d, f"{base}/admin/login/")
@@ -134,6 +148,12 @@ def test_dashboard_and_playground_side_by_side_rate_promote(
         what="the latest designs' thumbnails",
     )
     assert _scrolls_sideways(d) <= 0, "the dashboard scrolls sideways at 1280 px"
+
+
+def _playground_side_by_side(
+    d: Any, shot: Any, curator: Any, v1: Any, v2: Any
+) -> tuple[list[Any], list[Any]]:
+    from generation.models import DesignOutput
 
     # 2. The playground: one prompt, production (v1) beside v2, two designs each.
     click_and_wait(d, css(d, "#playground-link"))
@@ -172,6 +192,11 @@ def test_dashboard_and_playground_side_by_side_rate_promote(
         )
     )
     assert [o.model_version for o in outputs] == [v1, v2]
+    return columns, outputs
+
+
+def _rate_and_promote_in_place(d: Any, curator: Any, columns: list[Any], outputs: list[Any]) -> None:
+    from feedback.models import Feedback, Promotion
 
     # 3. Rate the v2 side 4★, in place.
     click_and_wait(d, columns[1].find_element("css selector", "button.rate-4"))
@@ -189,6 +214,8 @@ def test_dashboard_and_playground_side_by_side_rate_promote(
         d, f'.playground-column[data-output="{outputs[0].pk}"] .playground-design[data-seq="0"]'
     )
 
+
+def _design_output_page(d: Any, shot: Any, outputs: list[Any]) -> None:
     # 5. The design output page: every design as a PNG, readable metadata, links to what it came from.
     column = css(d, f'.playground-column[data-output="{outputs[0].pk}"]')
     click_and_wait(d, column.find_element("link text", "Design output"))
@@ -207,6 +234,8 @@ def test_dashboard_and_playground_side_by_side_rate_promote(
     d.execute_script("window.scrollTo(0, 0)")
     shot("15-design-output")
 
+
+def _home_again_and_changelists_fit(d: Any, base: str, shot: Any) -> None:
     # 6. Back home: the new designs lead the grid, v2's rating is charted (the README's screenshot).
     open_page(d, f"{base}/admin/")
     wait_for(

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +214,6 @@ def stack(tmp_path: Path, pg_url: str, redis_url: str, processes: Processes, s3:
 
 
 def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stack, s3: S3) -> None:
-    from slm.synthetic import generate_corpus
-
     deadline = Deadline(TOTAL_BUDGET_S)
     http = _http()
 
@@ -228,6 +226,35 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
 
     def auth(user: str) -> dict[str, str]:
         return {"Authorization": f"Token {tokens[user]}"}
+
+    examples = _import_and_snapshot_a_corpus(stack, http, auth, deadline, tmp_path)
+    _train_the_base_model(stack, deadline)
+    run_id, generation_ids, killed_at_progress = _kill_a_worker_mid_training(
+        stack, http, auth, deadline, examples
+    )
+    _the_run_resumes_and_finishes(stack, deadline, run_id, killed_at_progress)
+    _every_generation_ends(stack, http, auth, deadline, generation_ids)
+    _artifacts_whole_and_the_survivor_alive(stack, s3)
+
+
+def _run_row(stack: Stack, run_id: str) -> tuple | None:
+    rows = stack.sql(
+        "SELECT status, attempts, worker_id, progress, heartbeat_at > now() - interval '10 seconds' "
+        "FROM training_trainingrun WHERE id = %s",
+        run_id,
+    )
+    return rows[0] if rows else None
+
+
+def _finished(stack: Stack, run_id: str) -> Any:
+    row = _run_row(stack, run_id)
+    return row if row and row[0] in ("completed", "failed", "cancelled") else None
+
+
+def _import_and_snapshot_a_corpus(
+    stack: Stack, http: Any, auth: Callable[[str], dict[str, str]], deadline: Deadline, tmp_path: Path
+) -> list[Any]:
+    from slm.synthetic import generate_corpus
 
     # A synthetic corpus through the import API: stored in S3, imported by a worker.
     corpus = tmp_path / "corpus.jsonl"
@@ -270,27 +297,22 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
         120,
         diag=stack.diag,
     )
+    return examples
 
+
+def _train_the_base_model(stack: Stack, deadline: Deadline) -> None:
     # A first tiny model behind `production`, trained by the workers.
     base_run = stack.script(
         START_RUN, dataset="e2e-corpus", params=BASE_PARAMS, model_name="e2e-base", promote_to="production"
     )["id"]
 
-    def run_row(run_id: str) -> tuple | None:
-        rows = stack.sql(
-            "SELECT status, attempts, worker_id, progress, heartbeat_at > now() - interval '10 seconds' "
-            "FROM training_trainingrun WHERE id = %s",
-            run_id,
-        )
-        return rows[0] if rows else None
-
-    def finished(run_id: str) -> Any:
-        row = run_row(run_id)
-        return row if row and row[0] in ("completed", "failed", "cancelled") else None
-
-    base = poll("the base model", lambda: finished(base_run), deadline, 180, diag=stack.diag)
+    base = poll("the base model", lambda: _finished(stack, base_run), deadline, 180, diag=stack.diag)
     assert base[0] == "completed", stack.diag()
 
+
+def _kill_a_worker_mid_training(
+    stack: Stack, http: Any, auth: Callable[[str], dict[str, str]], deadline: Deadline, examples: list[Any]
+) -> tuple[str, list[str], float]:
     # The run that will lose its worker. Once it is training (so that process has imported transformers,
     # see test_first_transformers_imports_race_between_worker_threads), a batch of generation requests.
     run_id = stack.script(
@@ -299,7 +321,7 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
     checkpoints = stack.work_dir / "runs" / run_id / "checkpoints"
 
     def training(*, with_checkpoint: bool) -> Any:
-        row = run_row(run_id)
+        row = _run_row(stack, run_id)
         if row and row[0] in ("completed", "failed", "cancelled"):
             raise AssertionError(f"the run ended before its worker was killed: {row}\n{stack.diag()}")
         if not row or row[0] != "running" or not row[4] or not 0 < row[3] < 0.9:
@@ -341,10 +363,17 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
     assert victim in ("worker-a", "worker-b"), f"no started worker owns {worker_id}\n{stack.diag()}"
     stack.processes.kill_group(victim)
     killed_at_progress = progress
-    assert finished(run_id) is None, "the run must still be going when its worker dies"
+    assert _finished(stack, run_id) is None, "the run must still be going when its worker dies"
+    return run_id, generation_ids, killed_at_progress
 
+
+def _the_run_resumes_and_finishes(
+    stack: Stack, deadline: Deadline, run_id: str, killed_at_progress: float
+) -> None:
     # The other worker's reaper re-sends the run once its heartbeat is stale; it resumes and finishes.
-    row = poll("the run to finish after the kill", lambda: finished(run_id), deadline, 200, diag=stack.diag)
+    row = poll(
+        "the run to finish after the kill", lambda: _finished(stack, run_id), deadline, 200, diag=stack.diag
+    )
     assert row[0] == "completed", stack.diag()
     assert row[1] >= 2, f"expected a second attempt, got {row[1]}"
     messages = [
@@ -354,6 +383,14 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
     assert any("resumed from step" in m for m in messages), messages
     assert 0 < killed_at_progress < 1
 
+
+def _every_generation_ends(
+    stack: Stack,
+    http: Any,
+    auth: Callable[[str], dict[str, str]],
+    deadline: Deadline,
+    generation_ids: list[str],
+) -> None:
     # Every generation request reached a terminal state, and its API answer says which (with a reason).
     def all_terminal() -> bool:
         rows = stack.sql(
@@ -373,6 +410,8 @@ def test_killing_a_worker_mid_training_loses_nothing(tmp_path: Path, stack: Stac
             assert body["designs"], body
     assert len(stack.sql("SELECT id FROM generation_designoutput")) == GENERATIONS
 
+
+def _artifacts_whole_and_the_survivor_alive(stack: Stack, s3: S3) -> None:
     # One version per run (nothing registered twice), each with a complete, untorn artifact in S3.
     models = stack.sql("SELECT model_name, storage_path FROM training_slmmodel ORDER BY model_name")
     assert [m for m, _ in models] == ["e2e-base", "e2e-main"], models
