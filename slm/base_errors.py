@@ -1,4 +1,4 @@
-"""The one error of base-model checks (slm.base, slm.base_files, slm.base_meta)."""
+"""The one error of base-model checks (slm.base, slm.base_files, slm.base_meta, slm.base_lora)."""
 
 
 class BaseModelError(ValueError):

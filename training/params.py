@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from slm.base import LORA_DEFAULT_TARGETS
+from slm.base_lora import LORA_DEFAULT_TARGETS
 from slm.model import ModelConfig
 from slm.train.config import TrainConfig
 

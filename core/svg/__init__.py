@@ -13,14 +13,13 @@ from core.svg.parse import MAX_SVG_BYTES, SvgError, parse_svg
 from core.svg.render import (
     DEFAULT_RENDER_SIZE,
     DEFAULT_RENDER_TIMEOUT_S,
-    MAX_RENDER_PIXELS,
-    MAX_RENDER_SIDE,
     PROBE_RENDER_SIZE,
     BlankRenderError,
     check_visible,
     is_blank_png,
     render_png,
 )
+from core.svg.render_pool import MAX_RENDER_PIXELS, MAX_RENDER_SIDE
 from core.svg.sanitise import SanitiseResult, sanitise
 from core.svg.validate import MAX_ELEMENTS, MAX_RENDERED_ELEMENTS, ValidationReport, validate_svg
 

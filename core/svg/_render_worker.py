@@ -1,4 +1,4 @@
-"""Render worker process for core.svg.render (run as a script, never imported by the app).
+"""Render worker process for core.svg.render_pool (run as a script, never imported by the app).
 
 Why a separate process: resvg aborts the whole process when an allocation fails (e.g. a huge canvas) and a
 render cannot be interrupted from Python. Here a crash or a hang costs only this process, which the

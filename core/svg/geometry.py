@@ -9,9 +9,10 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from core.svg.numbers import NUM
 from core.svg.parse import SvgError, parse_svg
+from core.svg.path_data import parse_path
 from core.svg.style import local_name
-from core.svg.values import NUM, parse_path
 
 Point = tuple[float, float]
 Matrix = tuple[float, float, float, float, float, float]  # a b c d e f, as in SVG matrix()
@@ -179,7 +180,7 @@ class Outline:
 
 
 def path_outline(d: str) -> Outline:
-    """The outline of path data (core.svg.values.parse_path's segments, made absolute)."""
+    """The outline of path data (core.svg.path_data.parse_path's segments, made absolute)."""
     vertices: list[Point] = []
     points: list[Point] = []
     curved = False

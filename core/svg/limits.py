@@ -10,8 +10,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 
+from core.svg.numbers import NUM
 from core.svg.parse import SvgError, split_tag
-from core.svg.values import NUM, Kind
+from core.svg.values import Kind
 
 MAX_STYLE_RULES = 256  # over every <style> element of a document
 MAX_STYLE_SELECTORS = 1024

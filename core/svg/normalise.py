@@ -11,9 +11,10 @@ import hashlib
 import re
 import xml.etree.ElementTree as ET
 
+from core.svg.allowlist import CSS_PROPERTIES, attribute_kind
 from core.svg.css import sanitise_declarations, sanitise_stylesheet
 from core.svg.parse import XML_NS, parse_svg, parse_view_box, split_tag
-from core.svg.sanitise import CSS_PROPERTIES, attribute_kind, sanitise_tree
+from core.svg.sanitise import sanitise_tree
 from core.svg.serialise import serialise
 from core.svg.values import Kind, normalise_value
 

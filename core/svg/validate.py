@@ -8,10 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.svg.allowlist import CSS_PROPERTIES, attribute_kind
 from core.svg.limits import number_errors
 from core.svg.parse import SvgError, parse_svg, split_tag
-from core.svg.sanitise import CSS_PROPERTIES, attribute_kind, sanitise_tree
-from core.svg.values import Kind, parse_path, referenced_ids
+from core.svg.path_data import parse_path
+from core.svg.sanitise import sanitise_tree
+from core.svg.values import Kind, referenced_ids
 
 MAX_ELEMENTS = 20_000
 # <use> can multiply content ("billion laughs" with <use>); refuse before the renderer sees it.

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from core.jobs.models import JobStatus
 from core.models import clean_new_row
 from core.svg import SvgError, clean_svg, render_png
-from core.svg.render import RENDER_WORKERS
+from core.svg.render_pool import RENDER_WORKERS
 from generation.models import DesignOutput, OutputImage
 
 log = logging.getLogger(__name__)

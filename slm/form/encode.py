@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from core.svg.geometry import Matrix, multiply, parse_transform
 from core.svg.inherit import INITIAL
+from core.svg.numbers import NUM
 from core.svg.parse import SvgError, parse_svg, parse_view_box
+from core.svg.path_data import parse_path
 from core.svg.sanitise import sanitise_tree
 from core.svg.style import local_name
-from core.svg.values import NUM, parse_path
 from slm.form.compact import compact
 from slm.form.paint import URL_RE, Styles, relevant
 from slm.form.paths import MAX_STROKE_STRETCH, apply, grid_point, path_units, stretch

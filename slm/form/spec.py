@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from core.svg.values import NUM
+from core.svg.numbers import NUM
 
 FORM_VERSION = 2  # what new snapshots get; every version in FORM_VERSIONS still decodes
 FORM_VERSIONS = (1, 2)  # 1: one unit per integer; 2: one unit per point (slm.form.compact)

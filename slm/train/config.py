@@ -70,7 +70,7 @@ class TrainConfig:
     consensus: int = 0
     consensus_temperature: float = 1.0
     # Fine-tuning a base model (init_from): "full" trains every weight, "lora" trains LoRA adapters on
-    # `lora_targets` (None: the architecture's defaults, slm.base) and the rows of added tokens.
+    # `lora_targets` (None: the architecture's defaults, slm.base_lora) and the rows of added tokens.
     finetune: str = "full"
     lora_rank: int = 8
     lora_alpha: int = 16

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from slm.base import lora_load_state, merged
+from slm.base_lora import lora_load_state, merged
 from slm.model import count_parameters, load_model
 from slm.train.checkpoints import BEST, rng_state, save_best, save_checkpoint, write_final
 from slm.train.config import ExampleLike, Progress, TrainConfig, TrainResult

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slm.base import adapt_for_designs, lora_resume, lora_wrap, trainable
+from slm.base import adapt_for_designs
+from slm.base_lora import lora_resume, lora_wrap, trainable
 from slm.form.spec import FormSpec, form_units, units_of
 from slm.model import build_model, load_model, max_positions, pick_device, without_attention_dropout
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from core.svg.colour import parse_colour
 from core.svg.geometry import parse_transform
-from slm.adherence import ASPECTS, check, check_file, nearest_palette_colour, parse_prompt
+from slm.adherence import ASPECTS, check, check_file, parse_prompt
+from slm.adherence_observe import nearest_palette_colour
 from slm.synthetic import (
     COUNT_WORDS,
     PALETTE,

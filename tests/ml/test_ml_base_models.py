@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from slm.base import BaseModelError, check_base_model, lora_targets_check, lora_wrap
+from slm.base import check_base_model
+from slm.base_errors import BaseModelError
+from slm.base_lora import lora_targets_check, lora_wrap
 from slm.decode.sampling import DecodeRequest, Generator, read_form
 from slm.form.spec import FormSpec
 from slm.model import load_model

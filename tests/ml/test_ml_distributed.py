@@ -11,7 +11,8 @@ import pytest
 
 from slm.train.checkpoints import latest_checkpoint
 from slm.train.config import Progress
-from slm.train.launch import DistributedFailure, Nodes, failure_reason, launch
+from slm.train.launch import DistributedFailure, Nodes, launch
+from slm.train.launch_report import failure_reason
 from slm.train.loop import train
 from tests.shared_fixtures import tiny_config
 

@@ -7,7 +7,8 @@ import hashlib
 import pytest
 
 from core.svg import clean_svg, content_hash, normalise
-from core.svg.values import fmt_number, normalise_path, parse_path
+from core.svg.numbers import fmt_number
+from core.svg.path_data import normalise_path, parse_path
 
 HEAD = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
 

@@ -15,7 +15,8 @@ from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
-from slm.base import BaseModelError, lora_targets_check
+from slm.base_errors import BaseModelError
+from slm.base_lora import lora_targets_check
 from slm.train.launch import DistributedFailure
 from training.models import Dataset, DatasetItem, SLMModel, TrainingRun
 from training.params import TrainingParams
