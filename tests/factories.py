@@ -21,6 +21,7 @@ from catalog.models import (
 from feedback.models import ComparisonItem, Feedback, ModelComparison, Promotion
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 from training.models import (
+    BaseModelImport,
     Dataset,
     DatasetItem,
     ImportBatch,
@@ -118,6 +119,13 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
     TrainingRunEvent.objects.create(run=run, message="started")
     TrainingMetric.objects.create(run=run, step=1, name="loss", value=1.5)
     ModelEvaluation.objects.create(model_version=model2, dataset=dataset, requested_by=user)
+    BaseModelImport.objects.create(
+        model_name=f"base-{i}",
+        source=f"/tmp/base-{i}.zip",
+        source_name=f"base-{i}.zip",
+        result_model=model,
+        created_by=user,
+    )
     conv = Conversation.objects.create(user=user, title=f"conv {i}")
     prompt = Prompt.objects.create(
         user=user,

@@ -9,6 +9,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from slm.train.config import TrainExample
 from training.models import (
+    BaseModelImport,
     Dataset,
     DatasetItem,
     ImportBatch,
@@ -49,6 +50,10 @@ def model_version_list() -> QuerySet[SLMModel]:
             Prefetch("aliases", queryset=ModelAlias.objects.only("id", "name", "model_version_id"))
         )
     )
+
+
+def base_model_import_list() -> QuerySet[BaseModelImport]:
+    return BaseModelImport.objects.select_related("result_model", "created_by")
 
 
 def model_alias_list() -> QuerySet[ModelAlias]:

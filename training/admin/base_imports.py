@@ -4,11 +4,14 @@ model version it registered (the upload page is on the model registry: training.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdmin
 from core.jobs.models import JOB_FIELDS
+from training import selectors
 from training.models import BaseModelImport
 
 
@@ -27,6 +30,9 @@ class BaseModelImportAdmin(ReadOnlyAdmin):
         "model_link",
     )
     readonly_fields = (*fields, *JOB_FIELDS)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BaseModelImport]:
+        return selectors.base_model_import_list()
 
     @admin.display(description="progress")
     def progress_bar(self, obj: BaseModelImport) -> str:
