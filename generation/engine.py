@@ -35,6 +35,10 @@ def load_generator(model: SLMModel) -> SchedulerLike:
     start its scheduler."""
     from training.artifacts import local_model_dir
 
+    if getattr(model, "is_external", False):  # an endpoint's client, with its own pool of calls
+        from training.services.external import external_generator
+
+        return external_generator(model)
     if not model.storage_path:
         raise LookupError(f"model version {model} has no stored artifacts")
     model_dir = local_model_dir(storage_path=model.storage_path, cache_key=str(model.pk), refresh=True)
