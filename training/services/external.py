@@ -10,41 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
 from catalog.models import StyleGuide
-from slm.external import DEFAULT_SYSTEM, ExternalGenerator, Recipe
+from slm.external import DEFAULT_SYSTEM
+from training.external_keys import api_key_encrypt
 from training.models import Dataset, DatasetItem, SLMModel
 from training.models.registry import ExternalService
 from training.selectors import dataset_examples
 
 MAX_SHOT_SVG_CHARS = 4000  # a few-shot example's SVG; longer ones would crowd the context
-
-
-def _fernet() -> MultiFernet:
-    keys = [k for k in settings.EXTERNAL_KEYS_FERNET if k]
-    if not keys:
-        raise ImproperlyConfigured("Set EXTERNAL_KEYS_FERNET (Fernet.generate_key()) to store API keys.")
-    return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
-
-
-def api_key_encrypt(plain: str) -> str:
-    return _fernet().encrypt(plain.encode()).decode() if plain else ""
-
-
-def api_key_decrypt(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken as exc:  # the key was rotated away: say so, never what the token holds
-        raise ImproperlyConfigured(
-            "An external version's API key cannot be decrypted with EXTERNAL_KEYS_FERNET."
-        ) from exc
 
 
 def prompt_recipe_build(
@@ -97,18 +74,3 @@ def external_model_register(
     version.full_clean()
     version.save()
     return version
-
-
-def external_generator(model: SLMModel) -> ExternalGenerator:
-    """The client for an external version, with the configured timeout, retries and concurrency."""
-    if not model.is_external or not model.endpoint_url:
-        raise LookupError(f"model version {model} is not an external version")
-    return ExternalGenerator(
-        base_url=model.endpoint_url,
-        model=model.external_model,
-        api_key=api_key_decrypt(model.api_key_encrypted),
-        recipe=Recipe.from_dict(model.prompt_recipe),
-        timeout=settings.EXTERNAL_TIMEOUT_SECONDS,
-        max_retries=settings.EXTERNAL_MAX_RETRIES,
-        max_concurrency=settings.EXTERNAL_MAX_CONCURRENCY,
-    )
