@@ -174,3 +174,65 @@ def test_an_endpoint_that_times_out_or_answers_garbage_fails_the_generation_mask
         assert body["error"] == MASKED_ERROR
     assert body["designs"] == [] and not OutputImage.objects.exists()
     assert "sk-test-secret-key-123" not in caplog.text
+
+
+def _snapshot() -> Any:
+    from training.models import Dataset, DatasetItem
+
+    dataset = Dataset.objects.create(name="icons", version=1, status="ready")
+    colours = ["#e53935", "#1e88e5", "#43a047", "#fdd835"]
+    for i, colour in enumerate(colours * 2):
+        svg = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96">'
+            f'<circle cx="48" cy="48" r="{10 + 3 * i}" fill="{colour}"/></svg>'
+        )
+        DatasetItem.objects.create(
+            dataset=dataset,
+            split="train" if i < 4 else "test",
+            prompt=f"a circle {i} in {colour}",
+            svg_content=svg,
+            content_hash=f"{i:064x}",
+        )
+    return dataset
+
+
+def test_evaluate_model_runs_on_an_external_version_and_the_comparison_page_shows_it(
+    live_server, owner, model_version, local_only_fake, worker, service_token, client, superuser
+):
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    from training.models import ModelEvaluation
+
+    dataset = _snapshot()
+    hosted = external_model_register(
+        model_name="hosted",
+        endpoint_url=f"{live_server.url}/v1",
+        external_model="production",
+        api_key=service_token,
+        dataset=dataset,
+        shots=2,
+    )
+    assert [e["prompt"] for e in hosted.prompt_recipe["examples"]] == [
+        "a circle 0 in #e53935",
+        "a circle 1 in #1e88e5",
+    ]
+    model_version.metrics = {"iou": 0.123, "random_iou": 0.05}  # as a training run left them
+    model_version.save()
+    call_command("evaluate_model", "hosted:1")
+    evaluation = ModelEvaluation.objects.get(model_version=hosted)
+    assert evaluation.status == "completed", evaluation.error_message
+    metrics = evaluation.metrics
+    assert metrics["engine"] == "external" and metrics["eval_prompts"] == 4
+    assert metrics["validity_rate"] == 1.0 and 0 < metrics["iou"] <= 1 and "random_iou" in metrics
+    assert len(evaluation.gallery) > 0 and "<circle" in evaluation.gallery[0]["svg"]
+    # the second server drew every design: its generations are the evaluation's calls
+    assert DesignOutput.objects.filter(model_version=model_version).count() >= 4
+    page = client.post(
+        reverse("admin:training_slmmodel_changelist"),
+        {"action": "compare", "_selected_action": [str(model_version.pk), str(hosted.pk)]},
+    )
+    html = page.content.decode()
+    assert page.status_code == 200 and "hosted v1" in html and "atelier-slm v1" in html
+    assert "eval iou" in html and f"{metrics['iou']:.4g}" in html and "0.123" in html
+    assert service_token not in html
