@@ -246,6 +246,7 @@ EXTERNAL_KEYS_FERNET = env.list("EXTERNAL_KEYS_FERNET", default=[])
 EXTERNAL_TIMEOUT_SECONDS = env.float("EXTERNAL_TIMEOUT_SECONDS", default=60.0)  # one call to an endpoint
 EXTERNAL_MAX_RETRIES = env.int("EXTERNAL_MAX_RETRIES", default=2)  # the openai client's retries
 EXTERNAL_MAX_CONCURRENCY = env.int("EXTERNAL_MAX_CONCURRENCY", default=4)  # calls in flight per version
+DEPLOYMENT_CHECK_INTERVAL_S = env.int("DEPLOYMENT_CHECK_INTERVAL_S", default=60)  # each alias's health check
 
 LOGGING = logging_settings(level=env.str("LOG_LEVEL", default="INFO"))
 

@@ -236,3 +236,54 @@ def test_evaluate_model_runs_on_an_external_version_and_the_comparison_page_show
     assert page.status_code == 200 and "hosted v1" in html and "atelier-slm v1" in html
     assert "eval iou" in html and f"{metrics['iou']:.4g}" in html and "0.123" in html
     assert service_token not in html
+
+
+def test_deployment_health_per_alias(
+    live_server, model_version, local_only_fake, worker, service_token, client, superuser
+):
+    from django.core.management import call_command
+
+    from training.models import Deployment, ModelAlias
+
+    ModelAlias.objects.create(name="staging", model_version=register(f"{live_server.url}/v1", service_token))
+    closed = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    dead_url = f"http://127.0.0.1:{closed.server_port}/v1"
+    closed.server_close()  # nothing listens there now
+    broken = external_model_register(
+        model_name="gone", endpoint_url=dead_url, external_model="m", api_key="k"
+    )
+    ModelAlias.objects.create(name="broken", model_version=broken)
+    call_command("check_deployments")
+    found = {d.alias.name: d for d in Deployment.objects.select_related("alias")}
+    assert found["staging"].status == "healthy" and found["staging"].endpoint_url == f"{live_server.url}/v1"
+    assert found["staging"].latency_ms is not None and found["staging"].last_error == ""
+    assert found["broken"].status == "failing" and "APIConnectionError" in found["broken"].last_error
+    assert found["production"].status == "failing" and "artifacts" in found["production"].last_error
+    page = client.get("/admin/training/modelalias/").content.decode()
+    assert dead_url in page and "Healthy" in page and "APIConnectionError" in page
+    assert service_token not in page
+
+
+def test_admin_registers_an_external_version_and_never_shows_its_key(client, superuser, db):
+    url = "/admin/training/slmmodel/register-external/"
+    form = {
+        "model_name": "hosted",
+        "service": "openai",
+        "endpoint_url": "https://api.example.com/v1",
+        "external_model": "gpt-x",
+        "api_key": "sk-admin-secret-456",
+        "shots": "3",
+    }
+    bad = client.post(url, {**form, "endpoint_url": "ftp://example.com/v1"})
+    assert bad.status_code == 200 and "sk-admin-secret-456" not in bad.content.decode()
+    assert not SLMModel.objects.filter(model_name="hosted").exists()
+    response = client.post(url, form)
+    assert response.status_code == 302
+    hosted = SLMModel.objects.get(model_name="hosted")
+    assert hosted.external_service == "openai" and hosted.api_key_encrypted
+    from training.external_keys import api_key_decrypt
+
+    assert api_key_decrypt(hosted.api_key_encrypted) == "sk-admin-secret-456"
+    for page in (client.get(response["Location"]), client.get("/admin/training/slmmodel/"), client.get(url)):
+        assert page.status_code == 200 and "sk-admin-secret-456" not in page.content.decode()
+        assert hosted.api_key_encrypted not in page.content.decode()
