@@ -239,6 +239,15 @@ AUDITLOG_INCLUDE_ALL_MODELS = False
 # Compare against the stored row even when it is soft-deleted, so a restore is audited too.
 AUDITLOG_USE_BASE_MANAGER = True
 
+# The OpenAI protocol (/v1/) and external model versions (generation.api_openai, slm.external).
+OPENAI_WAIT_SECONDS = env.int("OPENAI_WAIT_SECONDS", default=60)  # a chat completion waits this long
+# Fernet key(s), comma-separated, newest first: external versions' API keys are encrypted with the first.
+EXTERNAL_KEYS_FERNET = env.list("EXTERNAL_KEYS_FERNET", default=[])
+EXTERNAL_TIMEOUT_SECONDS = env.float("EXTERNAL_TIMEOUT_SECONDS", default=60.0)  # one call to an endpoint
+EXTERNAL_MAX_RETRIES = env.int("EXTERNAL_MAX_RETRIES", default=2)  # the openai client's retries
+EXTERNAL_MAX_CONCURRENCY = env.int("EXTERNAL_MAX_CONCURRENCY", default=4)  # calls in flight per version
+DEPLOYMENT_CHECK_INTERVAL_S = env.int("DEPLOYMENT_CHECK_INTERVAL_S", default=60)  # each alias's health check
+
 LOGGING = logging_settings(level=env.str("LOG_LEVEL", default="INFO"))
 
 if PRODUCTION:

@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
+    path("v1/", include("config.openai_urls")),  # the OpenAI protocol, where its clients look for it
     path("", include("core.urls")),
 ]
 

@@ -59,3 +59,9 @@ class ThrottledTokenAuthentication(TokenAuthentication):
         except exceptions.AuthenticationFailed:
             throttle.record_failure()
             raise
+
+
+class BearerTokenAuthentication(ThrottledTokenAuthentication):
+    """The same tokens sent as `Authorization: Bearer <token>`, as OpenAI clients send their API key."""
+
+    keyword = "Bearer"

@@ -185,6 +185,8 @@ def document_common_errors(result: dict[str, Any], generator: Any, request: Any,
     tokens, before the view runs), for operations with a body parse_error and unsupported_media_type, and for
     paths with parameters not_found."""
     for route, path in result.get("paths", {}).items():
+        if not route.startswith("/api/"):  # /v1/ (the OpenAI protocol) documents its own error shape
+            continue
         for operation in path.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue

@@ -48,4 +48,6 @@ def register_models() -> None:
         exclude = ["updated_at", *NOISY_FIELDS.get(label, [])]
         if label == "core.User":
             exclude += ["password", "last_login"]
+        if label == "training.SLMModel":
+            exclude += ["api_key_encrypted"]  # an external version's key stays out of the trail
         auditlog.register(model, exclude_fields=exclude)

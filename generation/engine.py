@@ -33,8 +33,10 @@ _wrapped: dict[str, SchedulerLike] = {}  # version id -> the loop around a stand
 def load_generator(model: SLMModel) -> SchedulerLike:
     """Download (once per machine, and whatever a later conversion added) a version's artifacts and
     start its scheduler."""
-    from training.artifacts import local_model_dir
+    from training.artifacts import external_generator, local_model_dir
 
+    if getattr(model, "is_external", False):  # an endpoint's client, with its own pool of calls
+        return external_generator(model)
     if not model.storage_path:
         raise LookupError(f"model version {model} has no stored artifacts")
     model_dir = local_model_dir(storage_path=model.storage_path, cache_key=str(model.pk), refresh=True)

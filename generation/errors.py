@@ -18,3 +18,13 @@ class GenerationErrorCode(ErrorCode):
         503,
         "The design's PNG cannot be rendered now; its SVG can be downloaded. Try again shortly.",
     )
+    GENERATION_FAILED = (
+        "generation_failed",
+        502,
+        "The model gave no design for this request; the message says why (internal errors are masked).",
+    )
+    GENERATION_TIMEOUT = (
+        "generation_timeout",
+        504,
+        "The designs were not ready in time; the message names the generation to read later.",
+    )

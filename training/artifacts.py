@@ -2,7 +2,8 @@
 
 Upload writes every file first and the manifest last; a version without a manifest is incomplete.
 Download verifies each file's sha256 and renames the finished folder into place, so a worker
-killed mid-download never leaves a torn model behind.
+killed mid-download never leaves a torn model behind. An external version has no artifacts: it is
+reached through its endpoint's client (external_generator).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+
+from slm.external import ExternalGenerator, Recipe
+from training.external_keys import api_key_decrypt
+
+if TYPE_CHECKING:
+    from training.models import SLMModel
 
 MANIFEST = "MANIFEST.json"
 
@@ -155,3 +163,18 @@ def artifacts_upload_new(*, local_dir: Path, prefix: str) -> list[str]:
         default_storage.delete(manifest_name)
         default_storage.save(manifest_name, ContentFile(json.dumps({"files": files}, indent=1).encode()))
     return new
+
+
+def external_generator(model: SLMModel) -> ExternalGenerator:
+    """The client for an external version, with the configured timeout, retries and concurrency."""
+    if not model.is_external or not model.endpoint_url:
+        raise LookupError(f"model version {model} is not an external version")
+    return ExternalGenerator(
+        base_url=model.endpoint_url,
+        model=model.external_model,
+        api_key=api_key_decrypt(model.api_key_encrypted),
+        recipe=Recipe.from_dict(model.prompt_recipe),
+        timeout=settings.EXTERNAL_TIMEOUT_SECONDS,
+        max_retries=settings.EXTERNAL_MAX_RETRIES,
+        max_concurrency=settings.EXTERNAL_MAX_CONCURRENCY,
+    )

@@ -57,7 +57,7 @@ def base_model_import_list() -> QuerySet[BaseModelImport]:
 
 
 def model_alias_list() -> QuerySet[ModelAlias]:
-    return ModelAlias.objects.select_related("model_version", "updated_by")
+    return ModelAlias.objects.select_related("model_version", "updated_by", "deployment")
 
 
 def model_alias_event_list() -> QuerySet[ModelAliasEvent]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dramatiq
+from django.conf import settings
 
 from core.jobs.actor import job_actor
 from core.jobs.periodic import register_periodic
@@ -10,6 +11,7 @@ from training.models import BaseModelImport, DatasetExport, ImportBatch, ModelEv
 from training.services.base_model_sweep import base_model_sweep
 from training.services.base_models import base_model_import_execute
 from training.services.demo import demo_pipeline_run
+from training.services.deployments import deployment_check_all
 from training.services.evaluations import model_evaluation_execute
 from training.services.import_run import import_batch_execute
 from training.services.runs import training_run_execute
@@ -28,6 +30,8 @@ def import_base_model(job: BaseModelImport) -> None:
 
 # What killed imports leave behind (staging folders, uploads, unreferenced artifacts), hourly in every worker.
 register_periodic("base-model sweep", 3600, base_model_sweep)
+# Each alias's deployment health (endpoint, latency, last error), in every worker.
+register_periodic("deployment health", settings.DEPLOYMENT_CHECK_INTERVAL_S, deployment_check_all)
 
 
 @job_actor(DatasetExport, queue_name="imports", time_limit=3600 * 1000, select_related=("dataset",))

@@ -43,7 +43,8 @@ def _codes(response: dict[str, Any]) -> list[str]:
     assert "$ref" not in schema, "an error response's codes are its own, not a shared component's"
     assert schema["required"] == ["error"]
     error = schema["properties"]["error"]
-    assert set(error["required"]) == {"code", "message", "fields"}
+    # /api/'s shape, or OpenAI's under /v1/ (generation.openai_errors): `code` is ours in both.
+    assert set(error["required"]) in ({"code", "message", "fields"}, {"message", "type", "param", "code"})
     return error["properties"]["code"]["enum"]
 
 

@@ -76,6 +76,7 @@ def api_schema(
     rates.update(user="100000/minute", generation_create="100000/minute", failed_auth="100000/minute")
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     monkeypatch.setattr(generation_api, "WAIT_CAP_SECONDS", 0)  # no worker runs here: never block on ?wait
+    settings.OPENAI_WAIT_SECONDS = 0  # nor on a chat completion (it answers 504 generation_timeout)
     # The app runs in this thread, inside the test's transaction: keep its connection open between calls,
     # as Django's test client does.
     signals.request_started.disconnect(close_old_connections)

@@ -4,13 +4,14 @@ override production's gate), and rollback."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin import BaseAdmin, ReadOnlyAdmin
 from training import selectors
-from training.models import ModelAlias, ModelAliasEvent
+from training.models import Deployment, ModelAlias, ModelAliasEvent
 from training.services.registry import model_alias_rollback
 
 
@@ -26,7 +27,16 @@ class ModelAliasEventInline(admin.TabularInline):
 
 @admin.register(ModelAlias)
 class ModelAliasAdmin(BaseAdmin):
-    list_display = ("name", "model_version", "updated_by", "updated_at")
+    list_display = (
+        "name",
+        "model_version",
+        "updated_by",
+        "updated_at",
+        "endpoint",
+        "health",
+        "latency",
+        "last_error",
+    )
     search_fields = ("name",)
     autocomplete_fields = ("model_version",)
     readonly_fields = ("name", "model_version", "updated_by")
@@ -35,6 +45,33 @@ class ModelAliasAdmin(BaseAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.model_alias_list()
+
+    # The deployment's health, from the periodic check (training.services.deployments).
+    @staticmethod
+    def _deployment(obj: ModelAlias) -> Deployment | None:
+        return getattr(obj, "deployment", None)
+
+    @admin.display(description="endpoint")
+    def endpoint(self, obj: ModelAlias) -> str:
+        d = self._deployment(obj)
+        return (d.endpoint_url or "in-process") if d else "-"
+
+    @admin.display(description="health")
+    def health(self, obj: ModelAlias) -> str:
+        d = self._deployment(obj)
+        if d is None or d.checked_at is None:
+            return "not checked yet"
+        return f"{d.get_status_display()} (checked {naturaltime(d.checked_at)})"
+
+    @admin.display(description="latency")
+    def latency(self, obj: ModelAlias) -> str:
+        d = self._deployment(obj)
+        return f"{d.latency_ms} ms" if d and d.latency_ms is not None else "-"
+
+    @admin.display(description="last error")
+    def last_error(self, obj: ModelAlias) -> str:
+        d = self._deployment(obj)
+        return f"{d.last_error} ({naturaltime(d.last_error_at)})" if d and d.last_error else "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # aliases move through the model versions' action, which keeps the history

@@ -17,6 +17,7 @@ from core.admin_pages import form_page, report_page
 from core.humanize import count
 from core.jobs.models import JobStatus
 from training import selectors
+from training.admin.external import external_register_view
 from training.admin.quality import QUALITY_KEYS, GalleryImagesMixin, panel_for
 from training.forms import AliasForm, BaseModelImportForm
 from training.models import ModelEvaluation, SLMModel
@@ -41,7 +42,7 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
     )
     list_filter = ("architecture", "training_strategy", "compute_type", "model_name")
     search_fields = ("model_name", "notes")
-    exclude = ("gallery",)
+    exclude = ("gallery", "api_key_encrypted")
     readonly_fields = (
         "quality",
         "lineage",
@@ -58,6 +59,10 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
         "metrics",
         "parameter_count",
         "compute_type",
+        "external_service",
+        "endpoint_url",
+        "external_model",
+        "prompt_recipe",
     )
     date_hierarchy = "created_at"
 
@@ -76,6 +81,11 @@ class SLMModelAdmin(GalleryImagesMixin, BaseAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "register-external/",
+                self.admin_site.admin_view(lambda request: external_register_view(self, request)),
+                name="training_slmmodel_register_external",
+            ),
             path(
                 "import-base/",
                 self.admin_site.admin_view(self.import_base_view),

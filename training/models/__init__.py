@@ -1,6 +1,7 @@
 """The training app's models, one module per concern; Django finds them through this package."""
 
 from training.models.base_models import BaseModelImport
+from training.models.deployments import Deployment
 from training.models.examples import ImportBatch, TrainingExample
 from training.models.registry import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
 from training.models.runs import TrainingMetric, TrainingRun, TrainingRunEvent
@@ -11,6 +12,7 @@ __all__ = [
     "Dataset",
     "DatasetExport",
     "DatasetItem",
+    "Deployment",
     "ImportBatch",
     "ModelAlias",
     "ModelAliasEvent",

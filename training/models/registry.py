@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
@@ -39,6 +40,16 @@ class SLMModelStrategy(models.TextChoices):
     FROM_SCRATCH = "from_scratch", "From scratch"
     FINE_TUNE = "fine_tune", "Fine-tune"
     PRETRAINED = "pretrained", "Pretrained (imported base model)"
+
+
+class ExternalService(models.TextChoices):
+    """Seed 004's external services: a version served by an OpenAI-compatible endpoint, not decoded here."""
+
+    NONE = "", "None (trained here)"
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic (OpenAI-compatible endpoint)"
+    SELF_HOSTED = "self_hosted", "Self-hosted (vLLM, TGI, llama.cpp, Atelier)"
+    HYBRID = "hybrid", "Hybrid"
 
 
 class SLMModel(BaseModel):
@@ -76,6 +87,25 @@ class SLMModel(BaseModel):
         "evaluation stored its metrics beside float32's.",
     )
     notes = models.TextField(blank=True)
+    # External versions (training.services.external): generation and evaluation call this endpoint.
+    external_service = models.CharField(
+        max_length=20, choices=ExternalService.choices, default="", blank=True
+    )
+    endpoint_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="OpenAI-compatible base URL (…/v1).",
+    )
+    external_model = models.CharField(max_length=200, blank=True, help_text="The endpoint's model name.")
+    api_key_encrypted = models.TextField(blank=True, editable=False)  # Fernet (EXTERNAL_KEYS_FERNET)
+    prompt_recipe = models.JSONField(
+        default=dict, blank=True, help_text="System prompt (with the style guide) and few-shot examples."
+    )
+
+    @property
+    def is_external(self) -> bool:
+        return bool(self.external_service)
 
     class Meta(BaseModel.Meta):
         verbose_name = "model version"

@@ -20,6 +20,7 @@ from training.models import Dataset, DatasetItem, ModelEvaluation, SLMModel
 from training.models.registry import ComputeType
 from training.selectors import dataset_examples
 from training.services.conversions import model_artifacts_convert
+from training.services.evaluations_external import external_evaluation_metrics
 
 log = logging.getLogger(__name__)
 EVAL_PROMPTS = 200
@@ -151,12 +152,18 @@ def model_evaluation_run(*, evaluation_id: Any) -> ModelEvaluation:
 def model_evaluation_execute(*, evaluation: ModelEvaluation) -> ModelEvaluation:
     """Run a claimed evaluation; always ends it completed or failed."""
     try:
-        model_dir = local_model_dir(
-            storage_path=evaluation.model_version.storage_path, cache_key=str(evaluation.model_version_id)
-        )
-        metrics, gallery = evaluation_metrics(
-            model_dir=model_dir, dataset=evaluation.dataset, compute_type=evaluation.compute_type
-        )
+        if evaluation.model_version.is_external:  # drawn by its endpoint, scored the same way
+            metrics, gallery = external_evaluation_metrics(
+                model=evaluation.model_version, dataset=evaluation.dataset
+            )
+        else:
+            model_dir = local_model_dir(
+                storage_path=evaluation.model_version.storage_path,
+                cache_key=str(evaluation.model_version_id),
+            )
+            metrics, gallery = evaluation_metrics(
+                model_dir=model_dir, dataset=evaluation.dataset, compute_type=evaluation.compute_type
+            )
     except Exception as exc:
         log.exception("evaluation %s failed", evaluation.pk)
         job_finish(evaluation, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
