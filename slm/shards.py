@@ -98,19 +98,26 @@ def verify_shards(folder: Path, shards: Iterable[Shard]) -> None:
 
 def iter_rows(folder: Path, shards: Iterable[Shard], skip: int = 0) -> Iterator[dict[str, str | None]]:
     """The shards' rows in order, a record batch at a time (never a whole shard in memory), after `skip`."""
-    import pyarrow.parquet as pq
-
     for shard in shards:
         if skip >= shard.rows:
             skip -= shard.rows
             continue
-        with pq.ParquetFile(folder / shard.path) as pf:
-            for batch in pf.iter_batches(batch_size=ROW_GROUP, columns=["prompt", "svg", "context"]):
-                cols = batch.to_pydict()
-                n = batch.num_rows
-                start, skip = min(skip, n), max(skip - n, 0)
-                for i in range(start, n):
-                    yield {"prompt": cols["prompt"][i], "svg": cols["svg"][i], "context": cols["context"][i]}
+        rows = read_rows(folder / shard.path)
+        for _ in range(skip):
+            next(rows, None)
+        skip = 0
+        yield from rows
+
+
+def read_rows(path: Path) -> Iterator[dict[str, str | None]]:
+    """One Parquet file's prompt, svg and context, a record batch at a time."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as pf:
+        for batch in pf.iter_batches(batch_size=ROW_GROUP, columns=["prompt", "svg", "context"]):
+            cols = batch.to_pydict()
+            for i in range(batch.num_rows):
+                yield {"prompt": cols["prompt"][i], "svg": cols["svg"][i], "context": cols["context"][i]}
 
 
 def split_shards(manifest: dict[str, Any], split: str) -> list[Shard]:
