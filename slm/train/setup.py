@@ -185,7 +185,8 @@ def restore(run: Run, resume: Path) -> None:
     state = load_trainer_state(resume)  # weights_only: never unpickles code
     run.optimizer.load_state_dict(state["optimizer"])
     run.schedule.load_state_dict(state["schedule"])
-    if run.data_key is not None and state.get("data_key", run.data_key) != run.data_key:
+    saved = state.get("data_key")  # None: a checkpoint of an in-memory run (or one from before streaming)
+    if run.data_key is not None and saved is not None and saved != run.data_key:
         raise ValueError(
             f"Checkpoint {resume.name} was trained on other data (another snapshot or export): "
             "start a new run to train on this one."
