@@ -4,6 +4,7 @@ manifest, an interrupted export resumed (never half-ready) or marked failed."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -52,6 +53,14 @@ def test_freezing_pages_through_a_cursor_and_keeps_the_seeded_split(monkeypatch)
     assert a.split["counts"] == {"train": 21, "validation": 1, "test": 1}
     split_a = dict(a.items.values_list("content_hash", "split"))
     assert split_a == dict(b.items.values_list("content_hash", "split"))
+    # The split the in-memory code made: random.shuffle of the positions in content-hash order.
+    hashes = sorted(TrainingExample.objects.values_list("content_hash", flat=True))
+    order = list(range(len(hashes)))
+    random.Random(3).shuffle(order)
+    expected = {
+        hashes[i]: "train" if r < 21 else "validation" if r < 22 else "test" for r, i in enumerate(order)
+    }
+    assert split_a == expected
     with_context = a.items.exclude(context="").count()
     assert with_context == TrainingExample.objects.exclude(style_guide=None).count() > 0
 
