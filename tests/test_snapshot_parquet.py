@@ -147,3 +147,15 @@ def test_an_export_that_fails_is_marked_failed_with_the_reason(small_shards, mon
     failed = dataset_export(dataset_id=snap.pk)
     assert failed.status == Dataset.Status.ERROR and "No space left on device" in failed.error_message
     assert failed.export_job.status == JobStatus.FAILED and not failed.export_manifest.get("complete")
+
+
+def test_the_profile_reads_its_sample_through_a_cursor_as_from_the_whole_list(monkeypatch):
+    from slm.recipe import profile_examples
+    from training.services import profiles
+
+    _examples(13)
+    snap = dataset_snapshot_create(name="prof", examples=TrainingExample.objects.all(), enqueue=False)
+    monkeypatch.setattr(profiles, "PROFILE_SAMPLE", 4)
+    streamed = profiles.dataset_profile(dataset=snap, refresh=True)
+    whole = profile_examples(dataset_examples(dataset=snap, split="train"), sample=4)
+    assert streamed == whole and streamed["sampled"] == 4 and streamed["train_examples"] == 11
