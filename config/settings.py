@@ -155,6 +155,9 @@ BASE_MODEL_MAX_PARAMETERS = env.int("BASE_MODEL_MAX_PARAMETERS", default=2_000_0
 BASE_MODEL_MAX_BYTES = env.int("BASE_MODEL_MAX_BYTES", default=20 * 1024**3)
 BASE_MODEL_MAX_FILES = env.int("BASE_MODEL_MAX_FILES", default=64)
 BASE_MODEL_SWEEP_AFTER_HOURS = env.int("BASE_MODEL_SWEEP_AFTER_HOURS", default=24)
+# A snapshot's Parquet export: rows per shard; training runs stream those shards (0: read the items).
+DATASET_ROWS_PER_SHARD = env.int("DATASET_ROWS_PER_SHARD", default=50_000)
+TRAIN_FROM_SHARDS = env.bool("TRAIN_FROM_SHARDS", default=True)
 
 # The client's IP (core.net.client_ip): X-Forwarded-For is believed only through this many proxies in front
 # of the application (each appends the address it received the request from). 0, the default: the header is

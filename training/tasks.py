@@ -15,7 +15,7 @@ from training.services.deployments import deployment_check_all
 from training.services.evaluations import model_evaluation_execute
 from training.services.import_run import import_batch_execute
 from training.services.runs import training_run_execute
-from training.services.snapshots import dataset_export_execute
+from training.services.snapshot_export import dataset_export_execute, dataset_export_state
 
 
 @job_actor(ImportBatch, queue_name="imports", time_limit=4 * 3600 * 1000)
@@ -34,9 +34,15 @@ register_periodic("base-model sweep", 3600, base_model_sweep)
 register_periodic("deployment health", settings.DEPLOYMENT_CHECK_INTERVAL_S, deployment_check_all)
 
 
-@job_actor(DatasetExport, queue_name="imports", time_limit=3600 * 1000, select_related=("dataset",))
+@job_actor(
+    DatasetExport,
+    queue_name="imports",
+    time_limit=3600 * 1000,
+    select_related=("dataset",),
+    on_state=dataset_export_state,
+)
 def export_dataset(export: DatasetExport) -> None:
-    dataset_export_execute(export=export)
+    dataset_export_execute(export=export)  # a re-run resumes after the shards already stored
 
 
 @job_actor(

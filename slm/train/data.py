@@ -96,7 +96,7 @@ class BucketBatcher:
         bucket_batches: int = 32,
         max_tokens: int | None = None,
     ) -> None:
-        self.lengths = list(lengths)
+        self.lengths = array("i", lengths)  # 4 bytes a sequence: a large set's batcher stays small
         self.batch_size = max(1, min(batch_size, len(self.lengths)))
         # A sequence longer than the budget still makes a batch of its own.
         self.max_tokens = max(max_tokens, max(self.lengths, default=1)) if max_tokens else None
@@ -108,8 +108,8 @@ class BucketBatcher:
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         rng = random.Random(self.seed * 1_000_003 + epoch)
-        order = list(range(len(self.lengths)))
-        rng.shuffle(order)
+        order = array("i", range(len(self.lengths)))
+        rng.shuffle(order)  # the same permutation a list gets: shuffle only swaps items
         batches: list[list[int]] = []
         for window in self._windows(order):
             chunk = sorted(window, key=self.lengths.__getitem__)
@@ -117,7 +117,7 @@ class BucketBatcher:
         rng.shuffle(batches)
         return batches
 
-    def _windows(self, order: list[int]) -> Iterator[list[int]]:
+    def _windows(self, order: Sequence[int]) -> Iterator[Sequence[int]]:
         if self.max_tokens is None:
             size = self.batch_size * self.bucket_batches
             yield from (order[i : i + size] for i in range(0, len(order), size))

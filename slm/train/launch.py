@@ -31,6 +31,7 @@ from typing import Any
 
 from slm.train.config import ExampleLike, Progress, TrainConfig, TrainResult, as_example
 from slm.train.launch_report import Follower, failure_reason
+from slm.train.stream import ShardSet
 
 ROOT = Path(__file__).resolve().parents[3]  # the project: the ranks import the same code as this process
 POLL_S = 0.2
@@ -115,8 +116,11 @@ def launch(
         "processes": processes,
         "max_restarts": max_restarts,
     }
-    _write_examples(here / "train.jsonl", train_examples)
-    _write_examples(here / "val.jsonl", val_examples)
+    if isinstance(train_examples, ShardSet):  # each rank streams its own shards (slm.train.stream)
+        spec["shards"] = train_examples.as_dict()
+    else:
+        _write_examples(here / "train.jsonl", train_examples)
+        _write_examples(here / "val.jsonl", val_examples)
     (here / "spec.json").write_text(json.dumps(spec, default=str), encoding="utf-8")
     child_env = {
         **os.environ,

@@ -191,7 +191,8 @@ def _checkpoint(run: Run) -> Path:
     state = {
         "optimizer": run.optimizer.state_dict(),
         "schedule": run.schedule.state_dict(),
-        "batcher": run.batcher.state_dict(),
+        "batcher": run.batcher.state_dict(),  # the stream position (epoch, batch) a resume goes on from
+        "data_key": run.data_key,
         "rng": rng_state(),
         "loss_ema": run.loss_ema,
         "validation": run.history,

@@ -81,6 +81,7 @@ def run(spec_path: Path) -> int:
     from slm.train.checkpoints import write_json_atomic
     from slm.train.config import TrainConfig
     from slm.train.loop import train
+    from slm.train.stream import ShardSet
 
     config = TrainConfig.from_dict(spec["config"])
     cuda = (config.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
@@ -114,11 +115,16 @@ def run(spec_path: Path) -> int:
                 os.kill(os.getpid(), signal.SIGKILL)
         return stop.is_set()
 
+    if spec.get("shards"):
+        train_data: Any = ShardSet.from_dict(spec["shards"])
+        val_data: Any = []
+    else:
+        train_data, val_data = read_examples(here / "train.jsonl"), read_examples(here / "val.jsonl")
     try:
         result = train(
             config,
-            read_examples(here / "train.jsonl"),
-            read_examples(here / "val.jsonl"),
+            train_data,
+            val_data,
             Path(spec["out_dir"]),
             on_progress=reporter.progress if reporter is not None else None,
             should_stop=should_stop,

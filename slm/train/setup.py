@@ -5,31 +5,33 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slm.base import adapt_for_designs
 from slm.base_lora import lora_resume, lora_wrap, trainable
-from slm.form.spec import FormSpec, form_units, units_of
-from slm.model import build_model, load_model, max_positions, pick_device, without_attention_dropout
+from slm.form.spec import FormSpec, form_units
+from slm.model import build_model, load_model, pick_device, without_attention_dropout
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
 from slm.train.checkpoints import clean_stale, latest_checkpoint, load_trainer_state, read_best, set_rng_state
-from slm.train.config import ExampleLike, TrainConfig, TrainExample, as_example
+from slm.train.config import ExampleLike, TrainConfig, TrainExample
 from slm.train.data import (
     BucketBatcher,
     EncodedExample,
-    encode_examples,
     tokenizer_texts,
-    with_prompt_variants,
 )
 from slm.train.distributed import Dist, wrap
 from slm.train.distributed import current as current_dist
 from slm.train.loss import cpu_bf16_supported
 from slm.train.memory import tune_malloc
 from slm.train.schedule import Schedule
+from slm.train.setup_data import listed_data, streamed_data
+from slm.train.stream import ShardSet
 from slm.train.threads import ThreadTuner, configure_threads
+from slm.train.token_cache import TokenCache
 
 if TYPE_CHECKING:
     import torch
@@ -51,8 +53,8 @@ class Run:
     net: Any  # what a step runs through (a LoRA model's base, its adapters in place)
     step_net: Any  # the DDP-wrapped loss of a multi-process run, else None
     tokenizer: PreTrainedTokenizerFast
-    encoded: list[EncodedExample]
-    val_encoded: list[EncodedExample]
+    encoded: Sequence[EncodedExample]  # a list, or a TokenCache on disk for a streamed run
+    val_encoded: Sequence[EncodedExample]
     val_sample: list[Any]
     skipped: int
     optimizer: Any
@@ -61,6 +63,7 @@ class Run:
     select_by: str
     resume: Path | None
     has_val: bool  # validation examples were given
+    data_key: str | None = None  # a streamed run's data fingerprint: a checkpoint resumes only on it
     loss_ema: float | None = None
     history: list[dict[str, float]] = field(default_factory=list)  # step, val_loss[, val_iou] per check
     best: dict[str, Any] | None = None
@@ -80,6 +83,8 @@ class Run:
 
     @property
     def longest(self) -> int:
+        if isinstance(self.encoded, TokenCache):
+            return self.encoded.longest()
         return max(len(e.ids) for e in self.encoded)
 
 
@@ -103,28 +108,20 @@ def setup_run(
     device = run_device(config, dist)
     cores = os.cpu_count() or 1
     tune = device == "cpu" and config.num_threads is None and cores > 1 and dist is None
-    train_list = [as_example(e) for e in train_examples]
-    val_list = [as_example(e) for e in val_examples]
-    if not train_list:
-        raise ValueError("no training examples")
     form = FormSpec.from_dict(config.svg_form)
-    if config.prompt_variants > 1:
-        train_list = with_prompt_variants(train_list, config.prompt_variants, config.seed)
     resume = resume_point(out_dir, dist)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
-    model, tokenizer = model_and_tokenizer(config, train_list, form, resume, init_from)
-    without_attention_dropout(model)  # also a resumed or base model saved with it
-    tune_malloc()
-    model.to(device)
-    model.train()
-    net = trainable(model)
-    max_len = max_positions(net)
-    encoded, skipped = encode_examples(tokenizer, train_list, max_len)
-    val_encoded, _ = encode_examples(tokenizer, val_list, max_len)
+    build = partial(_model, config, form=form, resume=resume, init_from=init_from, device=device)
+    if isinstance(train_examples, ShardSet):
+        data = streamed_data(config, train_examples, form, out_dir, dist, build)
+    else:
+        data = listed_data(config, train_examples, val_examples, build)
+    model, tokenizer, net, encoded, val_encoded, skipped, val_sample = data
     if not encoded:
         raise ValueError("every training example is longer than the model context")
-    select_by = config.select_by if val_list else "last"
+    has_val = bool(val_encoded) or bool(val_sample)
+    select_by = config.select_by if has_val else "last"
     if select_by == "val_iou" and form is None:
         select_by = "val_loss"  # designs are compared as pictures only for the model form
     run = Run(
@@ -141,12 +138,12 @@ def setup_run(
         tokenizer=tokenizer,
         encoded=encoded,
         val_encoded=val_encoded,
-        val_sample=val_list[: config.validation_prompts],
+        val_sample=val_sample[: config.validation_prompts],
         skipped=skipped,
         optimizer=make_optimizer(net, config),
         schedule=Schedule(config),
         batcher=BucketBatcher(
-            [len(e.ids) for e in encoded],
+            encoded.lengths() if isinstance(encoded, TokenCache) else [len(e.ids) for e in encoded],
             config.batch_size,
             config.seed,
             config.bucket_batches,
@@ -154,12 +151,32 @@ def setup_run(
         ),
         select_by=select_by,
         resume=resume,
-        has_val=bool(val_list),
+        has_val=has_val,
+        data_key=train_examples.fingerprint() if isinstance(train_examples, ShardSet) else None,
         last_ckpt=resume,
     )
     if resume is not None:
         restore(run, resume)
     return run
+
+
+def _model(
+    config: TrainConfig,
+    sample: Sequence[TrainExample],
+    all_units: Callable[[], set[str]],
+    *,
+    form: FormSpec | None,
+    resume: Path | None,
+    init_from: Path | None,
+    device: str,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast, Any]:
+    """The model on its device, in training mode, its tokenizer, and the part a step trains."""
+    model, tokenizer = model_and_tokenizer(config, sample, all_units, form, resume, init_from)
+    without_attention_dropout(model)  # also a resumed or base model saved with it
+    tune_malloc()
+    model.to(device)
+    model.train()
+    return model, tokenizer, trainable(model)
 
 
 def restore(run: Run, resume: Path) -> None:
@@ -168,7 +185,13 @@ def restore(run: Run, resume: Path) -> None:
     state = load_trainer_state(resume)  # weights_only: never unpickles code
     run.optimizer.load_state_dict(state["optimizer"])
     run.schedule.load_state_dict(state["schedule"])
-    run.batcher.load_state_dict(state["batcher"])
+    saved = state.get("data_key")  # None: a checkpoint of an in-memory run (or one from before streaming)
+    if run.data_key is not None and saved is not None and saved != run.data_key:
+        raise ValueError(
+            f"Checkpoint {resume.name} was trained on other data (another snapshot or export): "
+            "start a new run to train on this one."
+        )
+    run.batcher.load_state_dict(state["batcher"])  # the stream position: the same batches follow
     set_rng_state(state["rng"])
     run.loss_ema = state.get("loss_ema")
     run.history = list(state.get("validation", []))
@@ -197,7 +220,8 @@ def resume_point(out_dir: Path, dist: Dist | None) -> Path | None:
 
 def model_and_tokenizer(
     config: TrainConfig,
-    train_list: list[TrainExample],
+    sample: Sequence[TrainExample],
+    all_units: Callable[[], set[str]],
     form: FormSpec | None,
     resume: Path | None,
     init_from: Path | None,
@@ -223,11 +247,10 @@ def model_and_tokenizer(
         if lora:
             model = lora_wrap(model, config.lora_rank, config.lora_alpha, config.lora_targets, new_ids)
         return model, tokenizer
-    sample = train_list[: config.tokenizer_examples] if config.tokenizer_examples else train_list
     if form is None:
         tokenizer = train_tokenizer(tokenizer_texts(sample), vocab_size=config.vocab_size)
     else:  # BPE for the prompts; every unit of the form one token
-        units = [*form_units(form), *sorted(units_of(e.svg for e in train_list))]
+        units = [*form_units(form), *sorted(all_units())]
         prompts = (prefix_text(e.prompt, e.context) for e in sample)
         tokenizer = train_tokenizer(prompts, vocab_size=config.vocab_size, units=units)
     return build_model(config.model, tokenizer), tokenizer

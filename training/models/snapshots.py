@@ -35,6 +35,14 @@ class Dataset(BaseModel):
         max_length=1000, blank=True, help_text="JSONL export in the configured storage."
     )
     export_md5 = models.CharField(max_length=32, blank=True)
+    export_jsonl = models.BooleanField(
+        default=True, help_text="Also export a JSONL file (the Parquet shards are always written)."
+    )
+    export_manifest = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The Parquet export: each shard's split, rows, bytes and sha256; `complete` once all are stored.",
+    )
     split = models.JSONField(
         default=dict, blank=True, help_text="Seed, ratios and counts of train/validation/test."
     )

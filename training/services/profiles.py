@@ -11,7 +11,8 @@ from typing import Any
 
 from core.jobs.models import JobStatus
 from slm.learnable import BudgetEstimate, estimate_budget, shape_tokens_per_second
-from slm.recipe import Recipe, data_profile, derive, profile_examples
+from slm.recipe import PROFILE_SAMPLE, Recipe, data_profile, derive, profile_examples
+from slm.train.config import TrainExample
 from training.models import Dataset, DatasetItem, TrainingRun
 from training.selectors import dataset_examples
 
@@ -22,10 +23,24 @@ def dataset_profile(*, dataset: Dataset, refresh: bool = False) -> dict[str, Any
     """The snapshot's profile (its training split), computed and stored when missing."""
     if dataset.profile and not refresh:
         return dataset.profile
-    profile = profile_examples(dataset_examples(dataset=dataset, split=DatasetItem.Split.TRAIN))
+    profile = _train_profile(dataset)
     Dataset.objects.filter(pk=dataset.pk).update(profile=profile)
     dataset.profile = profile
     return profile
+
+
+def _train_profile(dataset: Dataset) -> dict[str, Any]:
+    """profile_examples on the training split, streamed: the evenly spread sample it reads, picked from a
+    server-side cursor (the same examples as from the whole list; memory follows the sample, not the set)."""
+    items = dataset.items.filter(split=DatasetItem.Split.TRAIN).order_by("content_hash")
+    total = items.count()
+    if total <= PROFILE_SAMPLE:
+        return profile_examples(dataset_examples(dataset=dataset, split=DatasetItem.Split.TRAIN))
+    step = total / PROFILE_SAMPLE
+    wanted = {int(i * step) for i in range(PROFILE_SAMPLE)}
+    rows = items.values_list("prompt", "svg_content", "context").iterator(chunk_size=2000)
+    picked = [TrainExample(p, s, c or None) for i, (p, s, c) in enumerate(rows) if i in wanted]
+    return {**profile_examples(picked), "train_examples": total}
 
 
 def dataset_recipe(*, dataset: Dataset, budget_seconds: float | None = None) -> Recipe:

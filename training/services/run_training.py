@@ -17,6 +17,7 @@ from training.models import DatasetItem, SLMModel, TrainingMetric, TrainingRun
 from training.params import TrainingParams
 from training.selectors import dataset_examples
 from training.services.profiles import dataset_profile
+from training.services.run_data import dataset_shards, streamed_form_failures
 from training.services.run_state import TrainingRefused, run_dir, training_run_event
 
 PROGRESS_EVERY_S = 2.0
@@ -65,25 +66,27 @@ class _RunCallbacks:
 def training_run_train(*, run: TrainingRun, on_progress: Callable[[Any], None] | None = None) -> Any:
     """Train a claimed run; slm.train's result (its `status` is "cancelled" when the cancel flag stopped
     it). Raises TrainingRefused when the data or the node cannot train."""
-    # Imported here: a broken install must fail the run (the caller catches it), not the import.
-    from slm.train.loop import train
+    from slm.shards import ShardChecksumError
+    from slm.train.stream import ShardSet
 
     callbacks = _RunCallbacks(run, on_progress)
     params = TrainingParams.from_dict(run.training_params)
-    train_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.TRAIN)
-    val_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.VALIDATION) or train_set[:64]
     init_from = None
     if run.base_model_id:
         init_from = local_model_dir(
             storage_path=run.base_model.storage_path, cache_key=str(run.base_model_id)
         )
     form = _form_for(run=run, params=params, init_from=init_from)
-    if form is not None:
-        train_set, val_set = _in_form(run=run, form=form, train_set=train_set, val_set=val_set)
+    train_set, val_set = _run_data(run=run, form=form)
+    grid = f", designs in the model form on a {form.grid}-unit grid." if form else "."
+    if isinstance(train_set, ShardSet):
+        rows = sum(s.rows for s in train_set.train)
+        message = f"Training on {rows} examples streamed from {len(train_set.train)} Parquet shard(s)"
+    else:
+        message = f"Training on {len(train_set)} examples, validating on {len(val_set)}"
     training_run_event(
         run=run,
-        message=f"Training on {len(train_set)} examples, validating on {len(val_set)}"
-        + (f", designs in the model form on a {form.grid}-unit grid." if form else "."),
+        message=message + grid,
         data={"params": params.as_dict(), "form": form.as_dict() if form else None},
     )
     config = params.train_config()
@@ -94,6 +97,38 @@ def training_run_train(*, run: TrainingRun, on_progress: Callable[[Any], None] |
             f"This worker is node {nodes.rank} of {nodes.count} (NODE_RANK): only node 0 takes runs; "
             f"the other nodes join with `python manage.py train_run {run.pk}`."
         )
+    try:
+        return _train(run, config, params, nodes, train_set, val_set, callbacks, init_from)
+    except ShardChecksumError as exc:
+        raise TrainingRefused(str(exc)) from exc
+
+
+def _run_data(*, run: TrainingRun, form: FormSpec | None) -> tuple[Any, Any]:
+    """The snapshot's Parquet shards, streamed; or, for a snapshot without them, both splits read from
+    its items (in the model form, with the designs it cannot express reported)."""
+    shards = dataset_shards(dataset=run.dataset)
+    if shards is not None:
+        return shards, []
+    train_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.TRAIN)
+    val_set = dataset_examples(dataset=run.dataset, split=DatasetItem.Split.VALIDATION) or train_set[:64]
+    if form is not None:
+        train_set, val_set = _in_form(run=run, form=form, train_set=train_set, val_set=val_set)
+    return train_set, val_set
+
+
+def _train(
+    run: TrainingRun,
+    config: Any,
+    params: TrainingParams,
+    nodes: Nodes,
+    train_set: Any,
+    val_set: Any,
+    callbacks: _RunCallbacks,
+    init_from: Path | None,
+) -> Any:
+    # Imported here: a broken install must fail the run (the caller catches it), not the import.
+    from slm.train.loop import train
+
     if params.processes > 1 or nodes.count > 1:
         # torchrun runs the loop as N processes (slm.train.launch); this thread follows it.
         from slm.train.launch import launch
@@ -182,6 +217,16 @@ def _in_form(
 
 def _report_training(*, run: TrainingRun, result: Any, context: int) -> None:
     """What the loop measured besides the loss: left-out sequences, validation checks, the kept state."""
+    kept, failed, first = streamed_form_failures(out_dir=run_dir(run))
+    if failed:
+        training_run_event(
+            run=run,
+            level="warning",
+            message=f"{failed} of {kept + failed} training examples cannot be written in the model form and "
+            f"were left out; training went on with the other {kept}. First: "
+            + "; ".join(f"“{x['prompt'][:60]}”: {x['reason']}" for x in first[:3]),
+            data={"unconvertible": failed, "examples": first},
+        )
     if result.skipped_examples:
         training_run_event(
             run=run,

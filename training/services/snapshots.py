@@ -1,33 +1,28 @@
-"""Dataset snapshots: freeze a selection of examples, split it by seed, hash it, export it as JSONL."""
+"""Dataset snapshots: freeze a selection of examples, split it by seed, hash it, export it as sharded
+Parquet (and JSONL): training.services.snapshot_export."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import random
-import tempfile
-from pathlib import Path
+from array import array
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
 from catalog.style import conditioning_text
 from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
-from core.jobs.lifecycle import job_finish
-from core.jobs.models import JobStatus
 from training.errors import TrainingErrorCode
 from training.models import Dataset, DatasetExport, DatasetItem, TrainingExample
-from training.selectors import dataset_export_items
-from training.services.profiles import dataset_profile
+from training.services.snapshot_export import dataset_export_execute, export_line
 
-log = logging.getLogger(__name__)
+__all__ = ["dataset_export", "dataset_export_execute", "dataset_snapshot_create", "export_line"]
 
+SPLITS = ("train", "validation", "test")
+FREEZE_CHUNK = 2000  # rows a cursor page and a bulk insert hold
 DEFAULT_SPLIT = {"train": 0.9, "validation": 0.05, "test": 0.05}
 
 
@@ -37,6 +32,26 @@ def _split_counts(n: int, ratios: dict[str, float]) -> dict[str, int]:
     if n >= 3:  # every split gets at least one row when there are enough
         val, test = max(val, 1), max(test, 1)
     return {"train": max(n - val - test, 0), "validation": val, "test": test}
+
+
+def _split_codes(n: int, counts: dict[str, int], seed: int) -> bytearray:
+    """Each row's split (an index into SPLITS) by its position in content-hash order, one byte a row. The
+    same shuffle as ever (random.shuffle of the positions, held in an int32 array), so a seed still makes
+    the same split."""
+    order = array("i", range(n))
+    random.Random(seed).shuffle(order)
+    codes = bytearray(n)
+    train, val = counts["train"], counts["train"] + counts["validation"]
+    for rank, idx in enumerate(order):
+        codes[idx] = 0 if rank < train else 1 if rank < val else 2
+    return codes
+
+
+def _write_items(batch: list[DatasetItem]) -> int:
+    DatasetItem.objects.bulk_create(batch, batch_size=1000)
+    n = len(batch)
+    batch.clear()
+    return n
 
 
 @transaction.atomic
@@ -50,13 +65,14 @@ def dataset_snapshot_create(
     selection: dict[str, Any] | None = None,
     created_by: Any = None,
     enqueue: bool = True,
+    export_jsonl: bool = True,
 ) -> Dataset:
     """Freeze a selection now (copies, so later edits change nothing), split it by seed; its export job
-    writes the JSONL (after commit with enqueue, else `dataset_export` runs it in this process)."""
+    writes the Parquet shards (and the JSONL) (after commit with enqueue, else `dataset_export` runs it in this process)."""
     ratios = {**DEFAULT_SPLIT, **(ratios or {})}
     if abs(sum(ratios.values()) - 1.0) > 1e-6 or any(v < 0 for v in ratios.values()):
         raise ValidationError({"ratios": "Split ratios must be non-negative and add up to 1."})
-    rows = list(
+    selected = (
         TrainingExample.objects.filter(pk__in=examples.values("pk"))
         .select_related("style_guide")
         .order_by("content_hash")
@@ -69,7 +85,8 @@ def dataset_snapshot_create(
             "style_guide__guide_name",
         )
     )
-    if not rows:
+    total = selected.count()
+    if not total:
         message = "A snapshot needs at least one example."
         raise ValidationError({"examples": ValidationError(message, code=TrainingErrorCode.EMPTY_SNAPSHOT)})
     Dataset.objects.select_for_update().filter(name=name).exists()  # serialise version numbers per name
@@ -80,41 +97,40 @@ def dataset_snapshot_create(
         description=description,
         status=Dataset.Status.PROCESSING,
         selection=selection or {},
+        export_jsonl=export_jsonl,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
     dataset.full_clean()
     dataset.save()
-
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    counts = _split_counts(len(rows), ratios)
-    split_of = {}
-    for rank, idx in enumerate(order):
-        split_of[idx] = (
-            "train"
-            if rank < counts["train"]
-            else "validation"
-            if rank < counts["train"] + counts["validation"]
-            else "test"
-        )
+    counts = _split_counts(total, ratios)
+    split_of = _split_codes(total, counts, seed)
+    # A server-side cursor pages through the selection and items are written a chunk at a time: peak memory
+    # follows FREEZE_CHUNK, not the row count (the split codes above are one byte a row).
     digest = hashlib.sha256()
-    items = []
-    for idx, ex in enumerate(rows):
-        context = conditioning_text(ex.style_guide) if ex.style_guide_id else ""
-        digest.update(f"{ex.content_hash}\t{ex.prompt}\t{context}\t{split_of[idx]}\n".encode())
-        items.append(
+    contexts: dict[Any, str] = {}
+    batch: list[DatasetItem] = []
+    written = 0
+    for idx, ex in enumerate(selected.iterator(chunk_size=FREEZE_CHUNK)):
+        if ex.style_guide_id and ex.style_guide_id not in contexts:
+            contexts[ex.style_guide_id] = conditioning_text(ex.style_guide)
+        context = contexts.get(ex.style_guide_id, "") if ex.style_guide_id else ""
+        split = SPLITS[split_of[idx]] if idx < total else "train"  # rows added since the count: train
+        digest.update(f"{ex.content_hash}\t{ex.prompt}\t{context}\t{split}\n".encode())
+        batch.append(
             DatasetItem(
                 dataset=dataset,
-                example=ex,
-                split=split_of[idx],
+                example_id=ex.pk,
+                split=split,
                 prompt=ex.prompt,
                 svg_content=ex.svg_content,
                 context=context,
                 content_hash=ex.content_hash,
             )
         )
-    DatasetItem.objects.bulk_create(items, batch_size=1000)
-    dataset.record_count = len(items)
+        if len(batch) >= FREEZE_CHUNK:
+            written += _write_items(batch)
+    written += _write_items(batch)
+    dataset.record_count = written
     dataset.content_hash = digest.hexdigest()
     dataset.split = {"seed": seed, "ratios": ratios, "counts": counts}
     dataset.save(update_fields=["record_count", "content_hash", "split", "updated_at"])
@@ -131,59 +147,3 @@ def dataset_export(*, dataset_id: Any) -> Dataset:
     export = DatasetExport.objects.get(dataset_id=dataset_id)
     job_run(DatasetExport, export.pk, lambda job: dataset_export_execute(export=job))
     return Dataset.objects.get(pk=dataset_id)
-
-
-def dataset_export_execute(*, export: DatasetExport) -> Dataset:
-    """Write the snapshot as JSONL to storage with its md5; mark it ready (or error, with the reason)."""
-    dataset = export.dataset
-    try:
-        md5 = hashlib.md5(usedforsecurity=False)
-        with tempfile.NamedTemporaryFile("w+b", suffix=".jsonl") as tmp:
-            for item in dataset_export_items(dataset=dataset):
-                line = export_line(item)
-                md5.update(line)
-                tmp.write(line)
-            tmp.flush()
-            size = tmp.tell()
-            tmp.seek(0)
-            name = f"datasets/{dataset.name}/v{dataset.version}-{str(dataset.pk)[:8]}.jsonl"
-            stored = default_storage.save(name, File(tmp, name=Path(name).name))
-        dataset.storage_path = stored
-        dataset.export_md5 = md5.hexdigest()
-        dataset.size_bytes = size
-        dataset.status = Dataset.Status.READY
-        dataset.error_message = ""
-    except Exception as exc:
-        log.exception("export of dataset %s failed", dataset.pk)
-        dataset.status = Dataset.Status.ERROR
-        dataset.error_message = f"Export failed: {type(exc).__name__}: {exc}"[:2000]
-    with transaction.atomic():
-        dataset.save()
-        failed = dataset.status == Dataset.Status.ERROR
-        job_finish(
-            export,
-            JobStatus.FAILED if failed else JobStatus.COMPLETED,
-            error=dataset.error_message if failed else "",
-        )
-    if not failed:
-        try:  # what training reads off it, once; a failure here only delays it to the first train form
-            dataset_profile(dataset=dataset)
-        except Exception:
-            log.exception("profiling dataset %s failed", dataset.pk)
-    return dataset
-
-
-def export_line(item: DatasetItem) -> bytes:
-    """One JSONL line of a snapshot's export (the stored export and `manage.py export_snapshot`)."""
-    return json.dumps(_export_row(item), ensure_ascii=False).encode() + b"\n"
-
-
-def _export_row(item: DatasetItem) -> dict[str, Any]:
-    return {
-        "prompt": item.prompt,
-        "svg": item.svg_content,
-        "split": item.split,
-        "context": item.context,
-        "content_hash": item.content_hash,
-        "example_id": str(item.example_id) if item.example_id else None,
-    }

@@ -1,0 +1,126 @@
+"""Encoded sequences on disk, memory-mapped: what a streamed run trains on instead of a list in memory.
+
+A part is two files: `<name>.tokens` (every sequence's ids, int32, back to back) and `<name>.index`
+(int64 rows of start, length, prefix length). A part is written under a temporary name and renamed when
+complete, so a part that exists is whole: a resumed run reuses it. `TokenCache` reads parts in order as
+one sequence; only the pages a batch touches are read in, and the OS may drop them again.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
+
+from slm.tokenizer import encode_texts, prefix_text, special_ids
+from slm.train.config import TrainExample
+from slm.train.data import ENCODE_CHUNK, EncodedExample
+
+if TYPE_CHECKING:
+    import numpy as np
+    from transformers import PreTrainedTokenizerFast
+
+
+def part_exists(base: Path) -> bool:
+    return base.with_suffix(".index").is_file() and base.with_suffix(".tokens").is_file()
+
+
+def write_part(
+    base: Path, tokenizer: PreTrainedTokenizerFast, examples: Iterable[TrainExample], max_len: int
+) -> int:
+    """Encode a stream of examples into one part, ENCODE_CHUNK at a time (sequences longer than max_len
+    are left out); the number left out."""
+    sp = special_ids(tokenizer)
+    tmp_tokens, tmp_index = base.with_suffix(".tokens.tmp"), base.with_suffix(".index.tmp")
+    skipped, start = 0, 0
+    with tmp_tokens.open("wb") as tok, tmp_index.open("wb") as idx:
+        for chunk in _chunks(examples, ENCODE_CHUNK):
+            prefixes = encode_texts(tokenizer, [prefix_text(e.prompt, e.context) for e in chunk])
+            svgs = encode_texts(tokenizer, [e.svg for e in chunk])
+            for p, s in zip(prefixes, svgs, strict=True):
+                n = len(p) + len(s) + 3
+                if n > max_len:
+                    skipped += 1
+                    continue
+                array("i", [sp["bos"], *p, sp["sep"], *s, sp["eos"]]).tofile(tok)
+                array("q", [start, n, len(p) + 2]).tofile(idx)
+                start += n
+        tok.flush()
+        os.fsync(tok.fileno())
+        idx.flush()
+        os.fsync(idx.fileno())
+    base.with_suffix(".skipped").write_text(str(skipped))
+    os.replace(tmp_tokens, base.with_suffix(".tokens"))
+    os.replace(tmp_index, base.with_suffix(".index"))  # last: its presence says the part is whole
+    return skipped
+
+
+def _chunks(items: Iterable[TrainExample], size: int) -> Iterator[list[TrainExample]]:
+    chunk: list[TrainExample] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class TokenCache(Sequence[EncodedExample]):
+    """The parts' sequences in order, as EncodedExamples read off the memory maps one at a time."""
+
+    def __init__(self, parts: Sequence[Path]) -> None:
+        import numpy as np
+
+        self._tokens: list[np.ndarray] = []
+        self._index: list[np.ndarray] = []
+        self._ends: list[int] = []  # cumulative sequence counts, for bisect
+        total = 0
+        for base in parts:
+            index = _map(base.with_suffix(".index"), np.int64)
+            index = index.reshape(-1, 3) if index.size else np.zeros((0, 3), dtype=np.int64)
+            self._index.append(index)
+            self._tokens.append(_map(base.with_suffix(".tokens"), np.int32))
+            total += len(index)
+            self._ends.append(total)
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    @overload
+    def __getitem__(self, i: int) -> EncodedExample: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[EncodedExample]: ...
+    def __getitem__(self, i: int | slice) -> EncodedExample | list[EncodedExample]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        part = bisect.bisect_right(self._ends, i)
+        row = self._index[part][i - (self._ends[part - 1] if part else 0)]
+        start, n, prefix = int(row[0]), int(row[1]), int(row[2])
+        ids = array("i", self._tokens[part][start : start + n].tobytes())
+        return EncodedExample(ids=ids, prefix_len=prefix)
+
+    def lengths(self) -> array[int]:
+        """Every sequence's length, int32 (4 bytes a sequence: what the batcher needs of the data)."""
+        out = array("i")
+        for index in self._index:
+            out.frombytes(index[:, 1].astype("int32").tobytes())
+        return out
+
+    def longest(self) -> int:
+        return max((int(index[:, 1].max()) for index in self._index if len(index)), default=0)
+
+
+def _map(path: Path, dtype: type) -> np.ndarray:
+    import numpy as np
+
+    if path.stat().st_size == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r")
