@@ -183,6 +183,10 @@ REST_FRAMEWORK = api_settings.rest_framework_settings(
     num_proxies=TRUSTED_PROXY_COUNT,
 )
 
+# Admin changelists (core.admin_paging): rows are counted exactly up to this many; past it, on PostgreSQL,
+# the page shows the planner's estimate ("about N") instead of running a full COUNT(*).
+ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)
+
 # Throttle counts and other shared state: Redis when configured, so every web process sees the same counts.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
