@@ -5,9 +5,10 @@ Each size runs in a fresh process on a fresh database (created on DATABASE_URL's
              ANALYZE (what autovacuum does on a live server) so the planner's statistics are current;
   freeze     `dataset_snapshot_create` over every example;
   export     `dataset_export` (the snapshot's export job, in this process);
-  train      a training run bounded to `--train-seconds` (60) of training on the snapshot, tiny model, one
-             thread: its data loading is timed to the run's "Training on …" event (reading the split) and
-             to its first progress report (tokenizer and encoding too);
+  train      a training run on the snapshot (tiny model, one thread), cancelled through its own flag
+             `--train-seconds` (60) after its first progress report: its data loading is timed to the
+             run's "Training on …" event (reading the split) and to that first report (tokenizer and
+             encoding too); its peak RSS covers the loading and the first minute of training;
   changelist the examples changelist as a superuser (plain, filtered, page 2), `--requests` times;
   search     the same changelist with a search term.
 Each stage prints rows/s, peak RSS of the process while it ran (absolute, and above the stage's start)
@@ -108,7 +109,7 @@ def run_one(rows: int, requests: int, train_seconds: int) -> dict:
     from django.test import Client
     from django.urls import reverse
 
-    from training.models import TrainingExample
+    from training.models import TrainingExample, TrainingRun
     from training.services.import_run import import_batch_run
     from training.services.imports import import_batch_create
     from training.services.runs import training_run_create, training_run_run
@@ -146,16 +147,22 @@ def run_one(rows: int, requests: int, train_seconds: int) -> dict:
 
     user = get_user_model().objects.create_superuser("scale", "scale@example.com", "scale-bench-pw")
     params = {
-        **{"max_steps": 0, "budget_seconds": train_seconds, "batch_size": 8, "checkpoint_every": 10**6},
+        **{"max_steps": 0, "budget_seconds": 10 * train_seconds, "batch_size": 8, "checkpoint_every": 10**6},
         **{"n_layer": 1, "n_embd": 32, "n_head": 2, "warmup_steps": 2, "num_threads": 1, "seed": 0},
     }
     run = training_run_create(dataset=snapshot, params=params, requested_by=user, enqueue=False)
     first_progress: list[float] = []
+
+    def on_progress(_: object) -> None:
+        # The first minute of training, then the run's own cancel flag (no evaluation after it).
+        now = time.perf_counter()
+        first_progress or first_progress.append(now)
+        if now - first_progress[0] >= train_seconds:
+            TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+
     with PeakRss() as mem:
         t0 = time.perf_counter()
-        run = training_run_run(
-            run_id=run.pk, on_progress=lambda p: first_progress or first_progress.append(time.perf_counter())
-        )
+        run = training_run_run(run_id=run.pk, on_progress=on_progress)
         total = time.perf_counter() - t0
     event = run.events.filter(message__startswith="Training on").first()
     read_s = (event.created_at - run.started_at).total_seconds() if event and run.started_at else total
@@ -167,7 +174,7 @@ def run_one(rows: int, requests: int, train_seconds: int) -> dict:
     client = Client()
     client.force_login(user)
     base = reverse("admin:training_trainingexample_changelist")
-    pages = [base, f"{base}?status__exact=draft", f"{base}?source_type__exact=manual", f"{base}?p=2"]
+    pages = [base, f"{base}?status__exact=draft", f"{base}?source_type__exact=jsonl", f"{base}?p=2"]
     client.get(base)  # a first request loads templates and permissions, as a warm server has
     with PeakRss() as mem:
         t0 = time.perf_counter()

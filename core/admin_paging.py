@@ -20,6 +20,8 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
 
+from core.admin_filters import with_indexed_values
+
 DEFAULT_EXACT_COUNT_LIMIT = 10_000
 
 
@@ -61,7 +63,11 @@ class EstimatedCountPaginator(Paginator):
 
 
 class LargeTableAdminMixin:
-    """Every changelist: no second full count, and a paginator that does not count large tables."""
+    """Every changelist: no second full count, a paginator that does not count large tables, and list
+    filters on plain columns that walk their index instead of `SELECT DISTINCT` (core.admin_filters)."""
 
     show_full_result_count = False
     paginator: Any = EstimatedCountPaginator
+
+    def get_list_filter(self, request: Any) -> list[Any]:
+        return with_indexed_values(self.model, list(super().get_list_filter(request)))  # type: ignore[misc]
