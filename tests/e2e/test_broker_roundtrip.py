@@ -61,7 +61,7 @@ def test_a_job_sent_after_commit_is_run_by_a_worker_in_another_process(
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=600,
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         return done.stdout
@@ -81,3 +81,12 @@ def test_a_job_sent_after_commit_is_run_by_a_worker_in_another_process(
                 break
             time.sleep(0.5)
     assert status == "ready", f"{status}: {error}\n{processes.tails()}"
+    if "RABBITMQ_URL" in broker_env:  # the message went through RabbitMQ: its queue exists there, drained
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(broker_env["RABBITMQ_URL"]))
+        try:
+            queue = connection.channel().queue_declare("imports", passive=True)  # raises if absent
+            assert queue.method.message_count == 0
+        finally:
+            connection.close()
