@@ -10,8 +10,13 @@ sequential bare calls; the last line is `deployed_throughput_ratio=<platform req
 run `--rounds` times, alternated, and the median round is reported. Without REDIS_URL the bench says why
 and stops.
 
-    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/deployed_bench.py --model-dir DIR \\
-        [--concurrent 16] [--web-workers 2] [--web-threads 8] [--worker-threads 16] [--rounds 5]
+`--broker rabbitmq` carries the messages on RabbitMQ (RABBITMQ_URL; Redis stays the cache and the wake-ups,
+as deployed), `--broker redis` (the default) on Redis, whatever RABBITMQ_URL says. Compare the two with
+two runs on the same machine, one after the other.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… [RABBITMQ_URL=amqp://…] python bench/deployed_bench.py \\
+        --model-dir DIR [--broker redis|rabbitmq] [--concurrent 16] [--web-workers 2] [--web-threads 8]
+        [--worker-threads 16] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -60,10 +65,16 @@ def main() -> None:
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument("--worker-threads", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--broker", choices=("redis", "rabbitmq"), default="redis")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         print("deployed bench: set REDIS_URL (and a PostgreSQL DATABASE_URL): the processes share a broker")
         return
+    if args.broker == "rabbitmq" and not os.environ.get("RABBITMQ_URL"):
+        print("deployed bench: --broker rabbitmq needs RABBITMQ_URL (amqp://…)")
+        return
+    if args.broker == "redis":
+        os.environ.pop("RABBITMQ_URL", None)  # config.settings prefers RabbitMQ when it is set
     work = setup("deployed-bench")
 
     from django.conf import settings
@@ -204,7 +215,7 @@ def main() -> None:
         bare_med, api_med = statistics.median(bare_s), statistics.median(api_s)
         n = len(batch)
         print(
-            f"database {os.environ.get('DATABASE_URL', '').split(':')[0] or 'sqlite'}; gunicorn "
+            f"database {os.environ.get('DATABASE_URL', '').split(':')[0] or 'sqlite'}; broker {args.broker}; gunicorn "
             f"{args.web_workers} worker(s) x {args.web_threads} thread(s), rundramatiq {args.worker_threads} "
             f"thread(s), decode {threads} thread(s); work folder {work}"
         )

@@ -47,7 +47,8 @@ class StyleGuide(SoftDeleteModel):
                 name="styleguide_category_valid",
             ),
         ]
-        indexes = [models.Index(fields=["category", "is_published"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [models.Index(fields=["is_published"]), models.Index(fields=["category", "is_published"])]
 
     def __str__(self) -> str:
         return self.guide_name
@@ -90,7 +91,11 @@ class DesignPattern(SoftDeleteModel):
                 name="pattern_type_valid",
             ),
         ]
-        indexes = [models.Index(fields=["pattern_type", "is_published"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [
+            models.Index(fields=["is_published"]),
+            models.Index(fields=["pattern_type", "is_published"]),
+        ]
 
     def __str__(self) -> str:
         return self.pattern_name
@@ -137,7 +142,8 @@ class PromptTemplate(SoftDeleteModel):
                 name="template_category_valid",
             ),
         ]
-        indexes = [models.Index(fields=["is_public", "category"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [models.Index(fields=["category"]), models.Index(fields=["is_public", "category"])]
 
     def __str__(self) -> str:
         return self.name

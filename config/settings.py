@@ -111,10 +111,21 @@ WORK_DIR = Path(env.str("ATELIER_WORK_DIR", default=str(VAR_DIR / "work")))
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 STORAGES = storages_settings(env, bucket_name=AWS_STORAGE_BUCKET_NAME)
 
-# Dramatiq: Redis when REDIS_URL is set, else an in-process broker whose worker runs inside
-# `manage.py serve`. The database row is the source of truth for every job either way.
+# Dramatiq: RabbitMQ when RABBITMQ_URL is set (it pushes each message to a waiting consumer), else Redis
+# when REDIS_URL is set (consumers poll), else an in-process broker whose worker runs inside `manage.py
+# serve`. The database row is the source of truth for every job either way. Redis stays the cache, the
+# throttle counts and the cross-process wake-ups whichever broker carries the messages.
 REDIS_URL = env.str("REDIS_URL", default="") or env.str("DRAMATIQ_BROKER_URL", default="")
-if REDIS_URL:
+RABBITMQ_URL = env.str("RABBITMQ_URL", default="")
+if RABBITMQ_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        # Publisher confirms: a send returns once RabbitMQ holds the message, so a job row committed and
+        # enqueued is never lost to a broker restart between the two.
+        "OPTIONS": {"url": RABBITMQ_URL, "confirm_delivery": True},
+        "MIDDLEWARE": stack.DRAMATIQ_MIDDLEWARE,
+    }
+elif REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         # Messages a dead worker had fetched go back to the queue once its heartbeat is older than
@@ -139,8 +150,8 @@ else:
         "MIDDLEWARE": stack.DRAMATIQ_MIDDLEWARE,
     }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
-EMBEDDED_BROKER = not REDIS_URL
-# Threads of the embedded worker; with Redis each `rundramatiq` sets its own.
+EMBEDDED_BROKER = not (REDIS_URL or RABBITMQ_URL)
+# Threads of the embedded worker; with Redis or RabbitMQ each `rundramatiq` sets its own.
 EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=2)
 # Worker processes that check an import's rows (parse, sanitise, normalise) while its own process dedups
 # and writes; one per core by default (1: check them in the import's own process).
@@ -185,6 +196,10 @@ REST_FRAMEWORK = api_settings.rest_framework_settings(
     },
     num_proxies=TRUSTED_PROXY_COUNT,
 )
+
+# Admin changelists (core.admin_paging): rows are counted exactly up to this many; past it, on PostgreSQL,
+# the page shows the planner's estimate ("about N") instead of running a full COUNT(*).
+ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)
 
 # Throttle counts and other shared state: Redis when configured, so every web process sees the same counts.
 CACHES = {

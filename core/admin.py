@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django_dramatiq.models import Task
 
 from core.admin_json import ReadableJSONWidget
+from core.admin_paging import LargeTableAdminMixin
 from core.models import SoftDeleteModel, User
 from core.services import restore_many, soft_delete
 
@@ -52,11 +53,10 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-class BaseAdmin(admin.ModelAdmin):
-    """Timestamps and ids are read-only everywhere; the full count query is skipped on big tables; JSON
-    fields are indented with a readable tree (read-only ones too, through templates/admin/includes)."""
+class BaseAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+    """Timestamps and ids are read-only everywhere; no full count query on big tables (core.admin_paging);
+    JSON fields are indented with a readable tree (read-only ones too, through templates/admin/includes)."""
 
-    show_full_result_count = False
     formfield_overrides = {models.JSONField: {"widget": ReadableJSONWidget}}
     list_per_page = 50
     base_readonly = ("id", "created_at", "updated_at")
@@ -133,7 +133,7 @@ class ReadOnlyAdmin(BaseAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
     list_display = ("username", "email", "is_staff", "is_active", "last_login", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     search_fields = ("username", "email", "first_name", "last_name")
@@ -141,14 +141,13 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
-    show_full_result_count = False
 
 
 admin.site.unregister(LogEntry)
 
 
 @admin.register(LogEntry)
-class AuditLogAdmin(BaseLogEntryAdmin):
+class AuditLogAdmin(LargeTableAdminMixin, BaseLogEntryAdmin):
     """The audit trail: read-only, never deleted from the admin."""
 
     list_display = ["created", "resource_url", "action", "msg_short", "user_url", "remote_addr"]
@@ -157,7 +156,6 @@ class AuditLogAdmin(BaseLogEntryAdmin):
         (None, {"fields": ["created", "user_url", "resource_url", "cid", "remote_addr", "user_agent"]}),
         ("Changes", {"fields": ["action", "msg"]}),
     ]
-    show_full_result_count = False
 
     @admin.display(description="user agent")
     def user_agent(self, obj: LogEntry) -> str:

@@ -79,6 +79,12 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
 
     class Meta(AbstractUser.Meta):
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [
+            models.Index(fields=["is_staff"]),
+            models.Index(fields=["is_superuser"]),
+            models.Index(fields=["is_active"]),
+        ]
         swappable = "AUTH_USER_MODEL"
         ordering = ["username"]
 

@@ -26,7 +26,8 @@ class Feedback(SoftDeleteModel):
                 name="feedback_one_per_user_output",
             ),
         ]
-        indexes = [models.Index(fields=["output", "rating"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [models.Index(fields=["rating", "created_at"]), models.Index(fields=["output", "rating"])]
 
     def __str__(self) -> str:
         return f"{self.rating}★ by {self.user_id}"

@@ -46,7 +46,8 @@ class Conversation(SoftDeleteModel):
                 condition=Q(status__in=ConversationStatus.values), name="conversation_status_valid"
             )
         ]
-        indexes = [models.Index(fields=["user", "created_at"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["user", "created_at"])]
 
     def __str__(self) -> str:
         return self.title or f"Conversation {str(self.pk)[:8]}"
@@ -103,6 +104,8 @@ class InputImage(BaseModel):
     analysis_metadata = models.JSONField(default=dict, blank=True)
 
     class Meta(BaseModel.Meta):
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [models.Index(fields=["file_type"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(file_type__in=InputImageFileType.values), name="inputimage_type_valid"
@@ -140,7 +143,9 @@ class DesignOutput(Job):
                 condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="output_temperature_range"
             ),
         ]
+        # Admin list filters and orderings have an index each (large changelists).
         indexes = [
+            models.Index(fields=["output_type", "created_at"]),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["model_version", "status"]),
         ]
@@ -164,6 +169,8 @@ class OutputImage(BaseModel):
     style_attributes = models.JSONField(default=dict, blank=True)
 
     class Meta(BaseModel.Meta):
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [models.Index(fields=["file_type"])]
         ordering = ["output", "sequence_order", "file_type"]
         constraints = [
             models.UniqueConstraint(
@@ -197,7 +204,12 @@ class ApiRequest(BaseModel):
 
     class Meta(BaseModel.Meta):
         verbose_name = "API request"
-        indexes = [models.Index(fields=["user", "request_time"]), models.Index(fields=["status_code"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [
+            models.Index(fields=["method", "request_time"]),
+            models.Index(fields=["user", "request_time"]),
+            models.Index(fields=["status_code"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} {self.status_code}"

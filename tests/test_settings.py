@@ -14,7 +14,7 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS")
+        if k not in ("DATABASE_URL", "REDIS_URL", "RABBITMQ_URL", "SECRET_KEY", "ALLOWED_HOSTS")
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -93,3 +93,19 @@ def test_with_redis_an_idle_worker_polls_its_queues_every_20_ms_at_most(tmp_path
     assert result.stdout.split() == ["20", "20"]
     result = _manage("shell", "--no-imports", "-c", show, env={**base, "DRAMATIQ_WORKER_TIMEOUT_MS": "50"})
     assert result.stdout.split() == ["50", "50"]
+
+
+def test_rabbitmq_url_picks_dramatiqs_rabbitmq_broker_with_publisher_confirms(tmp_path):
+    """RABBITMQ_URL wins over REDIS_URL for the messages (Redis stays the cache); no embedded worker then.
+    The broker connects lazily, so nothing need listen for the choice to be seen."""
+    show = (
+        "import dramatiq; from django.conf import settings; b = dramatiq.get_broker(); "
+        "print(type(b).__name__, b.confirm_delivery, settings.EMBEDDED_BROKER)"
+    )
+    base = {"ATELIER_VAR_DIR": str(tmp_path), "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/%2F"}
+    result = _manage("shell", "--no-imports", "-c", show, env=base)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["RabbitmqBroker", "True", "False"]
+    both = {**base, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = _manage("shell", "--no-imports", "-c", show, env=both)
+    assert result.stdout.split() == ["RabbitmqBroker", "True", "False"], result.stderr[-2000:]

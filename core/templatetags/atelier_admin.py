@@ -52,3 +52,11 @@ def _number(name: str, value: Any) -> Any:
     else:
         shown = measure(value)
     return format_html('<span title="{}">{}</span>', value, shown)
+
+
+@register.inclusion_tag("admin/date_hierarchy.html")
+def large_table_date_hierarchy(cl: Any) -> dict[str, Any] | None:
+    """The changelist's date drill-down; on large tables by index probes (core.admin_dates)."""
+    from core.admin_dates import large_table_date_hierarchy as context
+
+    return context(cl)

@@ -1,5 +1,6 @@
-"""Real parts on loopback for the multi-process test: a fresh PostgreSQL database, a Redis database, an
-S3-compatible server (moto), and a process table that always tears down every process group it started."""
+"""Real parts on loopback for the multi-process test: a fresh PostgreSQL database, a Redis database, a
+broker (Redis, and RabbitMQ when TEST_RABBITMQ_URL names one), an S3-compatible server (moto), and a
+process table that always tears down every process group it started."""
 
 from __future__ import annotations
 
@@ -156,8 +157,44 @@ def redis_url() -> Iterator[str]:
         client.close()
 
 
+def _delete_dramatiq_queues(url: str) -> None:
+    """Every queue our actors use, with its delay and dead-letter queues: each test starts empty."""
+    import dramatiq
+    import pika
+
+    names = [q for q in dramatiq.get_broker().get_declared_queues() if not q.endswith((".DQ", ".XQ"))]
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.DQ", f"{name}.XQ"):
+                channel.queue_delete(queue)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_env(request: pytest.FixtureRequest, redis_url: str) -> Iterator[dict[str, str]]:
+    """The deployed stack's broker variables: Redis alone, or RabbitMQ for messages (Redis stays the cache)."""
+    if request.param == "redis":
+        yield {}
+        return
+    url = os.environ.get("TEST_RABBITMQ_URL", "")
+    if not url:
+        unavailable("the RabbitMQ run of the multi-process test needs TEST_RABBITMQ_URL (a real RabbitMQ)")
+    if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        unavailable(
+            "the multi-process test runs on loopback only; TEST_RABBITMQ_URL is not a loopback server"
+        )
+    _delete_dramatiq_queues(url)
+    try:
+        yield {"RABBITMQ_URL": url}
+    finally:
+        _delete_dramatiq_queues(url)
+
+
 @pytest.fixture
-def processes(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Processes]:
+def processes(tmp_path: Path, pg_url: str, redis_url: str, broker_env: dict[str, str]) -> Iterator[Processes]:
     """Depends on the database and Redis fixtures so that every process stops before they are dropped."""
     logdir = tmp_path / "logs"
     logdir.mkdir()

@@ -1,7 +1,8 @@
 """Real parts, separate processes: gunicorn (2 workers) + two `rundramatiq` workers on PostgreSQL, Redis
-and an S3-compatible server, all on loopback. One worker is killed (SIGKILL, its whole process group) in the
-middle of a training run while generation requests are in flight; everything must still finish: the run
-resumes from its checkpoint on the other worker, every request ends completed or failed, no artifact is torn.
+(the broker, or RabbitMQ: each test runs on both) and an S3-compatible server, all on loopback. One worker
+is killed (SIGKILL, its whole process group) in the middle of a training run while generation requests are
+in flight; everything must still finish: the run resumes from its checkpoint on the other worker, every
+request ends completed or failed, no artifact is torn.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def poll(
 
 
 class Stack:
-    def __init__(self, tmp: Path, pg_url: str, redis_url: str, s3: S3, processes: Processes) -> None:
+    def __init__(
+        self, tmp: Path, pg_url: str, redis_url: str, s3: S3, processes: Processes, broker_env: dict[str, str]
+    ) -> None:
         import psycopg
 
         self.tmp, self.pg_url, self.s3, self.processes = tmp, pg_url, s3, processes
@@ -69,7 +72,15 @@ class Stack:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("AWS_", "DJANGO_", "ATELIER_", "GENERATION_"))
-            and k not in ("REDIS_URL", "DRAMATIQ_BROKER_URL", "DATABASE_URL", "MEDIA_ROOT", "STATIC_ROOT")
+            and k
+            not in (
+                "REDIS_URL",
+                "RABBITMQ_URL",
+                "DRAMATIQ_BROKER_URL",
+                "DATABASE_URL",
+                "MEDIA_ROOT",
+                "STATIC_ROOT",
+            )
         }
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings",
@@ -92,6 +103,7 @@ class Stack:
             LOG_LEVEL="INFO",
             NO_PROXY="*",
         )
+        env.update(broker_env)  # RABBITMQ_URL for the RabbitMQ run; the Redis run adds nothing
         self.env = env
         self.db = psycopg.connect(pg_url, autocommit=True)
 
@@ -205,8 +217,10 @@ def _sha256(data: bytes) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, pg_url: str, redis_url: str, processes: Processes, s3: S3) -> Iterator[Stack]:
-    built = Stack(tmp_path, pg_url, redis_url, s3, processes)
+def stack(
+    tmp_path: Path, pg_url: str, redis_url: str, processes: Processes, s3: S3, broker_env: dict[str, str]
+) -> Iterator[Stack]:
+    built = Stack(tmp_path, pg_url, redis_url, s3, processes, broker_env)
     try:
         yield built
     finally:

@@ -28,6 +28,8 @@ class BaseModelImport(Job):
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta(Job.Meta):
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [models.Index(fields=["status", "created_at"])]
         pass
 
     def __str__(self) -> str:

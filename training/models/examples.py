@@ -48,7 +48,13 @@ class ImportBatch(Job):
 
     class Meta(Job.Meta):
         verbose_name_plural = "import batches"
-        indexes = [models.Index(fields=["status", "created_at"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [
+            models.Index(fields=["format"]),
+            models.Index(fields=["mode"]),
+            models.Index(fields=["dry_run"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source_name} ({self.get_status_display()})"
@@ -118,7 +124,9 @@ class TrainingExample(SoftDeleteModel):
                 name="example_unique_external_id",
             ),
         ]
+        # Admin list filters and orderings have an index each (large changelists).
         indexes = [
+            models.Index(fields=["data_category", "created_at"]),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["source_type", "data_category"]),
         ]

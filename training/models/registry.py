@@ -108,6 +108,12 @@ class SLMModel(BaseModel):
         return bool(self.external_service)
 
     class Meta(BaseModel.Meta):
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [
+            models.Index(fields=["architecture"]),
+            models.Index(fields=["training_strategy"]),
+            models.Index(fields=["compute_type"]),
+        ]
         verbose_name = "model version"
         constraints = [
             models.UniqueConstraint(fields=["model_name", "version"], name="slmmodel_name_version_unique"),
@@ -169,6 +175,8 @@ class ModelEvaluation(Job):
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta(Job.Meta):
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [models.Index(fields=["status", "created_at"])]
         pass
 
     def __str__(self) -> str:

@@ -52,7 +52,8 @@ class TrainingRun(Job):
     requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta(Job.Meta):
-        indexes = [models.Index(fields=["status", "created_at"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [models.Index(fields=["training_type"]), models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
         return f"Run {str(self.pk)[:8]} on {self.dataset}"
@@ -74,6 +75,8 @@ class TrainingRunEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [models.Index(fields=["level"])]
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -93,6 +96,8 @@ class TrainingMetric(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # Admin list filters (core.admin_paging: changelists stay fast on large tables).
+        indexes = [models.Index(fields=["name"])]
         ordering = ["run", "name", "step"]
         constraints = [models.UniqueConstraint(fields=["run", "name", "step"], name="metric_unique_point")]
 

@@ -97,7 +97,8 @@ class DatasetItem(models.Model):
                 condition=Q(split__in=DatasetItemSplit.values), name="dataset_item_split_valid"
             ),
         ]
-        indexes = [models.Index(fields=["dataset", "split"])]
+        # Admin list filters and orderings have an index each (large changelists).
+        indexes = [models.Index(fields=["split"]), models.Index(fields=["dataset", "split"])]
 
     def __str__(self) -> str:
         return f"{self.dataset} · {self.prompt[:40]}"

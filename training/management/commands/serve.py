@@ -27,7 +27,7 @@ class Command(BaseCommand):
                 f"{settings.GENERATION_WORKER_THREADS} for generation)."
             )
         else:
-            self.stdout.write("REDIS_URL is set: start workers with `python manage.py rundramatiq`.")
+            self.stdout.write("A broker is configured: start workers with `python manage.py rundramatiq`.")
         if not no_demo_model and os.environ.get("ATELIER_DEMO_MODEL", "1") != "0":
             self._queue_demo_model()
         # No autoreload: the reloader would fork a second process with a second worker.
