@@ -18,6 +18,7 @@ from training import selectors
 from training.forms import SnapshotForm, TrainingExampleForm
 from training.models import TrainingExample
 from training.services.curation import training_example_set_status
+from training.services.reviews import review_submit_many
 from training.services.snapshots import dataset_snapshot_create
 
 
@@ -69,7 +70,7 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         example = get_object_or_404(selectors.training_example_list(include_deleted=True), pk=pk)
         if not self.has_view_permission(request, example):
             raise Http404
-        size = 256 if request.GET.get("size") == "large" else 96
+        size = {"large": 256, "xl": 512}.get(request.GET.get("size", ""), 96)
         return thumbnail_response(example.svg_content, size=size)
 
     @admin.display(description="")
@@ -93,13 +94,21 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         changed = training_example_set_status(examples=queryset, status=status, reviewed_by=request.user)
         self.message_user(request, f"{changed} example(s) marked {status}.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected examples", permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, TrainingExample.Status.APPROVED)
+    def _review(self, request: HttpRequest, queryset: QuerySet, verdict: str) -> None:
+        # A review by this curator on each example; the status follows under each example's policy.
+        count = review_submit_many(examples=queryset, reviewer=request.user, verdict=verdict)
+        self.message_user(request, f"{count} example(s) reviewed: {verdict}.", messages.SUCCESS)
 
-    @admin.action(description="Reject selected examples", permissions=["change"])
+    @admin.action(description="Approve selected examples (your review)", permissions=["review"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, "accept")
+
+    @admin.action(description="Reject selected examples (your review)", permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, TrainingExample.Status.REJECTED)
+        self._review(request, queryset, "reject")
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("training.add_review")
 
     @admin.action(description="Move selected back to draft", permissions=["change"])
     def back_to_draft(self, request: HttpRequest, queryset: QuerySet) -> None:
