@@ -38,7 +38,7 @@ def review_candidates(*, reviewer: Any, policy: ReviewPolicy | None, now: Any) -
     taken = ReviewClaim.objects.filter(example=OuterRef("pk"), expires_at__gt=now).exclude(reviewer=reviewer)
     settled = Review.objects.filter(example=OuterRef("pk"), settles=True)
     return (
-        qs.annotate(votes=_vote_count(), needed=Coalesce(F("review_policy__reviews_needed"), Value(1)))
+        qs.annotate(votes=_vote_count(), needed=_needed())
         .filter(votes__lt=F("needed"))
         .exclude(Exists(mine))
         .exclude(Exists(taken))
@@ -67,14 +67,18 @@ def review_list(*, user: Any) -> QuerySet[Review]:
     return qs.filter(example__in=Review.objects.filter(reviewer=user).values("example"))
 
 
+def _needed() -> Any:
+    return Coalesce(F("review_policy__reviews_needed"), Value(1), output_field=IntegerField())
+
+
 def review_queue_progress() -> list[dict[str, Any]]:
     """Per queue (and the default “one review decides” queue): reviews given / reviews needed. One query."""
     rows = (
         TrainingExample.objects.values("review_policy", "review_policy__name")
         .annotate(
             examples=Count("pk"),
-            needed=Sum(Coalesce(F("review_policy__reviews_needed"), Value(1))),
-            given=Sum(Least(_vote_count(), Coalesce(F("review_policy__reviews_needed"), Value(1)))),
+            needed=Sum(_needed()),
+            given=Sum(Least(_vote_count(), _needed(), output_field=IntegerField())),
         )
         .order_by("review_policy__name")
     )

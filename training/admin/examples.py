@@ -15,10 +15,10 @@ from django.views.decorators.cache import cache_control
 from core.admin import SoftDeleteAdmin
 from core.admin_pages import form_page, thumbnail_response
 from training import selectors
-from training.forms import SnapshotForm, TrainingExampleForm
+from training.forms import ReviewQueueForm, SnapshotForm, TrainingExampleForm
 from training.models import TrainingExample
 from training.services.curation import training_example_set_status
-from training.services.reviews import review_submit_many
+from training.services.reviews import review_submit_many, training_example_set_review_policy
 from training.services.snapshots import dataset_snapshot_create
 
 
@@ -30,6 +30,7 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         "short_prompt",
         "status",
         "quality_score",
+        "queue",
         "source_type",
         "data_category",
         "style_guide",
@@ -37,13 +38,13 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         "import_batch",
         "created_at",
     )
-    list_filter = ("status", "source_type", "data_category", "style_guide", "design_pattern")
+    list_filter = ("status", "review_policy", "source_type", "data_category", "style_guide", "design_pattern")
     search_fields = ("prompt", "external_id", "content_hash", "data_category")
     autocomplete_fields = ("style_guide", "design_pattern", "import_batch")
     readonly_fields = ("preview", "content_hash", "reviewed_by", "reviewed_at", "source_line")
     date_hierarchy = "created_at"
-    list_select_related = ("style_guide", "design_pattern", "import_batch")
-    actions = ["approve", "reject", "back_to_draft", "snapshot", "restore_selected"]
+    list_select_related = ("style_guide", "design_pattern", "import_batch", "review_policy")
+    actions = ["approve", "reject", "back_to_draft", "set_review_queue", "snapshot", "restore_selected"]
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.training_example_list(include_deleted=True)
@@ -113,6 +114,32 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
     @admin.action(description="Move selected back to draft", permissions=["change"])
     def back_to_draft(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_status(request, queryset, TrainingExample.Status.DRAFT)
+
+    @admin.action(description="Put selected into a review queue", permissions=["change"])
+    def set_review_queue(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = ReviewQueueForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            policy = form.cleaned_data["review_policy"]
+            changed = training_example_set_review_policy(examples=queryset, policy=policy)
+            self.message_user(
+                request, f"{changed} example(s) moved to {policy or 'no queue'}.", messages.SUCCESS
+            )
+            return None
+        return form_page(
+            request,
+            self,
+            title="Put examples into a review queue",
+            form=form,
+            action="set_review_queue",
+            selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            intro=f"{queryset.count()} example(s) selected.",
+            hidden={"select_across": request.POST.get("select_across", "0")},
+            submit_label="Move",
+        )
+
+    @admin.display(description="queue", ordering="review_policy__name")
+    def queue(self, obj: TrainingExample) -> str:
+        return str(obj.review_policy or "")
 
     @admin.action(description="Freeze selected into a dataset snapshot")
     def snapshot(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
