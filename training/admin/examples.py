@@ -30,7 +30,6 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         "short_prompt",
         "status",
         "quality_score",
-        "queue",
         "source_type",
         "data_category",
         "style_guide",
@@ -136,10 +135,6 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
             hidden={"select_across": request.POST.get("select_across", "0")},
             submit_label="Move",
         )
-
-    @admin.display(description="queue", ordering="review_policy__name")
-    def queue(self, obj: TrainingExample) -> str:
-        return str(obj.review_policy or "")
 
     @admin.action(description="Freeze selected into a dataset snapshot")
     def snapshot(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
