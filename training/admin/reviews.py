@@ -96,8 +96,8 @@ class ReviewAdmin(admin.ModelAdmin):
         example = review_next(reviewer=request.user, policy=policy, skip=skipped)
         if example is None:
             request.session["review_skipped"] = []
-            return self._render(request, None, policy)
-        return redirect(self._example_url(example, policy))
+        # Rendered here, not redirected: the form posts to the example's own page.
+        return self._render(request, example, policy)
 
     def example_view(self, request: HttpRequest, pk: str) -> HttpResponse:
         self._require_reviewer(request)
@@ -156,6 +156,7 @@ class ReviewAdmin(admin.ModelAdmin):
                 can_settle=request.user.has_perm("training.settle_review"),
                 image_url=reverse("admin:training_trainingexample_thumbnail", args=[example.pk]) + "?size=xl",
                 skip_url=reverse("admin:training_review_queue") + _query(policy, skip=example.pk),
+                action_url=self._example_url(example, policy),
             )
         return TemplateResponse(request, "admin/training/review/queue.html", context)
 
