@@ -159,6 +159,8 @@ IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=os.cpu_count() or 1)
 # Every job (core.jobs): a claim whose heartbeat is older than this belongs to a dead worker (each process
 # beats its claims several times within it); a job is tried this many times, whatever re-sends it.
 JOB_CLAIM_TTL_SECONDS = env.int("JOB_CLAIM_TTL_SECONDS", default=60)
+# How long "Review next" keeps an example from other reviewers (training.services.review_queue).
+REVIEW_CLAIM_SECONDS = env.int("REVIEW_CLAIM_SECONDS", default=300)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # Base-model imports (training.services.base_models): checked against these before anything is unpacked
 # or a weight allocated; staging folders and stored files an interrupted import left are swept after a day.

@@ -12,6 +12,8 @@ AUDITED_MODELS: tuple[str, ...] = (
     "catalog.PromptTemplateVersion",
     "catalog.PromptTemplateLabel",
     "training.TrainingExample",
+    "training.Review",
+    "training.ReviewPolicy",
     "training.ImportBatch",
     "training.Dataset",
     "training.SLMModel",

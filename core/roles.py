@@ -19,6 +19,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("catalog", "prompttemplateversion"): ("add", "view"),
         ("catalog", "prompttemplatelabel"): ALL,
         ("training", "trainingexample"): ALL,
+        # Reviews: each reviewer writes their own (training.services.reviews); the queues are the curators'.
+        ("training", "review"): ("add", "change", "view"),
+        ("training", "reviewpolicy"): ALL,
         ("training", "importbatch"): ("add", "view"),
         ("training", "dataset"): ("add", "view"),
         ("training", "datasetitem"): ("view",),

@@ -50,11 +50,28 @@ def dashboard_context(*, user: Any) -> dict[str, Any]:
         context["jobs"] = _jobs(can, since=today - timedelta(days=FAILURE_DAYS - 1))
     if can("training.view_trainingexample") or can("training.view_dataset"):
         context["data"] = _data(can)
+    if can("training.add_review") or can("training.view_review"):
+        context["reviews"] = _reviews()
     if can("generation.view_designoutput"):
         context["traffic"] = _traffic(can, today=today)
         if can("generation.view_outputimage"):
             context["designs"] = _designs()
     return context
+
+
+def _reviews() -> list[dict[str, Any]]:
+    """Progress per review queue: reviews given / reviews needed, each with its “Review next” link."""
+    from training.selectors_reviews import review_queue_progress
+
+    queue = reverse("admin:training_review_queue")
+    return [
+        {
+            **row,
+            "url": f"{queue}?{urlencode({'queue': row['policy_id']})}" if row["policy_id"] else queue,
+            "share": row["given"] / row["needed"] if row["needed"] else 1.0,
+        }
+        for row in review_queue_progress()
+    ]
 
 
 def _models(can: Any) -> dict[str, Any]:

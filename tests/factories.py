@@ -28,6 +28,8 @@ from training.models import (
     ModelAlias,
     ModelAliasEvent,
     ModelEvaluation,
+    Review,
+    ReviewPolicy,
     SLMModel,
     TrainingExample,
     TrainingMetric,
@@ -99,7 +101,11 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
     batch = ImportBatch.objects.create(
         source_name=f"batch{i}.jsonl", format="jsonl", created_by=user, style_guide=guide
     )
-    example = TrainingExampleFactory(style_guide=guide, design_pattern=pattern, import_batch=batch)
+    policy = ReviewPolicy.objects.create(name=f"queue-{i}", reviews_needed=2)
+    example = TrainingExampleFactory(
+        style_guide=guide, design_pattern=pattern, import_batch=batch, review_policy=policy
+    )
+    Review.objects.create(example=example, reviewer=user, verdict="accept", score=4)
     dataset = Dataset.objects.create(name=f"ds-{i}", version=1, status="ready", created_by=user)
     DatasetItem.objects.create(
         dataset=dataset,

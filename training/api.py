@@ -19,7 +19,7 @@ from core.api_errors import ApiError, errors
 from core.errors import CommonErrorCode
 from training import selectors
 from training.errors import TrainingErrorCode
-from training.models import Dataset, ImportBatch, TrainingExample
+from training.models import Dataset, ImportBatch, ReviewPolicy, TrainingExample
 from training.readers import UPLOAD_SUFFIXES, file_format
 from training.services.imports import import_upload_create
 from training.services.snapshots import dataset_snapshot_create
@@ -42,6 +42,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "rows_duplicate",
             "rows_created",
             "rows_updated",
+            "review_policy",
             "report",
             "created_at",
             "finished_at",
@@ -55,6 +56,12 @@ class ImportCreateSerializer(serializers.Serializer):
     default_status = serializers.ChoiceField(choices=TrainingExample.Status.choices, default="draft")
     style_guide = serializers.PrimaryKeyRelatedField(
         queryset=StyleGuide.objects.all(), required=False, allow_null=True
+    )
+    review_policy = serializers.PrimaryKeyRelatedField(
+        queryset=ReviewPolicy.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The review queue the new examples join; empty: one review decides.",
     )
 
     def validate_file(self, upload: Any) -> Any:
@@ -82,6 +89,7 @@ class ImportListCreateApi(ApiMixin, APIView):
             dry_run=data.validated_data["dry_run"],
             default_status=data.validated_data["default_status"],
             style_guide=data.validated_data.get("style_guide"),
+            review_policy=data.validated_data.get("review_policy"),
             created_by=request.user,
         )
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

@@ -5,6 +5,7 @@ from core.errors import ErrorCode
 
 class TrainingErrorCode(ErrorCode):
     IMPORT_NOT_FOUND = ("import_not_found", 404, "No such import.")
+    EXAMPLE_NOT_FOUND = ("example_not_found", 404, "No training example with that id.")
     EMPTY_SNAPSHOT = ("empty_snapshot", 400, "The selection holds no examples to snapshot.")
     UNKNOWN_MODEL = (
         "unknown_model",

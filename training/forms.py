@@ -6,7 +6,7 @@ from django import forms
 
 from catalog.models import StyleGuide
 from core.svg import SvgError, clean_svg
-from training.models import ImportBatch, SLMModel, TrainingExample
+from training.models import ImportBatch, ReviewPolicy, SLMModel, TrainingExample
 from training.params import ARCHITECTURES, FINETUNE, SELECT_BY, TrainingParams
 from training.readers import UPLOAD_SUFFIXES, file_format
 
@@ -26,6 +26,12 @@ class ImportUploadForm(forms.Form):
         choices=TrainingExample.Status.choices, initial=TrainingExample.Status.DRAFT
     )
     style_guide = forms.ModelChoiceField(queryset=StyleGuide.objects.all(), required=False)
+    review_policy = forms.ModelChoiceField(
+        queryset=ReviewPolicy.objects.all(),
+        required=False,
+        label="Review queue",
+        help_text="The queue (review policy) the new examples join; empty: one review decides.",
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -196,3 +202,12 @@ class TrainingExampleForm(forms.ModelForm):
         self.instance.content_hash = clean.content_hash
         self.removals = clean.removals
         return clean.svg
+
+
+class ReviewQueueForm(forms.Form):
+    review_policy = forms.ModelChoiceField(
+        queryset=ReviewPolicy.objects.all(),
+        required=False,
+        label="Review queue",
+        help_text="Empty: out of every queue, one review decides. Statuses follow the new policy.",
+    )

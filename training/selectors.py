@@ -26,7 +26,7 @@ from training.models import (
 
 def training_example_list(*, include_deleted: bool = False) -> QuerySet[TrainingExample]:
     qs = TrainingExample.all_objects.all() if include_deleted else TrainingExample.objects.all()
-    return qs.select_related("style_guide", "design_pattern", "import_batch", "reviewed_by")
+    return qs.select_related("style_guide", "design_pattern", "import_batch", "reviewed_by", "review_policy")
 
 
 def import_batch_list() -> QuerySet[ImportBatch]:

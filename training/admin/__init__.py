@@ -8,6 +8,7 @@ from training.admin import (  # noqa: F401 - imported for their @admin.register 
     imports,
     patterns,
     registry,
+    reviews,
     runs,
     snapshots,
 )

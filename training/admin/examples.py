@@ -15,9 +15,10 @@ from django.views.decorators.cache import cache_control
 from core.admin import SoftDeleteAdmin
 from core.admin_pages import form_page, thumbnail_response
 from training import selectors
-from training.forms import SnapshotForm, TrainingExampleForm
+from training.forms import ReviewQueueForm, SnapshotForm, TrainingExampleForm
 from training.models import TrainingExample
 from training.services.curation import training_example_set_status
+from training.services.reviews import review_submit_many, training_example_set_review_policy
 from training.services.snapshots import dataset_snapshot_create
 
 
@@ -36,13 +37,13 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         "import_batch",
         "created_at",
     )
-    list_filter = ("status", "source_type", "data_category", "style_guide", "design_pattern")
+    list_filter = ("status", "review_policy", "source_type", "data_category", "style_guide", "design_pattern")
     search_fields = ("prompt", "external_id", "content_hash", "data_category")
     autocomplete_fields = ("style_guide", "design_pattern", "import_batch")
     readonly_fields = ("preview", "content_hash", "reviewed_by", "reviewed_at", "source_line")
     date_hierarchy = "created_at"
-    list_select_related = ("style_guide", "design_pattern", "import_batch")
-    actions = ["approve", "reject", "back_to_draft", "snapshot", "restore_selected"]
+    list_select_related = ("style_guide", "design_pattern", "import_batch", "review_policy")
+    actions = ["approve", "reject", "back_to_draft", "set_review_queue", "snapshot", "restore_selected"]
 
     def selector_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.training_example_list(include_deleted=True)
@@ -69,7 +70,7 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         example = get_object_or_404(selectors.training_example_list(include_deleted=True), pk=pk)
         if not self.has_view_permission(request, example):
             raise Http404
-        size = 256 if request.GET.get("size") == "large" else 96
+        size = {"large": 256, "xl": 512}.get(request.GET.get("size", ""), 96)
         return thumbnail_response(example.svg_content, size=size)
 
     @admin.display(description="")
@@ -93,17 +94,47 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
         changed = training_example_set_status(examples=queryset, status=status, reviewed_by=request.user)
         self.message_user(request, f"{changed} example(s) marked {status}.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected examples", permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, TrainingExample.Status.APPROVED)
+    def _review(self, request: HttpRequest, queryset: QuerySet, verdict: str) -> None:
+        # A review by this curator on each example; the status follows under each example's policy.
+        count = review_submit_many(examples=queryset, reviewer=request.user, verdict=verdict)
+        self.message_user(request, f"{count} example(s) reviewed: {verdict}.", messages.SUCCESS)
 
-    @admin.action(description="Reject selected examples", permissions=["change"])
+    @admin.action(description="Approve selected examples (your review)", permissions=["review"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, "accept")
+
+    @admin.action(description="Reject selected examples (your review)", permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, TrainingExample.Status.REJECTED)
+        self._review(request, queryset, "reject")
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("training.add_review")
 
     @admin.action(description="Move selected back to draft", permissions=["change"])
     def back_to_draft(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_status(request, queryset, TrainingExample.Status.DRAFT)
+
+    @admin.action(description="Put selected into a review queue", permissions=["change"])
+    def set_review_queue(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = ReviewQueueForm(request.POST if request.POST.get("confirm") else None)
+        if form.is_bound and form.is_valid():
+            policy = form.cleaned_data["review_policy"]
+            changed = training_example_set_review_policy(examples=queryset, policy=policy)
+            self.message_user(
+                request, f"{changed} example(s) moved to {policy or 'no queue'}.", messages.SUCCESS
+            )
+            return None
+        return form_page(
+            request,
+            self,
+            title="Put examples into a review queue",
+            form=form,
+            action="set_review_queue",
+            selected=request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            intro=f"{queryset.count()} example(s) selected.",
+            hidden={"select_across": request.POST.get("select_across", "0")},
+            submit_label="Move",
+        )
 
     @admin.action(description="Freeze selected into a dataset snapshot")
     def snapshot(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

@@ -92,6 +92,7 @@ class ImportBatchAdmin(BaseAdmin):
                 dry_run=form.cleaned_data["dry_run"],
                 default_status=form.cleaned_data["default_status"],
                 style_guide=form.cleaned_data["style_guide"],
+                review_policy=form.cleaned_data["review_policy"],
                 created_by=request.user,
             )
             what = "Dry run" if batch.dry_run else "Import"
@@ -119,6 +120,7 @@ class ImportBatchAdmin(BaseAdmin):
             dry_run=False,
             default_status=dry.default_status,
             style_guide=dry.style_guide,
+            review_policy=dry.review_policy,
             created_by=request.user,
         )
         self.message_user(

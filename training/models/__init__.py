@@ -4,6 +4,7 @@ from training.models.base_models import BaseModelImport
 from training.models.deployments import Deployment
 from training.models.examples import ImportBatch, TrainingExample
 from training.models.registry import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
+from training.models.reviews import Review, ReviewClaim, ReviewPolicy
 from training.models.runs import TrainingMetric, TrainingRun, TrainingRunEvent
 from training.models.snapshots import Dataset, DatasetExport, DatasetItem
 
@@ -17,6 +18,9 @@ __all__ = [
     "ModelAlias",
     "ModelAliasEvent",
     "ModelEvaluation",
+    "Review",
+    "ReviewClaim",
+    "ReviewPolicy",
     "SLMModel",
     "TrainingExample",
     "TrainingMetric",

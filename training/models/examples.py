@@ -36,6 +36,14 @@ class ImportBatch(Job):
     dry_run = models.BooleanField(default=False)
     default_status = models.CharField(max_length=20, default="draft")
     style_guide = models.ForeignKey("catalog.StyleGuide", null=True, blank=True, on_delete=models.SET_NULL)
+    review_policy = models.ForeignKey(
+        "training.ReviewPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The review queue the imported examples join; empty: one review decides.",
+    )
     rows_read = models.PositiveIntegerField(default=0)
     rows_valid = models.PositiveIntegerField(default=0)
     rows_invalid = models.PositiveIntegerField(default=0)
@@ -100,7 +108,17 @@ class TrainingExample(SoftDeleteModel):
         "catalog.DesignPattern", null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
-    quality_score = models.FloatField(null=True, blank=True, help_text="0 to 1.")
+    quality_score = models.FloatField(
+        null=True, blank=True, help_text="0 to 1: the mean of the review scores (1 to 5) mapped onto 0 to 1."
+    )
+    review_policy = models.ForeignKey(
+        "training.ReviewPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="examples",
+        help_text="The review queue this example is in; empty: one review decides.",
+    )
     content_hash = models.CharField(max_length=64, editable=False, help_text="sha256 of the normalised SVG.")
     reviewed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)

@@ -267,6 +267,7 @@ def _example(batch: ImportBatch, c: readers.CheckedRow, source_type: str, now: A
         tags=c.tags,
         metadata={**c.metadata, "source_file": batch.source_name},
         style_guide_id=batch.style_guide_id,
+        review_policy_id=batch.review_policy_id,
         status=batch.default_status,
         collected_at=now,
         created_at=now,

@@ -25,6 +25,7 @@ def import_batch_create(
     dry_run: bool = False,
     default_status: str = TrainingExample.Status.DRAFT,
     style_guide: Any = None,
+    review_policy: Any = None,
     created_by: Any = None,
     enqueue: bool = True,
 ) -> ImportBatch:
@@ -41,6 +42,7 @@ def import_batch_create(
         dry_run=dry_run,
         default_status=default_status,
         style_guide=style_guide,
+        review_policy=review_policy,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
     batch.full_clean()
@@ -63,6 +65,7 @@ def import_upload_create(
     dry_run: bool,
     default_status: str,
     style_guide: Any = None,
+    review_policy: Any = None,
     created_by: Any = None,
 ) -> ImportBatch:
     """An uploaded file (JSONL, CSV or ZIP, already checked by its suffix), stored and queued for import:
@@ -76,5 +79,6 @@ def import_upload_create(
         dry_run=dry_run,
         default_status=default_status,
         style_guide=style_guide,
+        review_policy=review_policy,
         created_by=created_by,
     )
