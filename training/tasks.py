@@ -6,13 +6,21 @@ import dramatiq
 
 from core.jobs.actor import job_actor
 from core.jobs.periodic import register_periodic
-from training.models import BaseModelImport, DatasetExport, ImportBatch, ModelEvaluation, TrainingRun
+from training.models import (
+    BaseModelImport,
+    DatasetExport,
+    ImportBatch,
+    ModelEvaluation,
+    SimilarityIndexBuild,
+    TrainingRun,
+)
 from training.services.base_model_sweep import base_model_sweep
 from training.services.base_models import base_model_import_execute
 from training.services.demo import demo_pipeline_run
 from training.services.evaluations import model_evaluation_execute
 from training.services.import_run import import_batch_execute
 from training.services.runs import training_run_execute
+from training.services.similarity import similarity_index_build_execute
 from training.services.snapshots import dataset_export_execute
 
 
@@ -56,3 +64,8 @@ def evaluate_model(evaluation: ModelEvaluation) -> None:
 @dramatiq.actor(queue_name="training", max_retries=0, time_limit=3600 * 1000)
 def demo_pipeline(corpus_size: int, budget_seconds: int, owner_id: str) -> None:
     demo_pipeline_run(corpus_size=corpus_size, budget_seconds=budget_seconds, owner_id=owner_id)
+
+
+@job_actor(SimilarityIndexBuild, queue_name="imports", time_limit=6 * 3600 * 1000)
+def build_similarity_index(build: SimilarityIndexBuild) -> None:
+    similarity_index_build_execute(build=build)  # a re-run fingerprints only what is still missing

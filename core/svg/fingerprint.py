@@ -69,7 +69,12 @@ def fingerprint_ink(ink: np.ndarray) -> Fingerprint | None:
     if square is None:
         return None
     phash = str(imagehash.phash(square))
-    small = np.asarray(square.filter(ImageFilter.GaussianBlur(BLUR_PX)).resize((VECTOR_SIDE, VECTOR_SIDE), Image.Resampling.BOX), dtype=np.float32)
+    small = np.asarray(
+        square.filter(ImageFilter.GaussianBlur(BLUR_PX)).resize(
+            (VECTOR_SIDE, VECTOR_SIDE), Image.Resampling.BOX
+        ),
+        dtype=np.float32,
+    )
     vec = small.reshape(-1) / 255.0
     vec = vec - vec.mean()
     norm = float(np.linalg.norm(vec))

@@ -4,6 +4,7 @@ from training.models.base_models import BaseModelImport
 from training.models.examples import ImportBatch, TrainingExample
 from training.models.registry import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
 from training.models.runs import TrainingMetric, TrainingRun, TrainingRunEvent
+from training.models.similarity import ExampleFingerprint, SimilarityIndexBuild
 from training.models.snapshots import Dataset, DatasetExport, DatasetItem
 
 __all__ = [
@@ -11,11 +12,13 @@ __all__ = [
     "Dataset",
     "DatasetExport",
     "DatasetItem",
+    "ExampleFingerprint",
     "ImportBatch",
     "ModelAlias",
     "ModelAliasEvent",
     "ModelEvaluation",
     "SLMModel",
+    "SimilarityIndexBuild",
     "TrainingExample",
     "TrainingMetric",
     "TrainingRun",
