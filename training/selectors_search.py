@@ -1,8 +1,10 @@
 """Word search over training examples, ranked: PostgreSQL full-text search or SQLite FTS5 (search_sql.py).
 
 A query's words (letters and digits; everything else separates them) must all occur in the example's name,
-tags, prompt or category. Ranking, best first: how much of the *name* the words are (so "arrow down" puts
-`arrow-down` before `arrow-down-circle`), then the weighted match over every field, then the shorter name.
+tags, prompt or category. Ranking, best first: a name that is exactly the words (`arrow-down` for "arrow
+down"), then a name holding the words in the query's order (`arrow-down-up` before `arrow-up-down` for
+"arrow down up"), then how much of the name the words are (`arrow-down` before `arrow-down-circle`), then
+the weighted match over every field, then the shorter name.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import F, FloatField, QuerySet, Value
+from django.db.models import Case, F, FloatField, IntegerField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Lower
 
 from training import search_sql
 from training.models import TrainingExample
@@ -47,8 +49,15 @@ def _postgres(qs: QuerySet, words: list[str]) -> QuerySet:
         .annotate(
             name_rank=RawSQL(f"ts_rank({search_sql.pg_name_document(_TABLE)}, {query}, 2)", [text]),
             word_rank=RawSQL(f"ts_rank({document}, {query})", [text]),
+            in_order=RawSQL(
+                f"({search_sql.pg_name_document(_TABLE)} @@ phraseto_tsquery('simple'::regconfig, %s))::int",
+                [text],
+                output_field=IntegerField(),
+            ),
         )
-        .order_by("-name_rank", "-word_rank", Length("external_id"), "-created_at")
+        .order_by(
+            "-exact_name", "-in_order", "-name_rank", "-word_rank", Length("external_id"), "-created_at"
+        )
     )
 
 
@@ -76,17 +85,40 @@ def _sqlite(qs: QuerySet, words: list[str]) -> QuerySet:
                 [match],
                 output_field=FloatField(),
             ),
+            in_order=RawSQL(
+                f'SELECT count(*) FROM {fts} WHERE {fts} MATCH %s AND {fts}.rowid = "{_TABLE}".rowid',
+                ["{external_id} : " + '"' + " ".join(words) + '"'],  # a phrase: the words in this order
+                output_field=IntegerField(),
+            ),
         )
-        .order_by(F("name_rank").desc(nulls_last=True), "-word_rank", Length("external_id"), "-created_at")
+        .order_by(
+            "-exact_name",
+            "-in_order",
+            F("name_rank").desc(nulls_last=True),
+            "-word_rank",
+            Length("external_id"),
+            "-created_at",
+        )
     )
+
+
+RANK_ORDER = ("-exact_name", "-in_order", "-name_rank", "-word_rank")  # what a changelist orders by
 
 
 def training_example_search(*, query: str, qs: QuerySet | None = None) -> QuerySet[TrainingExample]:
     """Examples matching every word of `query`, best first (see the module's docstring)."""
     words = search_words(query)
     qs = qs if qs is not None else TrainingExample.objects.select_related("style_guide", "import_batch")
+    names = [sep.join(words) for sep in ("-", "_", " ")]
+    qs = qs.annotate(lower_name=Lower("external_id")).annotate(
+        exact_name=Case(
+            When(lower_name__in=names, then=Value(1)), default=Value(0), output_field=IntegerField()
+        )
+    )
     if connection.vendor == "postgresql":
         return _postgres(qs, words)
     if connection.vendor == "sqlite":
         return _sqlite(qs, words)
-    return qs.annotate(name_rank=Value(0.0), word_rank=Value(0.0)).filter(prompt__icontains=" ".join(words))
+    return qs.annotate(name_rank=Value(0.0), word_rank=Value(0.0), in_order=Value(0)).filter(
+        prompt__icontains=" ".join(words)
+    )

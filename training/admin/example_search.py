@@ -16,7 +16,7 @@ from django.urls import path
 from core.svg import SvgError
 from core.svg.fingerprint import fingerprint_image
 from training import selectors
-from training.selectors_search import MAX_QUERY_CHARS, training_example_search
+from training.selectors_search import MAX_QUERY_CHARS, RANK_ORDER, training_example_search
 from training.services.fingerprints import fingerprint_or_none
 from training.similarity import neighbours_of_example, neighbours_of_vector, similar_panel_context
 
@@ -69,7 +69,7 @@ class ExampleSearchAdminMixin:
 
     def get_ordering(self, request: HttpRequest):
         if request.GET.get("q", "").strip() and not request.GET.get("o"):
-            return ("-name_rank", "-word_rank")  # annotated by the word search: best match first
+            return RANK_ORDER  # annotated by the word search: best match first
         return super().get_ordering(request)  # type: ignore[misc]
 
     def search_urls(self) -> list:
