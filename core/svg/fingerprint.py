@@ -68,11 +68,10 @@ def fingerprint_ink(ink: np.ndarray) -> Fingerprint | None:
     square = _ink_square(ink)
     if square is None:
         return None
-    phash = str(imagehash.phash(square))
+    blurred = square.filter(ImageFilter.GaussianBlur(BLUR_PX))
+    phash = str(imagehash.phash(blurred))
     small = np.asarray(
-        square.filter(ImageFilter.GaussianBlur(BLUR_PX)).resize(
-            (VECTOR_SIDE, VECTOR_SIDE), Image.Resampling.BOX
-        ),
+        blurred.resize((VECTOR_SIDE, VECTOR_SIDE), Image.Resampling.BOX),
         dtype=np.float32,
     )
     vec = small.reshape(-1) / 255.0

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -50,6 +51,16 @@ def _upload_vector(upload: Any):
     return fp.vector
 
 
+class RankedChangeList(ChangeList):
+    """With a word search and no column chosen to sort by: best match first (the search's annotations)."""
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet) -> list:
+        ranked = "exact_name" in queryset.query.annotations  # a search that ran (not a refused query)
+        if ranked and ORDER_VAR not in self.params:
+            return [*RANK_ORDER, "-pk"]
+        return super().get_ordering(request, queryset)
+
+
 class ExampleSearchAdminMixin:
     """Mixed into TrainingExampleAdmin."""
 
@@ -59,6 +70,8 @@ class ExampleSearchAdminMixin:
     )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        if request.path.endswith("/autocomplete/"):
+            queryset = queryset.filter(deleted_at__isnull=True)  # as SoftDeleteAdmin's: no deleted rows offered
         if not search_term.strip():
             return queryset, False
         try:
@@ -67,10 +80,8 @@ class ExampleSearchAdminMixin:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)  # type: ignore[attr-defined]
             return queryset.none(), False
 
-    def get_ordering(self, request: HttpRequest):
-        if request.GET.get("q", "").strip() and not request.GET.get("o"):
-            return RANK_ORDER  # annotated by the word search: best match first
-        return super().get_ordering(request)  # type: ignore[misc]
+    def get_changelist(self, request: HttpRequest, **kwargs: Any):
+        return RankedChangeList
 
     def search_urls(self) -> list:
         site = self.admin_site  # type: ignore[attr-defined]
