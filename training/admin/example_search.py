@@ -71,7 +71,9 @@ class ExampleSearchAdminMixin:
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         if request.path.endswith("/autocomplete/"):
-            queryset = queryset.filter(deleted_at__isnull=True)  # as SoftDeleteAdmin's: no deleted rows offered
+            queryset = queryset.filter(
+                deleted_at__isnull=True
+            )  # as SoftDeleteAdmin's: no deleted rows offered
         if not search_term.strip():
             return queryset, False
         try:
