@@ -43,7 +43,7 @@ def example(name: str, svg: str | None = None, **extra) -> TrainingExample:
 
 
 def test_words_find_the_named_icon_first(curator):
-    for name in ("arrow-down-circle", "arrow-down", "arrow-up", "circle"):
+    for name in ("arrow-down", "arrow-down-circle", "arrow-up", "circle"):
         example(name)
     example("tag-heart", tags=["arrow", "down"])
     response = curator.get("/api/v1/examples/search/", {"q": "Arrow down"})
