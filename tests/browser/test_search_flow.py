@@ -46,6 +46,7 @@ def test_search_by_words_then_the_similar_panel_then_by_picture(
     browser: Any, shot: Any, live_server: Any, examples: dict[str, Any]
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     d = browser
     d.get(f"{live_server.url}/admin/login/?next=/admin/")
@@ -56,6 +57,7 @@ def test_search_by_words_then_the_similar_panel_then_by_picture(
     box = d.find_element(By.ID, "searchbar")
     box.send_keys("arrow down")
     box.submit()
+    WebDriverWait(d, 30).until(lambda d: "q=arrow" in d.current_url and d.find_elements(By.ID, "result_list"))
     rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#result_list tbody tr td.field-short_prompt")]
     shot("search-words")
     assert rows and rows[0] == "arrow down icon", rows
@@ -72,6 +74,9 @@ def test_search_by_words_then_the_similar_panel_then_by_picture(
         for img in panel.find_elements(By.TAG_NAME, "img")
     )
     panel.find_element(By.LINK_TEXT, "More like this").click()
+    WebDriverWait(d, 30).until(
+        lambda d: "picture" in d.current_url and d.find_elements(By.ID, "similar-panel")
+    )
     assert "Search examples by picture" in d.title
     found = [i.text for i in d.find_elements(By.CSS_SELECTOR, "#similar-panel .similar-item")]
     shot("search-by-picture")
