@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
-from _django import setup
-from _perturb import perturb
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this tree's core/ before any installed copy (_perturb imports core.svg)
+
+from _django import setup  # noqa: E402
+from _perturb import perturb  # noqa: E402
 DATA = Path(os.environ.get("ATELIER_SHARED_DATA", ROOT.parent.parent / "shared" / "data"))
 if not DATA.exists():
     DATA = Path("/work/shared/data")
