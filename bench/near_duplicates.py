@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))  # this tree's core/ before any installed copy (_p
 
 from _django import setup  # noqa: E402
 from _perturb import perturb  # noqa: E402
+
 DATA = Path(os.environ.get("ATELIER_SHARED_DATA", ROOT.parent.parent / "shared" / "data"))
 if not DATA.exists():
     DATA = Path("/work/shared/data")
