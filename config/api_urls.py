@@ -11,6 +11,7 @@ from feedback import api as feedback_api
 from generation import api, api_conversations, api_files
 from training import api as training_api
 from training import api_aliases, api_reviews
+from training import api_aliases, api_search
 
 app_name = "api"
 
@@ -59,6 +60,8 @@ v1 = [
     path("imports/<uuid:pk>/", training_api.ImportDetailApi.as_view(), name="import-detail"),
     path("datasets/", training_api.SnapshotCreateApi.as_view(), name="dataset-create"),
     path("examples/<uuid:pk>/reviews/", api_reviews.ExampleReviewsApi.as_view(), name="example-reviews"),
+    path("examples/search/", api_search.ExampleSearchApi.as_view(), name="example-search"),
+    path("examples/<uuid:pk>/similar/", api_search.ExampleSimilarApi.as_view(), name="example-similar"),
 ]
 
 urlpatterns = [

@@ -239,6 +239,13 @@ GENERATION_MAX_CANDIDATES = env.int("GENERATION_MAX_CANDIDATES", default=16)
 # A sampled request with fewer distinct usable candidates than its `count` draws again (new seeds, twice
 # the missing count) at most this many times, then answers with what it has (`designs_short_by`).
 GENERATION_EXTRA_DRAWS = env.int("GENERATION_EXTRA_DRAWS", default=3)
+# Search by picture (training/services/similarity_index.py): the vector index's backend ("usearch", or
+# "exact": numpy over the stored vectors), and the cosine similarity at or above which two renderings are
+# near-duplicates (measured in bench/near_duplicates.py).
+SIMILARITY_INDEX_BACKEND = env.str("SIMILARITY_INDEX_BACKEND", default="usearch")
+NEAR_DUPLICATE_SIMILARITY = env.float("NEAR_DUPLICATE_SIMILARITY", default=0.9)
+# Check each new row of an import against the index (renders it: about 30 ms a row on one core).
+IMPORT_NEAR_DUPLICATE_CHECK = env.bool("IMPORT_NEAR_DUPLICATE_CHECK", default=True)
 GENERATION_DEFAULT_TEMPERATURE = env.float("GENERATION_DEFAULT_TEMPERATURE", default=0.8)
 GENERATION_MAX_NEW_TOKENS = env.int("GENERATION_MAX_NEW_TOKENS", default=256)
 GENERATION_PNG_SIZE = env.int("GENERATION_PNG_SIZE", default=512)

@@ -13,7 +13,14 @@ from core.admin import BaseAdmin, ReadOnlyAdmin, SoftDeleteAdmin
 from core.admin_pages import thumbnail_response
 from core.jobs.models import JOB_FIELDS
 from generation import selectors
-from generation.admin_designs import LARGE, THUMB, design_image_url, design_links, design_slots
+from generation.admin_designs import (
+    LARGE,
+    THUMB,
+    design_image_url,
+    design_links,
+    design_similar_panels,
+    design_slots,
+)
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
 
 
@@ -122,9 +129,10 @@ class DesignOutputAdmin(BaseAdmin):
     ) -> HttpResponse:
         output = self.get_object(request, object_id)
         links = design_links(output, request.user) if output is not None else []
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), "design_links": links}
-        )
+        extra = {**(extra_context or {}), "design_links": links}
+        if output is not None and request.user.has_perm("training.view_trainingexample"):
+            extra["design_similar"] = design_similar_panels(output)
+        return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="")
     def thumbnail(self, obj: DesignOutput) -> str:

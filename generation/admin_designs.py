@@ -48,3 +48,16 @@ def design_links(output: DesignOutput, user: Any) -> list[tuple[str, str]]:
         url = reverse("admin:feedback_feedback_changelist")
         links.append(("Ratings", f"{url}?output__id__exact={output.pk}"))
     return links
+
+
+def design_similar_panels(output: DesignOutput) -> list[dict[str, Any]]:
+    """One "similar" panel's context per design (admin/catalog/_similar_panel.html)."""
+    from generation.design_neighbours import design_svg
+    from training.similarity import neighbours_of_svg, similar_panel_context
+
+    panels = []
+    for image in output.images.all():
+        if image.file_type == "svg":
+            found = similar_panel_context(lambda image=image: neighbours_of_svg(design_svg(image), k=6))
+            panels.append({"sequence_order": image.sequence_order, **found})
+    return panels

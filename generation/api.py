@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,6 +26,7 @@ from core.api_json import StrictJSONField, StrictJSONParser
 from core.errors import CommonErrorCode
 from core.jobs.models import TERMINAL
 from generation import selectors
+from generation.design_neighbours import MAX_NEIGHBOURS, design_neighbours
 from generation.errors import GenerationErrorCode as Codes
 from generation.filters import GenerationFilter
 from generation.images import MAX_IMAGES
@@ -33,6 +35,7 @@ from generation.serializers import GenerationSerializer
 from generation.services.request_inputs import MAX_PROMPT_CHARS
 from generation.services.requests import MAX_COUNT, generation_create
 from training.errors import TrainingErrorCode
+from training.similarity import IndexMissing, index_missing_queue_build
 
 WAIT_CAP_SECONDS = 60
 
@@ -195,11 +198,40 @@ class GenerationListCreateApi(ApiMixin, generics.ListAPIView):
 class GenerationDetailApi(ApiMixin, APIView):
     @extend_schema(
         summary="One generation request and its designs",
-        responses={200: GenerationSerializer, **errors(Codes.GENERATION_NOT_FOUND)},
+        parameters=[
+            OpenApiParameter(
+                "neighbours",
+                OpenApiTypes.INT,
+                description="0 to 10: each design carries the training examples nearest its rendering.",
+            )
+        ],
+        responses={
+            200: GenerationSerializer,
+            **errors(
+                Codes.GENERATION_NOT_FOUND,
+                CommonErrorCode.VALIDATION_ERROR,
+                TrainingErrorCode.SIMILARITY_INDEX_MISSING,
+            ),
+        },
     )
     def get(self, request: Request, pk: Any) -> Response:
+        k = neighbours_param(request)
         output = selectors.generation_get(user=request.user, output_id=pk)
         if output is None:
             raise ApiError(Codes.GENERATION_NOT_FOUND)
         self.log_prompt_id = output.prompt_id
-        return Response(GenerationSerializer(output, context={"request": request}).data)
+        context: dict[str, Any] = {"request": request}
+        if k:
+            try:
+                context["neighbours"] = design_neighbours(output, k=k)
+            except IndexMissing:
+                index_missing_queue_build("a generation asked for neighbours")
+                raise ApiError(TrainingErrorCode.SIMILARITY_INDEX_MISSING) from None
+        return Response(GenerationSerializer(output, context=context).data)
+
+
+def neighbours_param(request: Request) -> int:
+    raw = request.query_params.get("neighbours", "0")
+    if not raw.isdigit() or int(raw) > MAX_NEIGHBOURS:
+        raise ValidationError({"neighbours": f"A whole number from 0 to {MAX_NEIGHBOURS}."})
+    return int(raw)

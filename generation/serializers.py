@@ -66,11 +66,28 @@ class PromptSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class NeighbourSerializer(serializers.Serializer):
+    example = serializers.UUIDField()
+    name = serializers.CharField()
+    prompt = serializers.CharField()
+    similarity = serializers.FloatField(
+        help_text="Cosine similarity of the renderings' fingerprints (1: same)."
+    )
+    near_duplicate = serializers.BooleanField()
+
+
 class DesignSerializer(serializers.Serializer):
     sequence_order = serializers.IntegerField()
     svg_url = serializers.URLField()
     png_url = serializers.URLField(allow_null=True)
     style_attributes = serializers.JSONField()
+    neighbours = NeighbourSerializer(
+        many=True,
+        required=False,
+        allow_null=True,
+        help_text="With ?neighbours=N: the N training examples whose renderings are nearest this design's "
+        "(null when the design has no rendering).",
+    )
 
 
 class InputImageSerializer(serializers.Serializer):
@@ -152,6 +169,13 @@ class GenerationSerializer(serializers.Serializer):
                     url = _absolute(self.context, f"api:design-{kind}", obj.pk, image.sequence_order)
                     slot[f"{kind}_url"] = url
                 slot["style_attributes"] = image.style_attributes
+        near = self.context.get("neighbours")  # {sequence_order: [Neighbour] | None}, when asked for
+        if near is not None:
+            from generation.design_neighbours import neighbour_json
+
+            for seq, slot in by_seq.items():
+                found = near.get(seq)
+                slot["neighbours"] = None if found is None else [neighbour_json(n) for n in found]
         return [d for _, d in sorted(by_seq.items()) if d["svg_url"]]
 
     @extend_schema_field(DesignsShortBySerializer(allow_null=True))

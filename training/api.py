@@ -33,6 +33,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "source_name",
             "format",
             "mode",
+            "near_duplicates",
             "dry_run",
             "status",
             "progress",
@@ -53,6 +54,9 @@ class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
     dry_run = serializers.BooleanField(default=True)
     mode = serializers.ChoiceField(choices=ImportBatch.Mode.choices, default=ImportBatch.Mode.ALL_OR_NOTHING)
+    near_duplicates = serializers.ChoiceField(
+        choices=ImportBatch.NearDuplicates.choices, default=ImportBatch.NearDuplicates.KEEP
+    )
     default_status = serializers.ChoiceField(choices=TrainingExample.Status.choices, default="draft")
     style_guide = serializers.PrimaryKeyRelatedField(
         queryset=StyleGuide.objects.all(), required=False, allow_null=True
@@ -86,6 +90,7 @@ class ImportListCreateApi(ApiMixin, APIView):
         batch = import_upload_create(
             uploaded=data.validated_data["file"],
             mode=data.validated_data["mode"],
+            near_duplicates=data.validated_data["near_duplicates"],
             dry_run=data.validated_data["dry_run"],
             default_status=data.validated_data["default_status"],
             style_guide=data.validated_data.get("style_guide"),

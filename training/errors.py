@@ -22,3 +22,11 @@ class TrainingErrorCode(ErrorCode):
         400,
         "Production would move to a version whose verdict is “not learned”: give override_reason to move it anyway.",
     )
+    EMPTY_QUERY = ("empty_query", 400, "The search query holds no words.")
+    QUERY_TOO_LONG = ("query_too_long", 400, "The search query is over 500 characters.")
+    EXAMPLE_NOT_FOUND = ("example_not_found", 404, "No such training example.")
+    SIMILARITY_INDEX_MISSING = (
+        "similarity_index_missing",
+        503,
+        "The similarity index is not built yet: a build has been queued. Try again in a few minutes.",
+    )

@@ -22,6 +22,11 @@ class ImportUploadForm(forms.Form):
         required=False, initial=True, help_text="Check and report only; store nothing."
     )
     mode = forms.ChoiceField(choices=ImportBatch.Mode.choices, initial=ImportBatch.Mode.ALL_OR_NOTHING)
+    near_duplicates = forms.ChoiceField(
+        choices=ImportBatch.NearDuplicates.choices,
+        initial=ImportBatch.NearDuplicates.KEEP,
+        help_text="Rows whose rendering looks like an existing example's (search by picture).",
+    )
     default_status = forms.ChoiceField(
         choices=TrainingExample.Status.choices, initial=TrainingExample.Status.DRAFT
     )

@@ -7,7 +7,14 @@ from django.conf import settings
 
 from core.jobs.actor import job_actor
 from core.jobs.periodic import register_periodic
-from training.models import BaseModelImport, DatasetExport, ImportBatch, ModelEvaluation, TrainingRun
+from training.models import (
+    BaseModelImport,
+    DatasetExport,
+    ImportBatch,
+    ModelEvaluation,
+    SimilarityIndexBuild,
+    TrainingRun,
+)
 from training.services.base_model_sweep import base_model_sweep
 from training.services.base_models import base_model_import_execute
 from training.services.demo import demo_pipeline_run
@@ -16,6 +23,7 @@ from training.services.evaluations import model_evaluation_execute
 from training.services.import_run import import_batch_execute
 from training.services.runs import training_run_execute
 from training.services.snapshot_export import dataset_export_execute, dataset_export_state
+from training.services.similarity import similarity_index_build_execute
 
 
 @job_actor(ImportBatch, queue_name="imports", time_limit=4 * 3600 * 1000)
@@ -66,3 +74,8 @@ def evaluate_model(evaluation: ModelEvaluation) -> None:
 @dramatiq.actor(queue_name="training", max_retries=0, time_limit=3600 * 1000)
 def demo_pipeline(corpus_size: int, budget_seconds: int, owner_id: str) -> None:
     demo_pipeline_run(corpus_size=corpus_size, budget_seconds=budget_seconds, owner_id=owner_id)
+
+
+@job_actor(SimilarityIndexBuild, queue_name="imports", time_limit=6 * 3600 * 1000)
+def build_similarity_index(build: SimilarityIndexBuild) -> None:
+    similarity_index_build_execute(build=build)  # a re-run fingerprints only what is still missing

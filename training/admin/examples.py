@@ -15,6 +15,7 @@ from django.views.decorators.cache import cache_control
 from core.admin import SoftDeleteAdmin
 from core.admin_pages import form_page, thumbnail_response
 from training import selectors
+from training.admin.example_search import ExampleSearchAdminMixin
 from training.forms import ReviewQueueForm, SnapshotForm, TrainingExampleForm
 from training.models import TrainingExample
 from training.services.curation import training_example_set_status
@@ -23,7 +24,7 @@ from training.services.snapshots import dataset_snapshot_create
 
 
 @admin.register(TrainingExample)
-class TrainingExampleAdmin(SoftDeleteAdmin):
+class TrainingExampleAdmin(ExampleSearchAdminMixin, SoftDeleteAdmin):
     form = TrainingExampleForm
     list_display = (
         "thumbnail",
@@ -63,7 +64,7 @@ class TrainingExampleAdmin(SoftDeleteAdmin):
                 name="training_trainingexample_thumbnail",
             ),
         ]
-        return urls + super().get_urls()
+        return urls + self.search_urls() + super().get_urls()
 
     @method_decorator(cache_control(private=True, max_age=3600))
     def thumbnail_view(self, request: HttpRequest, pk: str) -> HttpResponse:

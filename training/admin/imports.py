@@ -89,6 +89,7 @@ class ImportBatchAdmin(BaseAdmin):
             batch = import_upload_create(
                 uploaded=upload,
                 mode=form.cleaned_data["mode"],
+                near_duplicates=form.cleaned_data["near_duplicates"],
                 dry_run=form.cleaned_data["dry_run"],
                 default_status=form.cleaned_data["default_status"],
                 style_guide=form.cleaned_data["style_guide"],
@@ -117,6 +118,11 @@ class ImportBatchAdmin(BaseAdmin):
             source_path=dry.source_path,
             format=dry.format,
             mode=mode,
+            near_duplicates=(
+                request.POST["near_duplicates"]
+                if request.POST.get("near_duplicates") in ImportBatch.NearDuplicates.values
+                else dry.near_duplicates
+            ),
             dry_run=False,
             default_status=dry.default_status,
             style_guide=dry.style_guide,

@@ -6,6 +6,7 @@ from training.models.examples import ImportBatch, TrainingExample
 from training.models.registry import ModelAlias, ModelAliasEvent, ModelEvaluation, SLMModel
 from training.models.reviews import Review, ReviewClaim, ReviewPolicy
 from training.models.runs import TrainingMetric, TrainingRun, TrainingRunEvent
+from training.models.similarity import ExampleFingerprint, SimilarityIndexBuild
 from training.models.snapshots import Dataset, DatasetExport, DatasetItem
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "DatasetExport",
     "DatasetItem",
     "Deployment",
+    "ExampleFingerprint",
     "ImportBatch",
     "ModelAlias",
     "ModelAliasEvent",
@@ -22,6 +24,7 @@ __all__ = [
     "ReviewClaim",
     "ReviewPolicy",
     "SLMModel",
+    "SimilarityIndexBuild",
     "TrainingExample",
     "TrainingMetric",
     "TrainingRun",

@@ -32,7 +32,18 @@ class ImportBatch(Job):
     source_name = models.CharField(max_length=500)
     source_path = models.CharField(max_length=1000, blank=True, editable=False)
     format = models.CharField(max_length=20, choices=Format.choices)
+
+    class NearDuplicates(models.TextChoices):
+        KEEP = "keep", "Keep near-duplicates (report them)"
+        SKIP = "skip", "Skip near-duplicates (report them)"
+
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    near_duplicates = models.CharField(
+        max_length=10,
+        choices=NearDuplicates.choices,
+        default=NearDuplicates.KEEP,
+        help_text="What to do with a row whose rendering is a near-duplicate of an existing example's.",
+    )
     dry_run = models.BooleanField(default=False)
     default_status = models.CharField(max_length=20, default="draft")
     style_guide = models.ForeignKey("catalog.StyleGuide", null=True, blank=True, on_delete=models.SET_NULL)

@@ -20,6 +20,8 @@ from core.jobs.models import JobStatus
 from training import readers
 from training.models import ImportBatch, TrainingExample
 from training.services.import_checks import CHUNK, checked_rows
+from training.services.import_near_duplicates import NearDuplicateCheck
+from training.services.similarity import similarity_index_build_request
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ class _ImportState:
         self.fatal = ""
         self.last_progress = 0.0
         self.publish_progress = True
+        self.near = NearDuplicateCheck(batch)
 
     def consume(self, rows, progress, *, store: bool, on_progress) -> None:
         chunk: list[readers.CheckedRow] = []
@@ -154,7 +157,7 @@ class _ImportState:
             e.external_id: e
             for e in TrainingExample.objects.filter(source_type=source_type, external_id__in=ext_ids)
         }
-        to_create: list[TrainingExample] = []
+        fresh: list[tuple[readers.CheckedRow, TrainingExample]] = []
         now = timezone.now()
         for c in chunk:
             digest = bytes.fromhex(c.clean.content_hash)[:16]
@@ -188,9 +191,11 @@ class _ImportState:
             self.seen_hashes.add(digest)
             if c.external_id:
                 self.seen_ids.add(c.external_id)
-            to_create.append(_example(batch, c, source_type, now))
+            fresh.append((c, _example(batch, c, source_type, now)))
+        to_create = self.near.filter(fresh)
         if store and to_create:
             TrainingExample.objects.bulk_create(to_create, batch_size=500)
+            self.near.store(to_create)
         batch.rows_created += len(to_create)
 
     def _duplicate(self, c: readers.CheckedRow, reason: str) -> None:
@@ -230,6 +235,7 @@ class _ImportState:
             },
             "invalid": self.invalid,
             "duplicates": self.duplicates,
+            "near_duplicates": self.near.report(),
             "sanitiser_removed": dict(sorted(self.removals.items(), key=lambda kv: -kv[1])[:50]),
             "truncated": batch.rows_invalid > len(self.invalid)
             or batch.rows_duplicate > len(self.duplicates),
@@ -248,6 +254,8 @@ class _ImportState:
             error_log="\n".join(lines)[:100_000],
             **{name: getattr(batch, name) for name in COUNTS},
         )
+        if batch.rows_created and (status == JobStatus.COMPLETED or self.near.no_index):
+            similarity_index_build_request(reason=f"import {batch.pk}")  # the new rows into the index
 
 
 def _example(batch: ImportBatch, c: readers.CheckedRow, source_type: str, now: Any) -> TrainingExample:
