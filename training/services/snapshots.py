@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 
 from catalog.style import conditioning_text
+from core import events
 from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
@@ -160,11 +161,14 @@ def dataset_export_execute(*, export: DatasetExport) -> Dataset:
     with transaction.atomic():
         dataset.save()
         failed = dataset.status == Dataset.Status.ERROR
-        job_finish(
+        finished = job_finish(
             export,
             JobStatus.FAILED if failed else JobStatus.COMPLETED,
             error=dataset.error_message if failed else "",
         )
+        if finished and not failed:
+            summary = {"name": dataset.name, "version": dataset.version, "records": dataset.record_count}
+            events.event_emit(type=events.SNAPSHOT_READY, obj_id=dataset.pk, summary=summary)
     if not failed:
         try:  # what training reads off it, once; a failure here only delays it to the first train form
             dataset_profile(dataset=dataset)
