@@ -44,10 +44,10 @@ def listen(callback: Callable[[], None]) -> None:
         _listeners.append(callback)
 
 
-def api_url(name: str, **kwargs: Any) -> str:
+def api_url(route: str, /, **kwargs: Any) -> str:
     """The API path of an object (relative: receivers know our host), or "" where there is none."""
     try:
-        return reverse(f"api:{name}", kwargs=kwargs or None)
+        return reverse(f"api:{route}", kwargs=kwargs or None)
     except NoReverseMatch:
         return ""
 

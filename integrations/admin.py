@@ -27,6 +27,7 @@ _CHOICES = [(e, f"{e} (opt-in)" if e in OPT_IN_EVENTS else e) for e in EVENT_TYP
 
 
 class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https", help_text="Where events are POSTed.")
     events = forms.MultipleChoiceField(
         choices=_CHOICES,
         required=False,

@@ -14,7 +14,7 @@ class WebhookSubscription(BaseModel):
     description = models.CharField(max_length=200, blank=True)
     # Event types this endpoint hears; generation.completed only when listed (opt-in).
     events = models.JSONField(
-        default=list, help_text="Event types; empty means every event but the opt-in ones."
+        default=list, blank=True, help_text="Event types; empty means every event but the opt-in ones."
     )
     # The signing secret, Fernet-encrypted (integrations.crypto); shown once, at creation or rotation.
     secret_encrypted = models.TextField(editable=False)

@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('url', models.URLField(help_text='Where events are POSTed (https recommended).', max_length=2000)),
                 ('description', models.CharField(blank=True, max_length=200)),
-                ('events', models.JSONField(default=list, help_text='Event types; empty means every event but the opt-in ones.')),
+                ('events', models.JSONField(blank=True, default=list, help_text='Event types; empty means every event but the opt-in ones.')),
                 ('secret_encrypted', models.TextField(editable=False)),
                 ('active', models.BooleanField(default=True)),
                 ('failing_since', models.DateTimeField(blank=True, editable=False, null=True)),
