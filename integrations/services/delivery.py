@@ -64,7 +64,9 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> None:
     """The actor's body: `delivery` is claimed (core.jobs)."""
     now = timezone.now()
     if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
-        _retry_later(delivery, delivery.tries, delivery.next_attempt_at)  # an early message: not due yet
+        # An early message (recovery re-sends pending rows): not due yet. The delayed message sent with the
+        # retry, or the sweeper, brings it back; sending another here would multiply them.
+        _retry_later(delivery, delivery.tries, delivery.next_attempt_at, send=False)
         return
     if not delivery.subscription.active:
         job_finish(delivery, JobStatus.CANCELLED, error="The subscription is not active.")
@@ -97,7 +99,9 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> None:
             )
 
 
-def _retry_later(delivery: WebhookDelivery, tries: int, at: datetime, **fields: object) -> None:
+def _retry_later(
+    delivery: WebhookDelivery, tries: int, at: datetime, *, send: bool = True, **fields: object
+) -> None:
     """Hand the claimed row back as pending until `at` (its claim budget starts over: it did not crash)."""
     values = {"status": JobStatus.PENDING, "worker_id": "", "heartbeat_at": None, "attempts": 0}
     if "error" in fields:
@@ -108,7 +112,8 @@ def _retry_later(delivery: WebhookDelivery, tries: int, at: datetime, **fields: 
         )
         if not held.update(tries=tries, next_attempt_at=at, updated_at=timezone.now(), **values, **fields):
             return
-        _send_at(delivery.pk, at)
+        if send:
+            _send_at(delivery.pk, at)
 
 
 def _send_at(pk: object, at: datetime) -> None:

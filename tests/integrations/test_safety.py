@@ -155,3 +155,21 @@ def test_replay_needs_the_permission_curators_and_ml_staff_hold(client) -> None:
     client.force_login(user_in_role("mlops", ML_STAFF, is_staff=True))
     page = client.get("/admin/integrations/webhookdelivery/").content.decode()
     assert 'value="replay"' in page
+
+
+def test_a_message_before_the_backoff_ends_attempts_nothing_and_sends_nothing(
+    receiver, settings, stub_broker
+) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    webhook_subscription_create(url=receiver.url, events=[])
+    events.event_emit(type=events.SNAPSHOT_READY, obj_id="5d0c7d1e-0000-4000-8000-000000000012")
+    outbox_dispatch()
+    later = timezone.now() + timedelta(hours=1)
+    WebhookDelivery.objects.update(next_attempt_at=later)
+    stub_broker.flush_all()
+    delivery = WebhookDelivery.objects.get()
+    job_run(WebhookDelivery, delivery.pk, lambda d: webhook_delivery_attempt(delivery=d))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (JobStatus.PENDING, 0, later)
+    assert receiver.got == [] and not WebhookAttempt.objects.exists()
+    assert all(not stub_broker.queues[q].qsize() for q in stub_broker.queues)  # no extra message
