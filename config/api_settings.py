@@ -38,6 +38,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",
     "DESCRIPTION": "Text (and images) in, sanitised SVG designs and PNG renders out.",
     "VERSION": "1.0.0",
+    # 3.1: the version of OpenAPI with a `webhooks` section (integrations.schema).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -48,6 +50,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "core.jobs.models.JobStatus",
         "DatasetStatusEnum": "training.models.Dataset.Status",
     },
+    # What Atelier POSTs to webhook subscribers (integrations), one entry per event type.
+    "WEBHOOKS": "integrations.schema.WEBHOOKS",
     # After the enums: every operation documents the error codes any call may get (core.api_errors).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

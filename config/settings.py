@@ -172,6 +172,18 @@ BASE_MODEL_SWEEP_AFTER_HOURS = env.int("BASE_MODEL_SWEEP_AFTER_HOURS", default=2
 DATASET_ROWS_PER_SHARD = env.int("DATASET_ROWS_PER_SHARD", default=50_000)
 TRAIN_FROM_SHARDS = env.bool("TRAIN_FROM_SHARDS", default=True)
 
+# Webhooks (integrations): secrets are Fernet-encrypted with WEBHOOK_SECRET_KEY (comma-separated keys, the
+# first encrypts; unset: derived from SECRET_KEY). Private, loopback and link-local targets are refused
+# unless WEBHOOKS_ALLOW_PRIVATE. A delivery is tried WEBHOOK_MAX_ATTEMPTS times, waiting base x3^n between
+# (60 s, 8 attempts: about 18 hours); an endpoint failing for WEBHOOK_DISABLE_AFTER_SECONDS is switched off.
+WEBHOOK_SECRET_KEY = env.str("WEBHOOK_SECRET_KEY", default="")
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=60.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=24 * 3600)
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
+
 # The client's IP (core.net.client_ip): X-Forwarded-For is believed only through this many proxies in front
 # of the application (each appends the address it received the request from). 0, the default: the header is
 # ignored and the connection's address is the client. Read by the request log, the audit trail, the admin

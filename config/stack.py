@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "training",
     "generation",
     "feedback",
+    "integrations",
     "studio",
 ]
 

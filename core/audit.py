@@ -25,6 +25,7 @@ AUDITED_MODELS: tuple[str, ...] = (
     "generation.DesignOutput",
     "generation.OutputImage",
     "feedback.Feedback",
+    "integrations.WebhookSubscription",
 )
 
 # Fields that change every few seconds while a job runs; their history lives in events/metrics.
@@ -39,6 +40,8 @@ NOISY_FIELDS: dict[str, list[str]] = {
         "updated_at",
     ],
     "training.ImportBatch": ["rows_read", "progress", "heartbeat_at", "updated_at"],
+    # The signing secret, even encrypted, stays out of the trail (a rotation shows as a change of nothing).
+    "integrations.WebhookSubscription": ["secret_encrypted", "updated_at"],
 }
 
 

@@ -90,3 +90,26 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class OutboxEvent(BaseModel):
+    """An event, written in the same transaction as the write it announces (core.events.event_emit), so
+    that a committed event survives the process that wrote it. Delivery (integrations) fans each row out
+    to its subscribers once and stamps `dispatched_at`."""
+
+    type = models.CharField(max_length=64, db_index=True)
+    payload = models.JSONField(default=dict)
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta(BaseModel.Meta):
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(dispatched_at__isnull=True),
+                name="outbox_undelivered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.pk}"

@@ -37,6 +37,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("feedback", "promotion"): ("add", "view"),
         ("feedback", "promotioncandidate"): ("view",),
         ("feedback", "modelcomparison"): ("add", "view"),
+        ("integrations", "webhooksubscription"): ALL,
+        ("integrations", "webhookdelivery"): ("view", "change"),  # change: the replay action
+        ("integrations", "webhookattempt"): ("view",),
     },
     ML_STAFF: {
         ("training", "trainingexample"): ("view",),
@@ -60,6 +63,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("generation", "apirequest"): ("view",),
         ("feedback", "feedback"): ("view",),
         ("feedback", "modelcomparison"): ("add", "view"),
+        ("integrations", "webhooksubscription"): ALL,
+        ("integrations", "webhookdelivery"): ("view", "change"),  # change: the replay action
+        ("integrations", "webhookattempt"): ("view",),
     },
     API_CONSUMERS: {
         ("generation", "prompt"): ("add", "view"),

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Avg, Q
 
+from core import events
 from core.jobs.models import JobStatus
 from core.svg import SvgError, clean_svg
 from feedback.errors import FeedbackErrorCode
@@ -34,11 +35,16 @@ def feedback_upsert(*, output: DesignOutput, user: Any, rating: int, comments: s
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Rating must be a whole number from 1 to 5."})
     feedback = Feedback.objects.select_for_update().filter(output=output, user=user).first()
+    created = feedback is None
     if feedback is None:
         feedback = Feedback(output=output, user=user)
     feedback.rating, feedback.comments = rating, (comments or "")[:5000]
     feedback.full_clean()
     feedback.save()
+    if created:
+        summary = {"rating": rating, "generation_id": str(output.pk), "has_comment": bool(feedback.comments)}
+        url = events.api_url("feedback-detail", pk=feedback.pk)
+        events.event_emit(type=events.FEEDBACK_CREATED, obj_id=feedback.pk, url=url, summary=summary)
     return feedback
 
 

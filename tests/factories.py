@@ -18,8 +18,10 @@ from catalog.models import (
     PromptTemplateVersion,
     StyleGuide,
 )
+from core.models import OutboxEvent
 from feedback.models import ComparisonItem, Feedback, ModelComparison, Promotion
 from generation.models import ApiRequest, Conversation, DesignOutput, InputImage, OutputImage, Prompt
+from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from training.models import (
     BaseModelImport,
     Dataset,
@@ -180,6 +182,11 @@ def make_graph(i: int, user: Any = None) -> dict[str, Any]:
     )
     AccessLog.objects.create(**where, username=user.username, http_accept="*/*")
     AccessFailureLog.objects.create(**where, username=user.username, http_accept="*/*", locked_out=False)
+    # A webhook subscription (secret already encrypted: any text), an event delivered to it, one attempt.
+    hook = WebhookSubscription.objects.create(url=f"https://hooks.example.com/{i}", secret_encrypted="x")
+    event = OutboxEvent.objects.create(type="feedback.created", payload={"id": str(fb.pk)})
+    delivery = WebhookDelivery.objects.create(subscription=hook, event=event, event_type=event.type)
+    WebhookAttempt.objects.create(delivery=delivery, number=1, status_code=200, response_excerpt="ok")
     return {"user": user, "prompt": prompt, "output": output, "example": example, "dataset": dataset}
 
 

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from core.events import GENERATION_COMPLETED, api_url, event_emit
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from core.models import clean_new_row
@@ -81,6 +82,9 @@ def generation_complete(
             )
             if not completed:
                 raise _NotOurs  # nothing of this claim's is kept: the prompt's mirror rolls back
+            summary = {"designs": len(designs), "model_version_id": str(output.model_version_id or "")}
+            url = api_url("generation-detail", pk=output.pk)
+            event_emit(type=GENERATION_COMPLETED, obj_id=output.pk, url=url, summary=summary)
             if output.attempts > 1:  # a retried run replaces what a killed one left
                 old = [image.file.name for image in OutputImage.objects.filter(output=output)]
                 OutputImage.objects.filter(output=output).delete()

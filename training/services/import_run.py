@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.jobs.actor import job_run
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
@@ -245,15 +246,20 @@ class _ImportState:
             lines.insert(0, f"All or nothing: {batch.rows_invalid} invalid row(s), nothing was stored.")
         if self.fatal:
             lines.insert(0, f"Import stopped: {self.fatal}")
-        job_finish(
-            batch,
-            status,
-            error=lines[0] if status == JobStatus.FAILED and lines else "",
-            progress=1.0,
-            report=report,
-            error_log="\n".join(lines)[:100_000],
-            **{name: getattr(batch, name) for name in COUNTS},
-        )
+        with transaction.atomic():  # the event commits with the outcome it announces (core.events)
+            finished = job_finish(
+                batch,
+                status,
+                error=lines[0] if status == JobStatus.FAILED and lines else "",
+                progress=1.0,
+                report=report,
+                error_log="\n".join(lines)[:100_000],
+                **{name: getattr(batch, name) for name in COUNTS},
+            )
+            if finished:
+                summary = {"status": status, "dry_run": batch.dry_run, **report["counts"]}
+                url = events.api_url("import-detail", pk=batch.pk)
+                events.event_emit(type=events.IMPORT_FINISHED, obj_id=batch.pk, url=url, summary=summary)
         if batch.rows_created and (status == JobStatus.COMPLETED or self.near.no_index):
             similarity_index_build_request(reason=f"import {batch.pk}")  # the new rows into the index
 

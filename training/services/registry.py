@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core import events
 from slm.quality.verdict import learning_verdict
 from training.artifacts import artifacts_upload
 from training.errors import TrainingErrorCode
@@ -71,6 +72,9 @@ def model_version_register(
             f"transformers: {not_converted}"[:5000],
             data={"ctranslate2": "not converted", "reason": not_converted},
         )
+    summary = {"model_name": model.model_name, "version": model.version, "training_run_id": str(run.pk)}
+    url = events.api_url("model-list")
+    events.event_emit(type=events.MODEL_VERSION_REGISTERED, obj_id=model.pk, url=url, summary=summary)
     return model
 
 
@@ -205,6 +209,17 @@ def model_alias_move(
         note=note[:500],
         override_reason=reason if refusal else "",
     )
+    summary = {
+        "name": alias.name,
+        "from": str(previous) if previous else None,
+        "from_id": str(previous.pk) if previous else None,
+        "to": str(model_version),
+        "to_id": str(model_version.pk),
+        "who": who.get_username() if who else "system",
+        "why": (reason if refusal else "") or note[:500],
+    }
+    url = events.api_url("alias-move", name=alias.name)
+    events.event_emit(type=events.ALIAS_MOVED, obj_id=alias.pk, url=url, summary=summary)
     return alias
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
@@ -173,7 +174,16 @@ def training_run_execute(
 def _finish(run: TrainingRun, status: str, message: str, level: str = "info", **fields: Any) -> TrainingRun:
     """End the row first, then log it: a failure to log cannot leave the row running."""
     error = message if status == JobStatus.FAILED else ""
-    if job_finish(run, status, error=error, **fields):
+    with transaction.atomic():  # the event commits with the outcome it announces (core.events)
+        finished = job_finish(run, status, error=error, **fields)
+        if finished and status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            kind = (
+                events.TRAINING_RUN_FINISHED if status == JobStatus.COMPLETED else events.TRAINING_RUN_FAILED
+            )
+            summary = {"status": status, "message": message[:500], "model_name": run.model_name}
+            summary["result_model_id"] = str(run.result_model_id) if run.result_model_id else None
+            events.event_emit(type=kind, obj_id=run.pk, summary=summary)
+    if finished:
         try:
             training_run_event(run=run, message=message, level=level)
         except Exception:

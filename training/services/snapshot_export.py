@@ -22,6 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from core import events
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from slm.shards import MANIFEST_VERSION, Shard, shard_name, write_shard
@@ -60,11 +61,14 @@ def dataset_export_execute(*, export: DatasetExport) -> Dataset:
     with transaction.atomic():
         dataset.save()
         failed = dataset.status == Dataset.Status.ERROR
-        job_finish(
+        finished = job_finish(
             export,
             JobStatus.FAILED if failed else JobStatus.COMPLETED,
             error=dataset.error_message if failed else "",
         )
+        if finished and not failed:  # the event commits with the outcome it announces (core.events)
+            summary = {"name": dataset.name, "version": dataset.version, "records": dataset.record_count}
+            events.event_emit(type=events.SNAPSHOT_READY, obj_id=dataset.pk, summary=summary)
     if not failed:
         try:  # what training reads off it, once; a failure here only delays it to the first train form
             dataset_profile(dataset=dataset)

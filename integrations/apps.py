@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from core import events
+        from core.jobs.periodic import register_periodic
+        from integrations import tasks
+
+        # A commit that wrote events wakes the dispatcher; the sweeper catches what a dead process left.
+        events.listen(tasks.dispatch_soon)
+        register_periodic("webhook-sweep", settings.WEBHOOK_SWEEP_SECONDS, tasks.sweep)
