@@ -10,8 +10,7 @@ from core.api import ApiLogMixin, ApiNotFound
 from feedback import api as feedback_api
 from generation import api, api_conversations, api_files
 from training import api as training_api
-from training import api_aliases, api_reviews
-from training import api_aliases, api_search
+from training import api_aliases, api_reviews, api_search
 
 app_name = "api"
 

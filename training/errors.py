@@ -24,7 +24,6 @@ class TrainingErrorCode(ErrorCode):
     )
     EMPTY_QUERY = ("empty_query", 400, "The search query holds no words.")
     QUERY_TOO_LONG = ("query_too_long", 400, "The search query is over 500 characters.")
-    EXAMPLE_NOT_FOUND = ("example_not_found", 404, "No such training example.")
     SIMILARITY_INDEX_MISSING = (
         "similarity_index_missing",
         503,

@@ -22,8 +22,8 @@ from training.services.deployments import deployment_check_all
 from training.services.evaluations import model_evaluation_execute
 from training.services.import_run import import_batch_execute
 from training.services.runs import training_run_execute
-from training.services.snapshot_export import dataset_export_execute, dataset_export_state
 from training.services.similarity import similarity_index_build_execute
+from training.services.snapshot_export import dataset_export_execute, dataset_export_state
 
 
 @job_actor(ImportBatch, queue_name="imports", time_limit=4 * 3600 * 1000)

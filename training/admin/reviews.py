@@ -22,6 +22,10 @@ from training.agreement import cohen_pairs, krippendorff_alpha
 from training.models import Review, ReviewPolicy, TrainingExample
 from training.services.review_queue import review_next, review_release
 from training.services.reviews import review_settle, review_submit
+from training.similarity import neighbours_of_example, similar_panel_context
+
+
+SIMILAR_SHOWN = 6  # examples already in the set that look most like the one under review
 
 
 class ReviewForm(forms.Form):
@@ -157,6 +161,7 @@ class ReviewAdmin(admin.ModelAdmin):
                 image_url=reverse("admin:training_trainingexample_thumbnail", args=[example.pk]) + "?size=xl",
                 skip_url=reverse("admin:training_review_queue") + _query(policy, skip=example.pk),
                 action_url=self._example_url(example, policy),
+                **similar_panel_context(lambda: neighbours_of_example(example, k=SIMILAR_SHOWN)),
             )
         return TemplateResponse(request, "admin/training/review/queue.html", context)
 
