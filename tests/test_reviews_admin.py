@@ -36,7 +36,9 @@ def test_review_next_opens_an_example_and_a_verdict_saves_a_review(client, ann):
     page = client.get(reverse("admin:training_review_queue"))
     body = page.content.decode()
     assert "a paper plane" in body and "?size=xl" in body
-    assert "Similar examples" in body and "similarity index is not built yet" in body  # no index: a build queued
+    assert (
+        "Similar examples" in body and "similarity index is not built yet" in body
+    )  # no index: a build queued
     assert page.context["action_url"] == reverse("admin:training_review_example", args=[example.pk])
     saved = client.post(page.context["action_url"], {"verdict": "accept", "score": "4", "comment": "clean"})
     assert saved.status_code == 302

@@ -24,7 +24,6 @@ from training.services.review_queue import review_next, review_release
 from training.services.reviews import review_settle, review_submit
 from training.similarity import neighbours_of_example, similar_panel_context
 
-
 SIMILAR_SHOWN = 6  # examples already in the set that look most like the one under review
 
 
