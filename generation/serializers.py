@@ -66,7 +66,7 @@ class PromptSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class NeighbourSerializer(serializers.Serializer):
+class DesignNeighbourSerializer(serializers.Serializer):
     example = serializers.UUIDField()
     name = serializers.CharField()
     prompt = serializers.CharField()
@@ -81,7 +81,7 @@ class DesignSerializer(serializers.Serializer):
     svg_url = serializers.URLField()
     png_url = serializers.URLField(allow_null=True)
     style_attributes = serializers.JSONField()
-    neighbours = NeighbourSerializer(
+    neighbours = DesignNeighbourSerializer(
         many=True,
         required=False,
         allow_null=True,
