@@ -228,6 +228,8 @@ GENERATION_RETENTION_DAYS = {
     "request_logs": env.int("RETAIN_REQUEST_LOGS_DAYS", default=90),
     "generation_requests": env.int("RETAIN_GENERATIONS_DAYS", default=365),
     "designs": env.int("RETAIN_DESIGNS_DAYS", default=730),
+    # webhook events (outbox rows), their deliveries and attempts, once every delivery has ended
+    "webhooks": env.int("RETAIN_WEBHOOKS_DAYS", default=30),
 }
 # Rows (requests x candidates) one model decodes together; requests join and leave between steps.
 GENERATION_MAX_BATCH_ROWS = env.int("GENERATION_MAX_BATCH_ROWS", default=64)

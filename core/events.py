@@ -20,6 +20,7 @@ TRAINING_RUN_FAILED = "training_run.failed"
 MODEL_VERSION_REGISTERED = "model_version.registered"
 ALIAS_MOVED = "alias.moved"
 FEEDBACK_CREATED = "feedback.created"
+REVIEW_SETTLED = "review.settled"
 GENERATION_COMPLETED = "generation.completed"
 
 EVENT_TYPES = (
@@ -30,6 +31,7 @@ EVENT_TYPES = (
     MODEL_VERSION_REGISTERED,
     ALIAS_MOVED,
     FEEDBACK_CREATED,
+    REVIEW_SETTLED,
     GENERATION_COMPLETED,
 )
 # Sent only to subscriptions that ask for them by name (one per generation: many).

@@ -7,6 +7,8 @@ Ages (days) come from settings.GENERATION_RETENTION_DAYS (config/settings.py set
   designs              delete the request and its designs (OutputImage rows and files)
 A request an app above this one protects (a design promoted into training data: feedback registers the
 function that lists them) is never purged.
+Apps above this one add their own kinds (register_purge: integrations purges old webhook events,
+deliveries and attempts as "webhooks"); their ages live in the same setting.
 `retention_purge()` is what a scheduler calls; `manage.py purge_expired` runs it.
 """
 
@@ -33,6 +35,14 @@ CHUNK = 500
 # Each returns a queryset of Prompt ids that must be kept (registered by the apps that protect them).
 ProtectedPrompts = Callable[[], QuerySet]
 _protectors: list[ProtectedPrompts] = []
+# A purge: rows older than `before` (or their count, on a dry run) -> how many.
+Purge = Callable[..., int]
+_extra_purges: dict[str, Purge] = {}
+
+
+def register_purge(kind: str, purge: Purge) -> None:
+    """Add a kind to retention_purge (its age: settings.GENERATION_RETENTION_DAYS[kind])."""
+    _extra_purges[kind] = purge
 
 
 def register_protected_prompts(source: ProtectedPrompts) -> None:
@@ -137,6 +147,7 @@ def retention_purge(*, now: datetime | None = None, dry_run: bool = False) -> di
         ("generation_requests", purge_generation_requests),
         ("request_logs", purge_request_logs),
         ("error_details", purge_error_details),
+        *_extra_purges.items(),
     )
     summary: dict[str, int] = {}
     for kind, purge in steps:

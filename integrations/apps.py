@@ -9,8 +9,11 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from core import events
         from core.jobs.periodic import register_periodic
+        from generation.retention import register_purge
         from integrations import tasks
+        from integrations.services.retention import purge_webhooks
 
         # A commit that wrote events wakes the dispatcher; the sweeper catches what a dead process left.
         events.listen(tasks.dispatch_soon)
         register_periodic("webhook-sweep", settings.WEBHOOK_SWEEP_SECONDS, tasks.sweep)
+        register_purge("webhooks", purge_webhooks)

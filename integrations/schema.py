@@ -57,6 +57,16 @@ _SUMMARIES: dict[str, tuple[str, dict[str, Any]]] = {
         "A user rated a generation for the first time.",
         {"rating": serializers.IntegerField(), "generation_id": serializers.UUIDField()},
     ),
+    events.REVIEW_SETTLED: (
+        "A training example's status was decided by its reviews, or a curator settled it.",
+        {
+            "status": serializers.CharField(help_text="draft, approved or rejected"),
+            "state": serializers.CharField(help_text="accepted, rejected, needs_changes or settled"),
+            "reviews": serializers.IntegerField(),
+            "by": serializers.CharField(),
+            "quality_score": serializers.FloatField(allow_null=True),
+        },
+    ),
     events.GENERATION_COMPLETED: (
         "A generation completed (opt-in per subscription: one per request).",
         {"designs": serializers.IntegerField(), "model_version_id": serializers.CharField()},

@@ -122,6 +122,7 @@ def test_purge_removes_old_designs_but_keeps_promoted_ones(
         "generation_requests": 0,
         "request_logs": 0,
         "error_details": 0,
+        "webhooks": 0,
     }
 
 

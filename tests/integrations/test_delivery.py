@@ -18,7 +18,7 @@ from integrations.crypto import secret_decrypt
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.services.delivery import webhook_delivery_replay
 from integrations.services.subscriptions import webhook_subscription_create
-from tests.factories import UserFactory
+from tests.factories import TrainingExampleFactory, UserFactory
 from tests.integrations.conftest import wait_until
 from training.models import SLMModel
 from training.services.registry import model_alias_move
@@ -47,12 +47,17 @@ def test_every_event_reaches_the_receiver_signed(receiver, webhook_settings, stu
     from feedback.services import feedback_upsert
 
     feedback = feedback_upsert(output=output, user=user, rating=4)
-    others = set(events.EVENT_TYPES) - {events.ALIAS_MOVED, events.FEEDBACK_CREATED}
+    from training.services.reviews import review_submit
+
+    example = TrainingExampleFactory(status="draft")
+    review_submit(example=example, reviewer=user, verdict="accept", score=5)  # one review decides
+    review_submit(example=example, reviewer=user, verdict="accept", score=5)  # unchanged: no second event
+    others = set(events.EVENT_TYPES) - {events.ALIAS_MOVED, events.FEEDBACK_CREATED, events.REVIEW_SETTLED}
     for event_type in sorted(others):
         with transaction.atomic():
             events.event_emit(type=event_type, obj_id=output.pk, summary={"n": 1})
 
-    got = receiver.wait_for(len(others) + 3)
+    got = receiver.wait_for(len(others) + 4)
     bodies = _verified(secret, got)  # raises WebhookVerificationError on any bad signature
     assert {b["type"] for b in bodies} == set(events.EVENT_TYPES)
     moves = [b["data"] for b in bodies if b["type"] == events.ALIAS_MOVED]
@@ -69,6 +74,16 @@ def test_every_event_reaches_the_receiver_signed(receiver, webhook_settings, stu
     rated = next(b["data"] for b in bodies if b["type"] == events.FEEDBACK_CREATED)
     assert rated["id"] == str(feedback.pk) and rated["summary"]["rating"] == 4
     assert rated["url"] == f"/api/v1/feedback/{feedback.pk}/"
+    (settled,) = [b["data"] for b in bodies if b["type"] == events.REVIEW_SETTLED]
+    assert settled["id"] == str(example.pk) and settled["url"] == f"/api/v1/examples/{example.pk}/reviews/"
+    assert settled["summary"] | {} == {
+        "status": "approved",
+        "state": "accepted",
+        "reviews": 1,
+        "by": "maker",
+        "quality_score": settled["summary"]["quality_score"],
+    }
+    assert OutboxEvent.objects.filter(type=events.REVIEW_SETTLED).count() == 1
     assert all(r.headers["webhook-id"].startswith("msg_") for r in got)
     wait_until(lambda: not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists())
     wait_until(lambda: WebhookDelivery.objects.filter(status=JobStatus.COMPLETED).count() == len(got))

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import events
 from training.models import Review, ReviewClaim, ReviewPolicy, TrainingExample
 from training.reviews_rules import DEFAULT_RULE, Outcome, PolicyRule, decide, quality_from_scores
 
@@ -55,12 +56,13 @@ def review_settle(*, example: TrainingExample, curator: Any, verdict: str, comme
     review.verdict, review.comment, review.settles = verdict, comment or "", True
     review.full_clean(exclude=["example", "reviewer"])
     review.save()
-    example_recompute(example=locked, reviewer=curator)
+    example_recompute(example=locked, reviewer=curator, settling=True)
     return review
 
 
-def example_recompute(*, example: TrainingExample, reviewer: Any = None) -> Outcome:
-    """Status and quality from the reviews; saved row by row so the audit trail keeps the change."""
+def example_recompute(*, example: TrainingExample, reviewer: Any = None, settling: bool = False) -> Outcome:
+    """Status and quality from the reviews; saved row by row so the audit trail keeps the change.
+    A status the reviews decide (approved or rejected), or a settlement, is announced (review.settled)."""
     reviews = list(example.reviews.order_by("created_at"))
     settlement = next((r.verdict for r in reviews if r.settles), None)
     outcome = decide(
@@ -79,7 +81,21 @@ def example_recompute(*, example: TrainingExample, reviewer: Any = None) -> Outc
         fields += ["reviewed_by", "reviewed_at"]
     if fields:
         example.save(update_fields=[*fields, "updated_at"])
+    if settling or ("status" in fields and outcome.status != "draft"):
+        _announce(example, outcome, reviewer, len(reviews))
     return outcome
+
+
+def _announce(example: TrainingExample, outcome: Outcome, reviewer: Any, reviews: int) -> None:
+    summary = {
+        "status": outcome.status,
+        "state": outcome.state,
+        "reviews": reviews,
+        "by": getattr(reviewer, "username", "") or "system",
+        "quality_score": example.quality_score,
+    }
+    url = events.api_url("example-reviews", pk=example.pk)
+    events.event_emit(type=events.REVIEW_SETTLED, obj_id=example.pk, url=url, summary=summary)
 
 
 @transaction.atomic
