@@ -6,13 +6,14 @@ request redelivered after it completed (a worker died first) gets the ones it la
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 from django.db import transaction
 
+from core.jobs.models import JobStatus
 from core.svg import SvgError
 from core.svg.fingerprint import Fingerprint, fingerprint_svg
 from generation.models import DesignFingerprint, OutputImage
@@ -82,3 +83,18 @@ def output_fingerprints_compute(*, output_id: Any, svgs: Mapping[int, str] | Non
                 "design %s/%s: fingerprint not stored", output_id, image.sequence_order, exc_info=True
             )
     return stored
+
+
+def design_fingerprints_backfill(*, on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Fingerprint the designs of completed requests that have none (those completed before fingerprints
+    were stored, or whose worker died first); request by request. Returns how many were stored."""
+    lacking = OutputImage.objects.filter(
+        file_type=OutputImage.FileType.SVG, fingerprint__isnull=True, output__status=JobStatus.COMPLETED
+    )
+    total = lacking.count()
+    done = 0
+    for output_id in lacking.values_list("output_id", flat=True).distinct().order_by("output_id").iterator():
+        done += output_fingerprints_compute(output_id=output_id)
+        if on_progress:
+            on_progress(done, max(total, done))
+    return done

@@ -5,6 +5,7 @@ falls back to computing it."""
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,18 @@ def test_the_design_page_panel_uses_the_stored_fingerprint(
     cog = ExampleFingerprint.objects.get(example=examples["cog"])
     DesignFingerprint.objects.filter(image=image).update(vector=cog.vector, phash=cog.phash)
     assert panel_names()[0] == "cog"
+
+
+def test_the_command_fingerprints_designs_stored_before_fingerprints_were(api, model_version, fake_generator):
+    from django.core.management import call_command
+
+    _, image = generate_circle(api)
+    generate_circle_too = api.post(URL, {"text": "another red circle", "seed": 4}, format="json")
+    run_jobs()
+    DesignFingerprint.objects.all().delete()
+    out = io.StringIO()
+    call_command("fingerprint_designs", stdout=out)
+    assert out.getvalue().strip() == "fingerprinted 2" and generate_circle_too.status_code == 202
+    assert DesignFingerprint.objects.filter(image=image, rendered=True).exists()
+    call_command("fingerprint_designs", stdout=out)
+    assert out.getvalue().strip().endswith("fingerprinted 0")
