@@ -230,18 +230,19 @@ class Platform:
         return elapsed
 
     def idle(self, timeout: float = 60.0) -> None:
-        """Wait (untimed) until the worker has nothing left: no open request, every design's PNG stored,
-        every request's log row written."""
+        """Wait (untimed) until the worker has nothing left: no open request, every design's PNG and
+        fingerprint stored, every request's log row written."""
         from core.jobs.models import ACTIVE
         from generation.api_log import api_log_flush
-        from generation.models import DesignOutput, OutputImage
+        from generation.models import DesignFingerprint, DesignOutput, OutputImage
 
         deadline = time.monotonic() + timeout
         api_log_flush(timeout)
         while time.monotonic() < deadline:
             open_requests = DesignOutput.objects.filter(status__in=ACTIVE).exists()
             svgs = OutputImage.objects.filter(file_type="svg").count()
-            if not open_requests and OutputImage.objects.filter(file_type="png").count() == svgs:
+            pngs = OutputImage.objects.filter(file_type="png").count()
+            if not open_requests and pngs == svgs == DesignFingerprint.objects.count():
                 return
             time.sleep(0.005)
         raise RuntimeError("the worker did not go idle")

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Avg, Q
+from django.utils import timezone
 
 from core import events
 from core.jobs.models import JobStatus
@@ -18,6 +19,7 @@ from feedback.errors import FeedbackErrorCode
 from feedback.models import Feedback, Promotion
 from generation.models import DesignOutput, OutputImage
 from training.models import TrainingExample
+from training.services.given_reviews import given_status
 
 
 @transaction.atomic
@@ -89,6 +91,8 @@ def output_promote(
         raise ValidationError({"output": "This output has no stored SVG design to promote."})
     if feedback is None:
         feedback = output.feedback.order_by("-rating", "-created_at").first()
+    # Promoting as approved is the promoter's accept review (training.services.given_reviews).
+    given = given_status(status=status, policy=None, reviewer=promoted_by, comment="Promoted from feedback.")
     created = []
     for image in images:
         with image.file.open("rb") as fh:
@@ -109,7 +113,6 @@ def output_promote(
             svg_content=clean.svg,
             content_hash=clean.content_hash,
             source_type=TrainingExample.SourceType.FEEDBACK,
-            status=status,
             style_guide=prompt.style_guide,
             metadata={
                 "output_id": str(output.pk),
@@ -118,10 +121,11 @@ def output_promote(
                 "model_version": str(output.model_version) if output.model_version_id else None,
                 "feedback_id": str(feedback.pk) if feedback else None,
             },
-            reviewed_by=promoted_by if status == TrainingExample.Status.APPROVED else None,
+            **given.example_fields(timezone.now()),
         )
         example.full_clean(exclude=["content_hash"])
         example.save()
+        given.reviews_create([example])
         Promotion.objects.create(
             example=example,
             output=output,

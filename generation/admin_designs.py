@@ -51,13 +51,12 @@ def design_links(output: DesignOutput, user: Any) -> list[tuple[str, str]]:
 
 
 def design_similar_panels(output: DesignOutput) -> list[dict[str, Any]]:
-    """One "similar" panel's context per design (admin/catalog/_similar_panel.html)."""
-    from generation.design_neighbours import design_svg
-    from training.similarity import neighbours_of_svg, similar_panel_context
+    """One "similar" panel's context per design (admin/catalog/_similar_panel.html), from the designs'
+    stored fingerprints."""
+    from generation.design_neighbours import design_fingerprints, neighbours_of_fingerprint
+    from training.similarity import similar_panel_context
 
-    panels = []
-    for image in output.images.all():
-        if image.file_type == "svg":
-            found = similar_panel_context(lambda image=image: neighbours_of_svg(design_svg(image), k=6))
-            panels.append({"sequence_order": image.sequence_order, **found})
-    return panels
+    return [
+        {"sequence_order": seq, **similar_panel_context(lambda fp=fp: neighbours_of_fingerprint(fp, k=6))}
+        for seq, fp in design_fingerprints(output).items()
+    ]

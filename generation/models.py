@@ -213,3 +213,18 @@ class ApiRequest(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} {self.status_code}"
+
+
+class DesignFingerprint(models.Model):
+    """A generated design's visual fingerprint (core/svg/fingerprint.py), stored by the worker once the
+    request completed, so `?neighbours=` and the design page's similar panel do not render it again. A
+    design whose SVG renders nothing keeps a row with `rendered=False`."""
+
+    image = models.OneToOneField(OutputImage, on_delete=models.CASCADE, related_name="fingerprint")
+    rendered = models.BooleanField(default=True)
+    phash = models.CharField(max_length=16, blank=True, help_text="imagehash's perceptual hash, hex.")
+    vector = models.BinaryField(null=True, blank=True, help_text="float32 × 256, unit length.")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"fingerprint of {self.image_id}"

@@ -43,6 +43,22 @@ def test_changelist_query_count_is_constant(client, superuser, model, model_admi
     )
 
 
+def test_examples_changelist_with_the_word_search_runs_a_constant_number_of_queries(client, superuser):
+    """The word search ranks with subqueries of the one changelist query (training/selectors_search.py)."""
+    from training.models import TrainingExample
+
+    make_graph(0, user=superuser)
+    url = _url(TrainingExample, "changelist") + "?q=red+circle"
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for i in range(1, 5):
+        make_graph(i)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(response.context["cl"].result_list) >= 5  # every graph's examples match
+    assert len(many) == len(few), "\n".join(q["sql"][:200] for q in many.captured_queries)
+
+
 @pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=IDS)
 def test_add_change_search_pages_answer(client, superuser, model, model_admin):
     make_graph(0, user=superuser)

@@ -24,6 +24,7 @@ from generation.services.candidates import (
     designs_short_by,
 )
 from generation.services.completion import generation_complete
+from generation.services.fingerprints import output_fingerprints_compute
 from generation.services.jobs import (
     MASKED_ERROR,
     PROMPT_DELETED,
@@ -78,6 +79,11 @@ def generation_execute(*, output: DesignOutput) -> None:
             design_png_store(output=output, sequence_order=seq, png=future.result())
         except SvgError:  # the download will try again, and answer 503 if it cannot either
             log.warning("design %s/%s could not be rendered to PNG", output.pk, seq, exc_info=True)
+    # Each design's fingerprint (for ?neighbours= and the similar panel), stored the same way: after the
+    # answer, in the render threads.
+    output_fingerprints_compute(
+        output_id=output.pk, svgs={s: d.styled.clean.svg for s, d in enumerate(work.designs)}
+    )
 
 
 def consensus_of(model: Any) -> tuple[int, float]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from auditlog.context import disable_auditlog
 from django.conf import settings
@@ -22,6 +23,7 @@ from core.svg.render_pool import RENDER_WORKERS
 from generation.models import DesignOutput, OutputImage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _png_pool: ThreadPoolExecutor | None = None
 _png_pool_lock = threading.Lock()
@@ -30,6 +32,11 @@ _png_pool_lock = threading.Lock()
 def png_render_submit(svg: str) -> Future[bytes]:
     """Render a design's full-size PNG in the background (it was checked visible already)."""
     return _png_threads().submit(render_png, svg, size=settings.GENERATION_PNG_SIZE, check_blank=False)
+
+
+def background_submit(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run `fn` in the same threads as the PNGs (work that waits on core.svg's render processes)."""
+    return _png_threads().submit(fn, *args)
 
 
 def _png_threads() -> ThreadPoolExecutor:

@@ -1,5 +1,5 @@
 """A curator searches examples by words in the changelist (best match first), opens one, sees its similar
-panel, and searches by picture from it: in a real browser. Screenshots: search-*.png."""
+panel, and searches by picture from it: in a real browser. Screenshots: 17-19-search-*.png."""
 
 from __future__ import annotations
 
@@ -59,14 +59,15 @@ def test_search_by_words_then_the_similar_panel_then_by_picture(
     box.submit()
     WebDriverWait(d, 30).until(lambda d: "q=arrow" in d.current_url and d.find_elements(By.ID, "result_list"))
     rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#result_list tbody tr td.field-short_prompt")]
-    shot("search-words")
+    shot("17-search-words")
     assert rows and rows[0] == "arrow down icon", rows
     assert len(rows) == 3 and not any("home" in r for r in rows)
 
     d.get(f"{live_server.url}/admin/training/trainingexample/{examples['home'].pk}/change/")
     panel = d.find_element(By.ID, "similar-panel")
     items = [i.text for i in panel.find_elements(By.CSS_SELECTOR, ".similar-item")]
-    shot("search-similar-panel")
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", panel)  # the panel in the shot
+    shot("18-search-similar-panel")
     assert items and items[0].startswith("home-outline"), items
     # Every picture in the panel is a rendered PNG that loaded.
     assert all(
@@ -79,5 +80,5 @@ def test_search_by_words_then_the_similar_panel_then_by_picture(
     )
     assert "Search examples by picture" in d.title
     found = [i.text for i in d.find_elements(By.CSS_SELECTOR, "#similar-panel .similar-item")]
-    shot("search-by-picture")
+    shot("19-search-by-picture")
     assert found and found[0].startswith("home-outline")

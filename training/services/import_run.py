@@ -20,8 +20,11 @@ from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
 from training import readers
 from training.models import ImportBatch, TrainingExample
+from training.services.given_reviews import import_given_status
 from training.services.import_checks import CHUNK, checked_rows
 from training.services.import_near_duplicates import NearDuplicateCheck
+from training.services.import_rows import SOURCE_TYPE as _SOURCE_TYPE
+from training.services.import_rows import example_from_row as _example
 from training.services.similarity import similarity_index_build_request
 
 log = logging.getLogger(__name__)
@@ -119,6 +122,7 @@ class _ImportState:
         self.last_progress = 0.0
         self.publish_progress = True
         self.near = NearDuplicateCheck(batch)
+        self.given = import_given_status(batch)  # approved/rejected: the importer's review of each row
 
     def consume(self, rows, progress, *, store: bool, on_progress) -> None:
         chunk: list[readers.CheckedRow] = []
@@ -192,10 +196,11 @@ class _ImportState:
             self.seen_hashes.add(digest)
             if c.external_id:
                 self.seen_ids.add(c.external_id)
-            fresh.append((c, _example(batch, c, source_type, now)))
+            fresh.append((c, _example(batch, c, source_type, now, given=self.given)))
         to_create = self.near.filter(fresh)
         if store and to_create:
             TrainingExample.objects.bulk_create(to_create, batch_size=500)
+            self.given.reviews_create(to_create, audited=False)
             self.near.store(to_create)
         batch.rows_created += len(to_create)
 
@@ -262,37 +267,3 @@ class _ImportState:
                 events.event_emit(type=events.IMPORT_FINISHED, obj_id=batch.pk, url=url, summary=summary)
         if batch.rows_created and (status == JobStatus.COMPLETED or self.near.no_index):
             similarity_index_build_request(reason=f"import {batch.pk}")  # the new rows into the index
-
-
-def _example(batch: ImportBatch, c: readers.CheckedRow, source_type: str, now: Any) -> TrainingExample:
-    # Foreign keys by id and one timestamp per chunk: building thousands of rows is this process's
-    # main cost while the workers check the next ones.
-    return TrainingExample(
-        prompt=c.prompt,
-        svg_content=c.clean.svg,
-        content_hash=c.clean.content_hash,
-        svg_file=c.source if batch.format not in ("jsonl", "csv") else "",
-        source_type=source_type,
-        source_url=c.source_url,
-        source_line=c.line,
-        import_batch_id=batch.pk,
-        external_id=c.external_id,
-        data_category=c.category,
-        tags=c.tags,
-        metadata={**c.metadata, "source_file": batch.source_name},
-        style_guide_id=batch.style_guide_id,
-        review_policy_id=batch.review_policy_id,
-        status=batch.default_status,
-        collected_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-_SOURCE_TYPE = {
-    ImportBatch.Format.JSONL: TrainingExample.SourceType.JSONL,
-    ImportBatch.Format.CSV: TrainingExample.SourceType.CSV,
-    ImportBatch.Format.ZIP: TrainingExample.SourceType.SVG_FILES,
-    ImportBatch.Format.SVG_FOLDER: TrainingExample.SourceType.SVG_FILES,
-    ImportBatch.Format.ICON_SET: TrainingExample.SourceType.ICON_SET,
-}

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import StyleGuide
@@ -26,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--status", default="draft", choices=["draft", "approved", "rejected"])
         parser.add_argument("--style-guide", default="", help="Name of the style guide the examples follow.")
         parser.add_argument("--json", action="store_true", help="Print the full report as JSON.")
+        parser.add_argument(
+            "--user",
+            default="",
+            help="Username of who imports: with --status approved or rejected, that user's review of each row.",
+        )
 
     def handle(
         self,
@@ -36,6 +42,7 @@ class Command(BaseCommand):
         status: str,
         style_guide: str,
         json: bool = False,
+        user: str = "",
         **options: Any,
     ) -> None:
         source = Path(path).expanduser().resolve()
@@ -50,6 +57,11 @@ class Command(BaseCommand):
             guide = StyleGuide.objects.filter(guide_name=style_guide).first()
             if guide is None:
                 raise CommandError(f"No style guide named {style_guide!r}.")
+        importer = None
+        if user:
+            importer = get_user_model().objects.filter(username=user).first()
+            if importer is None:
+                raise CommandError(f"No user named {user!r}.")
         batch = import_batch_create(
             source_name=source.name,
             source_path=str(source),
@@ -58,6 +70,7 @@ class Command(BaseCommand):
             dry_run=dry_run,
             default_status=status,
             style_guide=guide,
+            created_by=importer,
             enqueue=False,
         )
         bar = progress_bar(total=1000, desc=f"{fmt} {source.name}", unit="‰")
