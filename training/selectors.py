@@ -29,6 +29,12 @@ def training_example_list(*, include_deleted: bool = False) -> QuerySet[Training
     return qs.select_related("style_guide", "design_pattern", "import_batch", "reviewed_by", "review_policy")
 
 
+def example_status_counts(*, pks: list[Any]) -> dict[str, int]:
+    """How many of these examples are in each status (after a review action: what it decided)."""
+    rows = TrainingExample.objects.filter(pk__in=pks).values("status").annotate(n=Count("pk"))
+    return {r["status"]: r["n"] for r in rows}
+
+
 def import_batch_list() -> QuerySet[ImportBatch]:
     return ImportBatch.objects.select_related("created_by", "style_guide")
 

@@ -264,7 +264,7 @@ def _approve_and_snapshot(d: Any, base: str, shot: Any) -> Any:
     # 4. Approve every example from the changelist.
     open_page(d, f"{base}/admin/training/trainingexample/")
     run_action(d, "approve")
-    assert f"{ICON_COUNT} example(s) marked approved" in success_message(d)
+    assert f"{ICON_COUNT} example(s) reviewed: accept ({ICON_COUNT} now approved)" in success_message(d)
     assert TrainingExample.objects.filter(status="approved").count() == ICON_COUNT
     shot("05-examples-approved")
 

@@ -97,8 +97,11 @@ class TrainingExampleAdmin(ExampleSearchAdminMixin, SoftDeleteAdmin):
 
     def _review(self, request: HttpRequest, queryset: QuerySet, verdict: str) -> None:
         # A review by this curator on each example; the status follows under each example's policy.
+        pks = list(queryset.values_list("pk", flat=True))
         count = review_submit_many(examples=queryset, reviewer=request.user, verdict=verdict)
-        self.message_user(request, f"{count} example(s) reviewed: {verdict}.", messages.SUCCESS)
+        statuses = selectors.example_status_counts(pks=pks)
+        decided = ", ".join(f"{n} now {status}" for status, n in sorted(statuses.items()))
+        self.message_user(request, f"{count} example(s) reviewed: {verdict} ({decided}).", messages.SUCCESS)
 
     @admin.action(description="Approve selected examples (your review)", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
