@@ -25,6 +25,7 @@ class ImportUploadForm(forms.Form):
     near_duplicates = forms.ChoiceField(
         choices=ImportBatch.NearDuplicates.choices,
         initial=ImportBatch.NearDuplicates.KEEP,
+        required=False,  # left out (a script's post): kept, as before near-duplicates were checked
         help_text="Rows whose rendering looks like an existing example's (search by picture).",
     )
     default_status = forms.ChoiceField(
@@ -37,6 +38,9 @@ class ImportUploadForm(forms.Form):
         label="Review queue",
         help_text="The queue (review policy) the new examples join; empty: one review decides.",
     )
+
+    def clean_near_duplicates(self) -> str:
+        return self.cleaned_data.get("near_duplicates") or ImportBatch.NearDuplicates.KEEP
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
