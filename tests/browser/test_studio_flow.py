@@ -5,10 +5,12 @@ main changelists fit 1280 px without scrolling sideways. Screenshots as in test_
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from core.roles import CURATORS
 from tests.browser.test_admin_flow import css, login, open_page, success_message, text_of, wait_for
@@ -118,10 +120,15 @@ def _two_versions_and_running_jobs(monkeypatch: pytest.MonkeyPatch) -> tuple[Any
     v2 = SLMModel.objects.create(model_name="atelier-slm", version=2, storage_path="models/atelier-slm/2")
     ModelAlias.objects.create(name="production", model_version=v1)
     ModelAlias.objects.create(name="staging", model_version=v2)
+    # Held by a live worker elsewhere: a heartbeat young for the whole test, so the reaper never hands
+    # them to this test's worker (which would run a real training run and import on the graph's rows).
+    alive = timezone.now() + timedelta(hours=1)
     run = TrainingRun.objects.create(
-        dataset=graph["dataset"], status="running", progress=0.3, step=30, total_steps=100
+        dataset=graph["dataset"], status="running", progress=0.3, step=30, total_steps=100, heartbeat_at=alive
     )
-    ImportBatch.objects.create(source_name="icons.zip", format="zip", status="running", progress=0.6)
+    ImportBatch.objects.create(
+        source_name="icons.zip", format="zip", status="running", progress=0.6, heartbeat_at=alive
+    )
     return curator, v1, v2, run
 
 
