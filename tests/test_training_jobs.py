@@ -213,6 +213,7 @@ def test_a_step_failing_after_training_fails_the_run_and_never_leaves_it_running
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     settings.MEDIA_ROOT = str(blocker / "media")
+    settings.TRAIN_FROM_SHARDS = False  # the data from the database: the storage fails only at registration
     run = training_run_create(dataset=dataset, params=TINY, requested_by=ml_staff, enqueue=False)
     train_model(str(run.pk))  # the actor, in this thread
     run.refresh_from_db()

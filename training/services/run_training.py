@@ -101,6 +101,15 @@ def training_run_train(*, run: TrainingRun, on_progress: Callable[[Any], None] |
         return _train(run, config, params, nodes, train_set, val_set, callbacks, init_from)
     except ShardChecksumError as exc:
         raise TrainingRefused(str(exc)) from exc
+    except ValueError as exc:  # a streamed run none of whose designs the form can express: say which and why
+        kept, failed, first = streamed_form_failures(out_dir=run_dir(run))
+        if not isinstance(train_set, ShardSet) or not failed or kept >= MIN_TRAIN_EXAMPLES:
+            raise
+        _form_failures_event(run=run, kept=kept, failed=failed, first=first, went_on=False)
+        raise TrainingRefused(
+            f"Only {kept} of {kept + failed} training examples can be written in the model form; "
+            f"a model needs at least {MIN_TRAIN_EXAMPLES}."
+        ) from exc
 
 
 def _run_data(*, run: TrainingRun, form: FormSpec | None) -> tuple[Any, Any]:
@@ -219,14 +228,7 @@ def _report_training(*, run: TrainingRun, result: Any, context: int) -> None:
     """What the loop measured besides the loss: left-out sequences, validation checks, the kept state."""
     kept, failed, first = streamed_form_failures(out_dir=run_dir(run))
     if failed:
-        training_run_event(
-            run=run,
-            level="warning",
-            message=f"{failed} of {kept + failed} training examples cannot be written in the model form and "
-            f"were left out; training went on with the other {kept}. First: "
-            + "; ".join(f"“{x['prompt'][:60]}”: {x['reason']}" for x in first[:3]),
-            data={"unconvertible": failed, "examples": first},
-        )
+        _form_failures_event(run=run, kept=kept, failed=failed, first=first, went_on=True)
     if result.skipped_examples:
         training_run_event(
             run=run,
@@ -253,3 +255,18 @@ def _report_training(*, run: TrainingRun, result: Any, context: int) -> None:
             f"rather than those of the last step {result.steps}.",
             data={"kept_step": result.kept_step, "validation": result.validation},
         )
+
+
+def _form_failures_event(
+    *, run: TrainingRun, kept: int, failed: int, first: list[Any], went_on: bool
+) -> None:
+    """The designs a streamed run's preparation could not write in the model form, with the first reasons."""
+    after = f"training went on with the other {kept}" if went_on else "too few are left to train on"
+    training_run_event(
+        run=run,
+        level="warning",
+        message=f"{failed} of {kept + failed} training examples cannot be written in the model form and "
+        f"were left out; {after}. First: "
+        + "; ".join(f"“{x['prompt'][:60]}”: {x['reason']}" for x in first[:3]),
+        data={"unconvertible": failed, "examples": first},
+    )
