@@ -14,12 +14,12 @@ from core.jobs.actor import job_run
 from core.jobs.kinds import job_enqueue
 from core.jobs.lifecycle import job_finish
 from core.jobs.models import JobStatus
-from core.svg import SvgError, clean_svg
 from training.artifacts import local_model_dir
 from training.models import Dataset, DatasetItem, ModelEvaluation, SLMModel
 from training.models.registry import ComputeType
 from training.selectors import dataset_examples
 from training.services.conversions import model_artifacts_convert
+from training.services.evaluation_gallery import evaluation_gallery
 from training.services.evaluations_external import external_evaluation_metrics
 
 log = logging.getLogger(__name__)
@@ -93,27 +93,8 @@ def evaluation_metrics(
         on_progress=on_progress,
     )
     metrics.update(report.flat())
-    gallery = [
-        {
-            "prompt": item.prompt,
-            "reference_svg": item.reference_svg,
-            "svg": _shown(item.svg),
-            "iou": round(item.iou, 4),
-            "biou": round(item.biou, 4),
-            "degenerate": item.degenerate,
-            "stratum": item.stratum,
-        }
-        for item in report.gallery
-    ]
+    gallery = evaluation_gallery(report)
     return {k: v for k, v in metrics.items() if v is not None}, gallery
-
-
-def _shown(svg: str) -> str:
-    """A generated design as the gallery keeps it: cleaned by core.svg, or "" if it cannot be."""
-    try:
-        return clean_svg(svg).svg if svg else ""
-    except SvgError:
-        return ""
 
 
 @transaction.atomic

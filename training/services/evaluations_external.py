@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.svg import SvgError, clean_svg
 from training.artifacts import external_generator
 from training.models import Dataset, DatasetItem, SLMModel
 from training.selectors import dataset_examples
+from training.services.evaluation_gallery import evaluation_gallery
 
 EVAL_PROMPTS = 200
 
@@ -69,24 +69,5 @@ def external_evaluation_metrics(
     finally:
         gen.close()
     metrics.update(report.flat())
-    gallery = [
-        {
-            "prompt": item.prompt,
-            "reference_svg": item.reference_svg,
-            "svg": _shown(item.svg),
-            "iou": round(item.iou, 4),
-            "biou": round(item.biou, 4),
-            "degenerate": item.degenerate,
-            "stratum": item.stratum,
-        }
-        for item in report.gallery
-    ]
+    gallery = evaluation_gallery(report)
     return {k: v for k, v in metrics.items() if v is not None}, gallery
-
-
-def _shown(svg: str) -> str:
-    """A design as the gallery keeps it: cleaned by core.svg, or "" if it cannot be."""
-    try:
-        return clean_svg(svg).svg if svg else ""
-    except SvgError:
-        return ""
