@@ -14,6 +14,14 @@ from dramatiq.brokers.stub import StubBroker
 pytest_plugins = ["tests.shared_fixtures"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `make test` runs the suite on several xdist workers (--dist loadgroup): the tests that share one Redis
+    # database and one RabbitMQ vhost run on one worker, one after another.
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("redis"):
+            item.add_marker(pytest.mark.xdist_group("shared-brokers"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -35,13 +43,25 @@ def _fresh_content_types() -> None:
     ContentType.objects.clear_cache()
 
 
+def broker_reset(broker: StubBroker) -> None:
+    """Empty every queue, and forget the messages a stopped worker took and never finished: it holds a
+    delayed message (a retry's backoff, a webhook's next try) in memory, the stub consumer cannot give it
+    back, and the queue would count it as unfinished for ever, so every later join would wait out its
+    timeout (seen in CI: the browser flows' teardown, after an earlier test's worker stopped so)."""
+    broker.flush_all()
+    for queue in broker.queues.values():
+        with queue.all_tasks_done:
+            queue.unfinished_tasks = 0
+            queue.all_tasks_done.notify_all()
+
+
 @pytest.fixture
 def stub_broker() -> Iterator[StubBroker]:
     broker = dramatiq.get_broker()
     assert isinstance(broker, StubBroker), "unit tests run on the stub broker (unset REDIS_URL)"
-    broker.flush_all()
+    broker_reset(broker)
     yield broker
-    broker.flush_all()
+    broker_reset(broker)
 
 
 @pytest.fixture
@@ -50,6 +70,34 @@ def stub_worker(stub_broker: StubBroker) -> Iterator[dramatiq.Worker]:
     worker.start()
     yield worker
     worker.stop()
+
+
+def _left_in(broker: StubBroker) -> str:
+    """What is still queued, per queue: actor, arguments and, for a delayed message, when it is due."""
+    lines = []
+    for name, queue in sorted(broker.queues.items()):
+        for message in list(queue.queue):
+            decoded = broker.encoder.decode(message) if isinstance(message, bytes) else message
+            data = decoded if isinstance(decoded, dict) else decoded.asdict()
+            eta = data.get("options", {}).get("eta")
+            lines.append(f"{name}: {data.get('actor_name')}{tuple(data.get('args', ()))} eta={eta}")
+    return "\n".join(lines) or "(nothing queued: a message is still being worked on)"
+
+
+@pytest.fixture
+def draining_worker(stub_broker: StubBroker, stub_worker: dramatiq.Worker) -> Iterator[dramatiq.Worker]:
+    """The stub broker's worker, running every queue of every app (a live server in this process
+    enqueues); at the end every queue must drain, and what did not is named."""
+    from core.embedded import import_tasks_modules
+
+    import_tasks_modules()
+    yield stub_worker
+    for queue in sorted(stub_broker.get_declared_queues()):
+        try:
+            stub_broker.join(queue, timeout=120_000)
+        except dramatiq.errors.QueueJoinTimeout:
+            pytest.fail(f"queue {queue} did not drain in 120 s; left:\n{_left_in(stub_broker)}")
+    stub_worker.join()
 
 
 @pytest.fixture

@@ -188,23 +188,11 @@ def people(roles: None) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def worker(stub_broker: Any, stub_worker: Any) -> Any:
-    """The stub broker's worker: the live server (same process) enqueues, it runs every queue."""
-    from core.embedded import import_tasks_modules
-
-    import_tasks_modules()
-    yield stub_worker
-    for queue in sorted(stub_broker.get_declared_queues()):
-        stub_broker.join(queue, timeout=120_000)
-    stub_worker.join()
-
-
 # --- the journey ---------------------------------------------------------------------------------------
 
 
 def test_curate_train_promote_generate_rate_and_feed_back(
-    browser: Any, shot: Any, live_server: Any, people: dict[str, Any], worker: Any, tmp_path: Path
+    browser: Any, shot: Any, live_server: Any, people: dict[str, Any], draining_worker: Any, tmp_path: Path
 ) -> None:
     d, base = browser, live_server.url
     _curator_imports_icons(d, base, shot, tmp_path)

@@ -64,17 +64,6 @@ class _VersionGenerator:
         ]
 
 
-@pytest.fixture
-def worker(stub_broker: Any, stub_worker: Any) -> Any:
-    from core.embedded import import_tasks_modules
-
-    import_tasks_modules()
-    yield stub_worker
-    for queue in sorted(stub_broker.get_declared_queues()):
-        stub_broker.join(queue, timeout=120_000)
-    stub_worker.join()
-
-
 def click_and_wait(driver: Any, element: Any) -> None:
     """Click a control that loads a new page, and wait until it has replaced this one."""
     old = css(driver, "html")
@@ -90,7 +79,12 @@ def _scrolls_sideways(driver: Any) -> int:
 
 
 def test_dashboard_and_playground_side_by_side_rate_promote(
-    browser: Any, shot: Any, live_server: Any, roles: None, worker: Any, monkeypatch: pytest.MonkeyPatch
+    browser: Any,
+    shot: Any,
+    live_server: Any,
+    roles: None,
+    draining_worker: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     curator, v1, v2, run = _two_versions_and_running_jobs(monkeypatch)
     d, base = browser, live_server.url
