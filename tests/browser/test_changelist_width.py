@@ -7,18 +7,16 @@ from typing import Any
 
 import pytest
 
+from tests.browser.test_admin_flow import login
 from tests.factories import UserFactory
 from training.models import Dataset, ModelAlias, SLMModel, TrainingRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-PASSWORD = "a-long-browser-password"
 
 
 @pytest.fixture
 def rows() -> None:
     user = UserFactory(username="maximilian.requester", is_staff=True, is_superuser=True)
-    user.set_password(PASSWORD)
-    user.save()
     dataset = Dataset.objects.create(name="lucide-icons-snapshot", version=3, status="ready")
     base = SLMModel.objects.create(model_name="atelier-slm-lucide", version=1, dataset=dataset)
     for version in (2, 3):
@@ -52,10 +50,8 @@ def test_runs_and_models_changelists_fit_1280_px_with_the_sidebar_open(
     from selenium.webdriver.common.by import By
 
     d = browser
-    d.get(f"{live_server.url}/admin/login/?next=/admin/")
-    d.find_element(By.NAME, "username").send_keys("maximilian.requester")
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "#login-form input[type=submit]").click()
+    # Logged in before the next page is asked for: navigating away mid-login loses its cookie.
+    login(d, live_server.url, "maximilian.requester")
     for path in ("/admin/training/trainingrun/", "/admin/training/slmmodel/"):
         d.get(live_server.url + path)
         assert d.find_element(By.ID, "nav-sidebar").is_displayed(), "the sidebar is open"

@@ -4,16 +4,16 @@ panel, and searches by picture from it: in a real browser. Screenshots: 17-19-se
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.test_admin_flow import login
 from tests.factories import UserFactory
+from tests.shared_fixtures import MDI_ICONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-PASSWORD = "a-long-browser-password"
-MDI = Path("/work/shared/data/mdi/icons")
+MDI = MDI_ICONS
 NAMES = ("arrow-down-circle", "arrow-down", "arrow-down-bold", "home", "home-outline", "cog")
 
 
@@ -25,9 +25,7 @@ def examples(settings, tmp_path) -> dict[str, Any]:
     from training.services.similarity import similarity_index_build_execute
 
     settings.WORK_DIR = tmp_path
-    user = UserFactory(username="search.curator", is_staff=True, is_superuser=True)
-    user.set_password(PASSWORD)
-    user.save()
+    UserFactory(username="search.curator", is_staff=True, is_superuser=True)
     made = {
         name: TrainingExample.objects.create(
             prompt=f"{name.replace('-', ' ')} icon",
@@ -49,10 +47,8 @@ def test_search_by_words_then_the_similar_panel_then_by_picture(
     from selenium.webdriver.support.ui import WebDriverWait
 
     d = browser
-    d.get(f"{live_server.url}/admin/login/?next=/admin/")
-    d.find_element(By.NAME, "username").send_keys("search.curator")
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "#login-form input[type=submit]").click()
+    # Logged in before the next page is asked for: navigating away mid-login loses its cookie.
+    login(d, live_server.url, "search.curator")
     d.get(f"{live_server.url}/admin/training/trainingexample/")
     box = d.find_element(By.ID, "searchbar")
     box.send_keys("arrow down")
