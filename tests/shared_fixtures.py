@@ -9,12 +9,18 @@ subprocesses (tests/test_distributed_runs.py) import tiny_config from here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from slm.model import ModelConfig
 from slm.train.config import TrainConfig
+
+# The real icon sets beside the checkout (../shared/data), never copied into it.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LUCIDE_ICONS = SHARED_DATA / "lucide" / "icons"
+MDI_ICONS = SHARED_DATA / "mdi" / "icons"
 
 TINY_MODEL = ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=256)
 

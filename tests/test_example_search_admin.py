@@ -4,7 +4,6 @@ picture (an upload or an example), the similar panel on an example's page."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,11 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.svg import clean_svg, render_png
+from tests.shared_fixtures import MDI_ICONS
 from training.models import SimilarityIndexBuild, TrainingExample
 from training.services.similarity import similarity_index_build_execute
 
 pytestmark = pytest.mark.django_db
-MDI = Path("/work/shared/data/mdi/icons")
+MDI = MDI_ICONS
 CHANGELIST = "admin:training_trainingexample_changelist"
 
 

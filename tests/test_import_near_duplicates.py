@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from core.svg import clean_svg
+from tests.shared_fixtures import MDI_ICONS
 from training.models import ExampleFingerprint, ImportBatch, SimilarityIndexBuild, TrainingExample
 from training.services.import_run import import_batch_run
 from training.services.imports import import_batch_create
 from training.services.similarity import similarity_index_build_execute
 
 pytestmark = pytest.mark.django_db
-MDI = Path("/work/shared/data/mdi/icons")
+MDI = MDI_ICONS
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,12 +18,13 @@ from generation.models import DesignFingerprint, DesignOutput, OutputImage
 from generation.services.fingerprints import output_fingerprints_compute
 from generation.tasks import _completed_leftovers
 from tests.api.conftest import run_jobs
+from tests.shared_fixtures import MDI_ICONS
 from training.models import ExampleFingerprint, SimilarityIndexBuild, TrainingExample
 from training.services.similarity import similarity_index_build_execute
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/generations/"
-MDI = Path("/work/shared/data/mdi/icons")
+MDI = MDI_ICONS
 
 
 @pytest.fixture

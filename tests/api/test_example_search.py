@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -12,10 +11,11 @@ from core.roles import CURATORS
 from core.svg import clean_svg
 from tests.api.conftest import client_for
 from tests.factories import UserFactory
+from tests.shared_fixtures import MDI_ICONS
 from training.models import ExampleFingerprint, SimilarityIndexBuild, TrainingExample
 
 pytestmark = pytest.mark.django_db
-MDI = Path("/work/shared/data/mdi/icons")
+MDI = MDI_ICONS
 BLANK = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M1 1" fill="none"/></svg>'
 
 

@@ -14,10 +14,12 @@ import pytest
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
+from tests.shared_fixtures import LUCIDE_ICONS
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ATTACKS = sorted((FIXTURES / "attacks").glob("*.svg"))
 BENIGN = sorted((FIXTURES / "benign").glob("*.svg"))
-LUCIDE_DIR = Path("/work/shared/data/lucide/icons")
+LUCIDE_DIR = LUCIDE_ICONS
 # Packed arc flags ("a2 2 0 0010 18") are the classic path-parser trap; make sure some are picked.
 _PACKED_ARC_RE = re.compile(r"[aA]\s*[\d.]+[\s,]+[\d.]+[\s,]+-?[\d.]+[\s,]+[01][01]")
 

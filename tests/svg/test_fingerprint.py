@@ -4,15 +4,15 @@ pictures do not; a picture that draws nothing has none; uploads are read as ink.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from core.svg import SvgError, render_png
 from core.svg.fingerprint import fingerprint_image, fingerprint_svg, phash_distance
+from tests.shared_fixtures import MDI_ICONS
 
-MDI = Path("/work/shared/data/mdi/icons")
+MDI = MDI_ICONS
 
 
 def icon(name: str) -> str:

@@ -4,7 +4,6 @@ cannot express is refused with a reason."""
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -17,8 +16,9 @@ from slm.form.decode import decode
 from slm.form.encode import encode
 from slm.form.grid import choose_grid
 from slm.form.spec import ARC_COMMANDS, ELEMENT_UNITS, PATH_COMMANDS, FormSpec, ModelFormError, form_units
+from tests.shared_fixtures import MDI_ICONS
 
-MDI_DIR = Path("/work/shared/data/mdi/icons")
+MDI_DIR = MDI_ICONS
 V1 = FormSpec(48, 24.0, version=1)
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"{root}>{body}</svg>'
 

@@ -22,9 +22,10 @@ from core.svg import (
     sanitise,
 )
 from core.svg.render import _pool, _render_in_worker
+from tests.shared_fixtures import LUCIDE_ICONS
 
 SIZE = 96
-LUCIDE = lucide_icons(30) if Path("/work/shared/data/lucide/icons").is_dir() else []
+LUCIDE = lucide_icons(30) if LUCIDE_ICONS.is_dir() else []
 HEAD = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
 
 
