@@ -59,6 +59,9 @@ class TrainConfig:
     # How designs are written (slm.form.spec.FormSpec.as_dict()); None: raw SVG text (older models).
     svg_form: dict[str, Any] | None = None
     prompt_variants: int = 1  # each prompt also trained on in k-1 shortened variants (train.data)
+    # Fewer training designs than this (after those the model form cannot express are left out) refuse
+    # the run with TooFewExamples, on the in-memory and the streamed path alike.
+    min_examples: int = 1
     # Which state the run keeps: "val_loss" (lowest), "val_iou" (best designs on validation prompts,
     # model form only) or "last". Validation runs `validations` times, spread over the run.
     select_by: str = "val_loss"

@@ -20,6 +20,31 @@ Data = tuple[Any, Any, Any, Sequence[EncodedExample], Sequence[EncodedExample], 
 VAL_FALLBACK = 64  # training examples a run without a validation split checks itself on
 
 
+class TooFewExamples(ValueError):
+    """Fewer training designs than `config.min_examples`: `kept` could be trained on, `unconvertible` were
+    left out because the model form cannot express them (`failures`: the first, with their reasons)."""
+
+    def __init__(
+        self, *, kept: int, unconvertible: int, minimum: int, failures: Sequence[dict[str, str]] = ()
+    ) -> None:
+        self.kept, self.unconvertible, self.minimum = kept, unconvertible, minimum
+        self.failures = list(failures)
+        if unconvertible:
+            said = f"Only {kept} of {kept + unconvertible} training examples can be written in the model form"
+        else:
+            said = f"Only {kept} training example(s)" if kept else "No training examples"
+        super().__init__(f"{said}; a model needs at least {minimum}.")
+
+
+def check_enough(
+    config: TrainConfig, kept: int, unconvertible: int = 0, failures: Sequence[Any] = ()
+) -> None:
+    if kept < max(1, config.min_examples):
+        raise TooFewExamples(
+            kept=kept, unconvertible=unconvertible, minimum=max(1, config.min_examples), failures=failures
+        )
+
+
 def listed_data(
     config: TrainConfig,
     train_examples: Iterable[ExampleLike],
@@ -28,8 +53,7 @@ def listed_data(
 ) -> Data:
     train_list = [as_example(e) for e in train_examples]
     val_list = [as_example(e) for e in val_examples]
-    if not train_list:
-        raise ValueError("no training examples")
+    check_enough(config, len(train_list))
     if config.prompt_variants > 1:
         train_list = with_prompt_variants(train_list, config.prompt_variants, config.seed)
     sample = train_list[: config.tokenizer_examples] if config.tokenizer_examples else train_list
@@ -44,8 +68,7 @@ def streamed_data(
     config: TrainConfig, data: ShardSet, form: FormSpec | None, out_dir: Path, dist: Dist | None, build: Build
 ) -> Data:
     prepared = prepare(data, config, form, out_dir, dist)
-    if not prepared.rows:
-        raise ValueError("no training examples")
+    check_enough(config, prepared.designs, prepared.unconvertible, prepared.failures)
     sample = list(examples(prepared.train_parts, config.tokenizer_examples or None))
     model, tokenizer, net = build(sample, lambda: all_units(prepared))
     del sample

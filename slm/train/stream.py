@@ -75,6 +75,7 @@ class Prepared:
     train_parts: list[Path]
     val_parts: list[Path]
     rows: int = 0  # prepared training sequences (variants included)
+    designs: int = 0  # training designs kept (each once, whatever its prompt variants)
     unconvertible: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
 
@@ -88,7 +89,13 @@ def prepare(
     data: ShardSet, config: TrainConfig, form: FormSpec | None, root: Path, dist: Dist | None
 ) -> Prepared:
     """Pass 1 on this rank's shards (kept parts reused), then every rank's counts."""
-    key = {"data": data.fingerprint(), "form": config.svg_form, "variants": config.prompt_variants}
+    # "parts": the layout of a part's stats; a change of it prepares afresh rather than misread old parts.
+    key = {
+        "data": data.fingerprint(),
+        "form": config.svg_form,
+        "variants": config.prompt_variants,
+        "parts": 2,
+    }
     key["seed"] = config.seed if config.prompt_variants > 1 else None
     folder = root / "stream" / hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,6 +115,7 @@ def prepare(
     for part in prepared.train_parts:
         stats = json.loads(part.with_suffix(".stats.json").read_text())
         prepared.rows += stats["rows"]
+        prepared.designs += stats["designs"]
         prepared.unconvertible += stats["unconvertible"]
         prepared.failures += stats["failures"][: FAILURES_KEPT - len(prepared.failures)]
     return prepared
@@ -122,7 +130,7 @@ def _prepare_shard(
     form: FormSpec | None,
     folder: Path,
 ) -> None:
-    stats: dict[str, Any] = {"rows": 0, "unconvertible": 0, "failures": []}
+    stats: dict[str, Any] = {"rows": 0, "designs": 0, "unconvertible": 0, "failures": []}
     units: set[str] = set()
     # Shard 0 draws with the run's seed: a set of one shard gets the variants the in-memory path draws.
     rng = random.Random(config.seed if k == 0 else config.seed * 1_000_003 + k)
@@ -140,6 +148,7 @@ def _prepare_shard(
                     continue
                 svg = encoded.text
                 units.update(units_of([svg]))
+            stats["designs"] += 1
             for prompt in prompt_variants(row["prompt"] or "", variants, rng):
                 stats["rows"] += 1
                 yield {"prompt": prompt, "svg": svg, "context": row["context"] or None}

@@ -54,7 +54,7 @@ def streamed_form_failures(*, out_dir: Path) -> tuple[int, int, list[dict[str, s
     kept, failed, first = 0, 0, []
     for stats in sorted(out_dir.glob("stream/*/train-*.stats.json")):
         data = json.loads(stats.read_text())
-        kept += data["rows"]
+        kept += data.get("designs", data["rows"])
         failed += data["unconvertible"]
         first += data["failures"][: 100 - len(first)]
     return kept, failed, first

@@ -12,6 +12,7 @@ from slm.decode.sampling import read_form
 from slm.form.spec import FormSpec
 from slm.train.config import TrainExample
 from slm.train.launch import Nodes
+from slm.train.setup_data import TooFewExamples
 from training.artifacts import local_model_dir
 from training.models import DatasetItem, SLMModel, TrainingMetric, TrainingRun
 from training.params import TrainingParams
@@ -90,6 +91,7 @@ def training_run_train(*, run: TrainingRun, on_progress: Callable[[Any], None] |
         data={"params": params.as_dict(), "form": form.as_dict() if form else None},
     )
     config = params.train_config()
+    config.min_examples = MIN_TRAIN_EXAMPLES
     config.svg_form = form.as_dict() if form else None
     nodes = Nodes.from_env()
     if nodes.rank != 0:
@@ -101,15 +103,12 @@ def training_run_train(*, run: TrainingRun, on_progress: Callable[[Any], None] |
         return _train(run, config, params, nodes, train_set, val_set, callbacks, init_from)
     except ShardChecksumError as exc:
         raise TrainingRefused(str(exc)) from exc
-    except ValueError as exc:  # a streamed run none of whose designs the form can express: say which and why
-        kept, failed, first = streamed_form_failures(out_dir=run_dir(run))
-        if not isinstance(train_set, ShardSet) or not failed or kept >= MIN_TRAIN_EXAMPLES:
-            raise
-        _form_failures_event(run=run, kept=kept, failed=failed, first=first, went_on=False)
-        raise TrainingRefused(
-            f"Only {kept} of {kept + failed} training examples can be written in the model form; "
-            f"a model needs at least {MIN_TRAIN_EXAMPLES}."
-        ) from exc
+    except TooFewExamples as exc:  # slm counted what the model form left: say which designs and why
+        if exc.unconvertible:
+            _form_failures_event(
+                run=run, kept=exc.kept, failed=exc.unconvertible, first=exc.failures, went_on=False
+            )
+        raise TrainingRefused(str(exc)) from exc
 
 
 def _run_data(*, run: TrainingRun, form: FormSpec | None) -> tuple[Any, Any]:
@@ -206,20 +205,13 @@ def _in_form(
 
     converted, failures = to_forms(train_set, form)
     val_converted, _ = to_forms(val_set, form)
+    listed = [{"prompt": train_set[f.index].prompt[:200], "reason": f.reason} for f in failures[:100]]
+    enough = len(converted) >= MIN_TRAIN_EXAMPLES
     if failures:
-        listed = [{"prompt": train_set[f.index].prompt[:200], "reason": f.reason} for f in failures[:100]]
-        training_run_event(
-            run=run,
-            level="warning",
-            message=f"{len(failures)} of {len(train_set)} training examples cannot be written in the model "
-            f"form and are left out; training goes on with the other {len(converted)}. First: "
-            + "; ".join(f"“{x['prompt'][:60]}”: {x['reason']}" for x in listed[:3]),
-            data={"unconvertible": len(failures), "examples": listed},
-        )
-    if len(converted) < MIN_TRAIN_EXAMPLES:
+        _form_failures_event(run=run, kept=len(converted), failed=len(failures), first=listed, went_on=enough)
+    if not enough:
         raise TrainingRefused(
-            f"Only {len(converted)} of {len(train_set)} training examples can be written in the model form; "
-            f"a model needs at least {MIN_TRAIN_EXAMPLES}."
+            str(TooFewExamples(kept=len(converted), unconvertible=len(failures), minimum=MIN_TRAIN_EXAMPLES))
         )
     return converted, val_converted or converted[:64]
 
@@ -260,7 +252,7 @@ def _report_training(*, run: TrainingRun, result: Any, context: int) -> None:
 def _form_failures_event(
     *, run: TrainingRun, kept: int, failed: int, first: list[Any], went_on: bool
 ) -> None:
-    """The designs a streamed run's preparation could not write in the model form, with the first reasons."""
+    """The training designs a run could not write in the model form, with the first reasons."""
     after = f"training went on with the other {kept}" if went_on else "too few are left to train on"
     training_run_event(
         run=run,
