@@ -6,7 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Accounts and audit"
 
     def ready(self) -> None:
-        from core import audit, auth_backends
+        from core import api_schema, audit, auth_backends  # noqa: F401 (api_schema: registers its extensions)
 
         audit.register_models()
         auth_backends.connect_signals()

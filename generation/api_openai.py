@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -33,23 +32,6 @@ from generation.services.requests import MAX_COUNT, generation_create
 from training import selectors as training_selectors
 from training.errors import TrainingErrorCode
 from training.models import SLMModel
-
-
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    """The schema's name for a token sent as `Bearer` (drf-spectacular's own extension for DRF tokens would
-    give it the name of the `Token` scheme, a clash)."""
-
-    target_class = "core.api_auth.BearerTokenAuthentication"
-    name = "bearerAuth"
-    priority = 1
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API token as `Authorization: Bearer <token>`, as OpenAI clients send their key.",
-        }
-
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
