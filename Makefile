@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
+# The suite runs on this many xdist workers, each with its own test database (0: all in this process).
+TEST_WORKERS ?= 2
 
 .PHONY: run test install install-dev lint format migrate worker bench screenshots clean
 
@@ -29,7 +31,7 @@ run: install
 	$(BIN)/python manage.py serve $(ADDR)
 
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
