@@ -22,7 +22,9 @@ from training.services.external import external_model_register
 class ExternalVersionForm(forms.Form):
     model_name = forms.SlugField(max_length=120, help_text="A new version of this name is registered.")
     service = forms.ChoiceField(choices=[c for c in ExternalService.choices if c[0]])
-    endpoint_url = forms.URLField(max_length=500, help_text="OpenAI-compatible base URL, e.g. https://…/v1")
+    endpoint_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="OpenAI-compatible base URL, e.g. https://…/v1"
+    )
     external_model = forms.CharField(max_length=200, help_text="The endpoint's model name.")
     api_key = forms.CharField(
         required=False, widget=forms.PasswordInput(render_value=False), help_text="Stored encrypted."
