@@ -17,3 +17,25 @@ def commit_without_flush() -> None:
     if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def unapplied_migrations() -> list[str]:
+    """The migrations this database has not run yet ("app.name"): a command run before `migrate` (or
+    `make run`) says so instead of failing on a missing table."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+
+
+def require_migrated() -> None:
+    """For a command that reads or writes rows: stop with what to run when the database is not migrated."""
+    from django.core.management.base import CommandError
+
+    missing = unapplied_migrations()
+    if missing:
+        raise CommandError(
+            f"The database ({connection.settings_dict['NAME']}) has {len(missing)} migration(s) not applied "
+            f"yet, first {missing[0]}: run `python manage.py migrate` (`make run` does) and try again."
+        )

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import StyleGuide
+from core.db import require_migrated
 from core.progress import progress_bar
 from training.models import ImportBatch
 from training.readers import detect_format
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         user: str = "",
         **options: Any,
     ) -> None:
+        require_migrated()
         source = Path(path).expanduser().resolve()
         if not source.exists():
             raise CommandError(f"{source} does not exist.")

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.db import require_migrated
 from core.jobs.models import JobStatus
 from core.progress import progress_bar
 from slm.quality.designs import summary_line
@@ -54,6 +55,7 @@ class Command(BaseCommand):
         override_reason: str = "",
         **options: Any,
     ) -> None:
+        require_migrated()
         source = Path(path).expanduser().resolve()
         if not source.exists():
             raise CommandError(f"{source} does not exist.")
