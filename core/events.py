@@ -38,12 +38,20 @@ EVENT_TYPES = (
 OPT_IN_EVENTS = (GENERATION_COMPLETED,)
 
 _listeners: list[Callable[[], None]] = []
+_audiences: list[Callable[[str], bool]] = []
 
 
 def listen(callback: Callable[[], None]) -> None:
     """Call `callback` after each commit that wrote events (integrations wakes its dispatcher)."""
     if callback not in _listeners:
         _listeners.append(callback)
+
+
+def audience(wants: Callable[[str], bool]) -> None:
+    """Register who decides whether anyone wants an opt-in event now (integrations: an active subscription
+    that named it). With nobody, such an event is not written at all."""
+    if wants not in _audiences:
+        _audiences.append(wants)
 
 
 def api_url(route: str, /, **kwargs: Any) -> str:
@@ -56,10 +64,14 @@ def api_url(route: str, /, **kwargs: Any) -> str:
 
 def event_emit(
     *, type: str, obj_id: Any, url: str = "", summary: dict[str, Any] | None = None
-) -> OutboxEvent:
-    """Write an event in the caller's transaction: `{id, url, summary}` is its payload."""
+) -> OutboxEvent | None:
+    """Write an event in the caller's transaction: `{id, url, summary}` is its payload. An opt-in event
+    nobody asked for is not written (None): one per generation would cost every request a row, a broker
+    message and a dispatcher run for no receiver."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
+    if type in OPT_IN_EVENTS and not any(wants(type) for wants in list(_audiences)):
+        return None
     payload = {"id": str(obj_id), "url": url, "summary": summary or {}}
     event = OutboxEvent.objects.create(type=type, payload=payload)
     for callback in list(_listeners):

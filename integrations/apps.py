@@ -11,9 +11,11 @@ class IntegrationsConfig(AppConfig):
         from core.jobs.periodic import register_periodic
         from generation.retention import register_purge
         from integrations import tasks
+        from integrations.selectors import subscriptions_want
         from integrations.services.retention import purge_webhooks
 
         # A commit that wrote events wakes the dispatcher; the sweeper catches what a dead process left.
         events.listen(tasks.dispatch_soon)
+        events.audience(subscriptions_want)  # opt-in events are written only when a subscription named them
         register_periodic("webhook-sweep", settings.WEBHOOK_SWEEP_SECONDS, tasks.sweep)
         register_purge("webhooks", purge_webhooks)

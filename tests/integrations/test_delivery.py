@@ -156,6 +156,19 @@ def test_generation_completed_goes_only_to_subscriptions_that_opt_in(
     assert secret_decrypt(opted.secret_encrypted) == secret
 
 
+def test_an_opt_in_event_nobody_named_is_not_written(webhook_settings) -> None:
+    _subscribe("http://127.0.0.1:9/plain")  # every event but the opt-in ones
+    off, _ = _subscribe("http://127.0.0.1:9/off", [events.GENERATION_COMPLETED])
+    WebhookSubscription.objects.filter(pk=off.pk).update(active=False)  # named it, but switched off
+    with transaction.atomic():
+        assert events.event_emit(type=events.GENERATION_COMPLETED, obj_id="x") is None
+        assert events.event_emit(type=events.FEEDBACK_CREATED, obj_id="y") is not None
+    assert list(OutboxEvent.objects.values_list("type", flat=True)) == [events.FEEDBACK_CREATED]
+    _subscribe("http://127.0.0.1:9/opted", [events.GENERATION_COMPLETED])
+    with transaction.atomic():
+        assert events.event_emit(type=events.GENERATION_COMPLETED, obj_id="z") is not None
+
+
 def test_the_outbox_row_rolls_back_with_its_write(webhook_settings) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         events.event_emit(type=events.SNAPSHOT_READY, obj_id="5d0c7d1e-0000-4000-8000-000000000005")
