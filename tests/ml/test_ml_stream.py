@@ -54,7 +54,7 @@ def test_a_streamed_run_trains_as_the_in_memory_one(corpus, tmp_path: Path) -> N
     b = train(_config(), data, [], tmp_path / "stream", on_progress=streamed.append)
     assert _losses(listed) == _losses(streamed)  # same batches, same order, same numbers
     assert a.val_loss == b.val_loss and a.final_dir and b.final_dir
-    # What it trained on lives on disk, memory-mapped: one token part per shard.
+    # What it trained on lives on disk: one token part per shard.
     tokens = sorted((tmp_path / "stream" / "stream").glob("*/tokens-*/train-*.tokens"))
     assert len(tokens) == 3
     cache = TokenCache([t.with_suffix("") for t in tokens])
