@@ -76,11 +76,10 @@ def _left_in(broker: StubBroker) -> str:
     """What is still queued, per queue: actor, arguments and, for a delayed message, when it is due."""
     lines = []
     for name, queue in sorted(broker.queues.items()):
-        for message in list(queue.queue):
-            decoded = broker.encoder.decode(message) if isinstance(message, bytes) else message
-            data = decoded if isinstance(decoded, dict) else decoded.asdict()
-            eta = data.get("options", {}).get("eta")
-            lines.append(f"{name}: {data.get('actor_name')}{tuple(data.get('args', ()))} eta={eta}")
+        for raw in list(queue.queue):
+            message = dramatiq.Message.decode(raw)
+            eta = message.options.get("eta")
+            lines.append(f"{name}: {message.actor_name}{tuple(message.args)} eta={eta}")
     return "\n".join(lines) or "(nothing queued: a message is still being worked on)"
 
 

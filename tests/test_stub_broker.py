@@ -9,7 +9,7 @@ import dramatiq
 import pytest
 from dramatiq.errors import QueueJoinTimeout
 
-from conftest import broker_reset
+from conftest import _left_in, broker_reset
 
 QUEUE = "test-stub-broker"
 
@@ -40,3 +40,9 @@ def test_the_reset_between_tests_forgets_it(stub_broker) -> None:
     _held_by_a_stopped_worker(stub_broker)
     broker_reset(stub_broker)
     stub_broker.join(QUEUE, timeout=300)
+
+
+def test_a_queue_that_does_not_drain_is_named_with_what_is_left(stub_broker) -> None:
+    later.send_with_options(delay=3_600_000)  # no worker: it stays on the delay queue
+    left = _left_in(stub_broker)
+    assert f"{QUEUE}.DQ: later() eta=" in left
