@@ -39,10 +39,9 @@ class TooFewExamples(ValueError):
 def check_enough(
     config: TrainConfig, kept: int, unconvertible: int = 0, failures: Sequence[Any] = ()
 ) -> None:
-    if kept < max(1, config.min_examples):
-        raise TooFewExamples(
-            kept=kept, unconvertible=unconvertible, minimum=max(1, config.min_examples), failures=failures
-        )
+    minimum = max(1, config.min_examples)
+    if kept < minimum:
+        raise TooFewExamples(kept=kept, unconvertible=unconvertible, minimum=minimum, failures=failures)
 
 
 def listed_data(

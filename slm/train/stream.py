@@ -7,7 +7,7 @@ Three passes, each rank on its own shards (shard k belongs to rank k mod world):
    per shard, with the form's units and the counts beside it.
 2. tokenizer (setup): a new model's tokenizer from the first `tokenizer_examples` prepared prompts and the
    units of every part (small files): the same inputs the in-memory path gives it.
-3. encode: each prepared part into an on-disk, token part (slm.train.token_cache).
+3. encode: each prepared part into an on-disk token part (slm.train.token_cache).
 Parts are kept under the run's folder, keyed by the data and settings, so a resumed run reuses them.
 Sequence order is the shards' order (a split in content-hash order), as the in-memory path reads it, so
 the batcher draws the same batches; prompt variants are drawn per shard (shard 0 with the run's seed).
