@@ -14,9 +14,12 @@ from dramatiq.brokers.stub import StubBroker
 pytest_plugins = ["tests.shared_fixtures"]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # `make test` runs the suite on several xdist workers (--dist loadgroup): the tests that share one Redis
-    # database and one RabbitMQ vhost run on one worker, one after another.
+    # database and one RabbitMQ vhost run on one worker, one after another. First: xdist's own hook reads
+    # the groups into the test ids, and a mark added after it is ignored (two such tests then ran at once
+    # on two workers, each worker's broker consumers taking the other test's messages).
     for item in items:
         if item.get_closest_marker("e2e") or item.get_closest_marker("redis"):
             item.add_marker(pytest.mark.xdist_group("shared-brokers"))
