@@ -26,7 +26,7 @@ from core.svg.compare import pixel_l2, try_rasterise  # noqa: E402
 from slm.form.decode import decode  # noqa: E402
 from slm.form.encode import encode, try_encode  # noqa: E402
 from slm.form.grid import choose_grid  # noqa: E402
-from slm.form.spec import FormSpec, form_units, units_of  # noqa: E402
+from slm.form.spec import FormSpec, form_units, opening_units, units_of  # noqa: E402
 from slm.tokenizer import encode_texts, train_tokenizer  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def measure(folder: Path) -> str:
     old = train_tokenizer(svgs, vocab_size=4096)
     before_tokens = [len(ids) for ids in encode_texts(old, svgs)]
     units = [*form_units(choice.spec), *sorted(units_of(forms))]
-    new = train_tokenizer([folder.parent.name], vocab_size=256, units=units)
+    new = train_tokenizer([folder.parent.name], vocab_size=256, units=units, openers=opening_units(units))
     after_tokens = [len(ids) for ids in encode_texts(new, forms)]
     losses.sort()
     return (

@@ -62,10 +62,16 @@ def _build_backend() -> object:
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2, units: Iterable[str] = ()
+    texts: Iterable[str],
+    vocab_size: int = 4096,
+    min_frequency: int = 2,
+    units: Iterable[str] = (),
+    openers: Iterable[str] | None = None,
 ) -> PreTrainedTokenizerFast:
     """BPE on `texts` (pieces seen at least `min_frequency` times become single tokens), then every one
-    of `units` (model-form units) added whole, with and without its leading space."""
+    of `units` (model-form units) added whole with its leading space, and without it those of `openers`
+    (None: all of them) — the units a text can begin with. A unit that never opens a text needs no bare
+    token: the model's output layer would carry a row that is never a target (a quarter of MDI's)."""
     from tokenizers import Tokenizer, trainers
 
     backend = _build_backend()
@@ -77,7 +83,9 @@ def train_tokenizer(
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer=trainer)  # type: ignore[attr-defined]
-    whole = sorted({piece for u in units for piece in (u, f" {u}")})
+    units = list(units)
+    bare = set(units if openers is None else openers)
+    whole = sorted({f" {u}" for u in units} | (bare & set(units)))
     if whole:
         data = json.loads(backend.to_str())  # type: ignore[attr-defined]
         vocab: dict[str, int] = data["model"]["vocab"]

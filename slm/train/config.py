@@ -59,6 +59,9 @@ class TrainConfig:
     # How designs are written (slm.form.spec.FormSpec.as_dict()); None: raw SVG text (older models).
     svg_form: dict[str, Any] | None = None
     prompt_variants: int = 1  # each prompt also trained on in k-1 shortened variants (train.data)
+    # A new model-form model starts its point and number tokens where they lie on the grid
+    # (slm.coordinates); False: at random, as any other token.
+    coordinate_init: bool = True
     # Fewer training designs than this (after those the model form cannot express are left out) refuse
     # the run with TooFewExamples, on the in-memory and the streamed path alike.
     min_examples: int = 1

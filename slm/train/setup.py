@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from slm.base import adapt_for_designs
 from slm.base_lora import lora_resume, lora_wrap, trainable
-from slm.form.spec import FormSpec, form_units
+from slm.coordinates import init_coordinate_embeddings
+from slm.form.spec import FormSpec, form_units, opening_units
 from slm.model import build_model, load_model, pick_device, without_attention_dropout
 from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
 from slm.train.checkpoints import clean_stale, latest_checkpoint, load_trainer_state, read_best, set_rng_state
@@ -252,8 +253,13 @@ def model_and_tokenizer(
     else:  # BPE for the prompts; every unit of the form one token
         units = [*form_units(form), *sorted(all_units())]
         prompts = (prefix_text(e.prompt, e.context) for e in sample)
-        tokenizer = train_tokenizer(prompts, vocab_size=config.vocab_size, units=units)
-    return build_model(config.model, tokenizer), tokenizer
+        tokenizer = train_tokenizer(
+            prompts, vocab_size=config.vocab_size, units=units, openers=opening_units(units)
+        )
+    model = build_model(config.model, tokenizer)
+    if form is not None and config.coordinate_init:
+        init_coordinate_embeddings(model, tokenizer, form.grid, seed=config.seed)
+    return model, tokenizer
 
 
 def make_optimizer(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Optimizer:

@@ -115,3 +115,21 @@ def test_model_form_units_are_one_token_each(tmp_path: Path) -> None:
     assert len(unseen) > 2 and decode(tok, unseen) == "<path 1234,-567"
     [prompt] = encode_texts(tok, ["anchor icon; tags: ship"])
     assert decode(tok, prompt) == "anchor icon; tags: ship"
+
+
+def test_points_and_numbers_get_no_bare_token_but_a_design_still_encodes_whole() -> None:
+    from slm.form.spec import form_units, opening_units
+
+    form = "fill:none <path 10,12 C 11,12 13,14 15,16 Z <circle 20,20 40"
+    units = [*form_units(48), *form.split()]
+    tok = train_tokenizer(["a ring icon"] * 4, vocab_size=300, units=units, openers=opening_units(units))
+    vocab = tok.get_vocab()
+    assert " 10,12" in vocab and "10,12" not in vocab  # a point never opens a design
+    assert " 40" in vocab and "40" not in vocab
+    assert "fill:none" in vocab and "<path" in vocab and "<circle" in vocab  # these may
+    [ids] = encode_texts(tok, [form])
+    assert len(ids) == len(form.split()) and decode(tok, ids) == form
+    everything = train_tokenizer(["a ring icon"] * 4, vocab_size=300, units=units)
+    assert "10,12" in everything.get_vocab()  # openers=None: every unit both ways, as before
+    numeric = {u for u in units if (u[0].isdigit() or u[0] == "-") and len(u) > 1}  # single digits: BPE's
+    assert len(everything) - len(tok) == len(numeric)
