@@ -6,6 +6,7 @@ from django import forms
 
 from catalog.models import StyleGuide
 from core.svg import SvgError, clean_svg
+from slm.learnable import PASSES_TO_LEARN
 from training.models import ImportBatch, ReviewPolicy, SLMModel, TrainingExample
 from training.params import ARCHITECTURES, FINETUNE, SELECT_BY, TrainingParams
 from training.readers import UPLOAD_SUFFIXES, file_format
@@ -133,7 +134,8 @@ class TrainForm(forms.Form):
         required=False,
         label="Train even if the budget looks too short",
         help_text="The budget is checked against an estimate of what learning this snapshot takes (its "
-        "size × tokens per example × 60 passes ÷ measured tokens/s); tick to train with less anyway.",
+        f"size × tokens per example × {PASSES_TO_LEARN} passes ÷ measured tokens/s); tick to train with less "
+        "anyway.",
     )
     PARAM_FIELDS = tuple(f.name for f in TrainingParams.fields() if f.metadata["form"])
 
