@@ -43,24 +43,13 @@ def mdi_examples(folder: Path, count: int) -> tuple[list[Any], dict[str, Any]]:
     return converted, profile
 
 
-def long_set_ratio(
-    folder: Path, count: int, steps: int, rounds: int, threads: int, seed: int
-) -> float | None:
-    import torch
-
+def recipe_config(v: dict[str, Any], profile: dict[str, Any], *, steps: int, seed: int, **extra: Any) -> Any:
+    """A TrainConfig of the recipe's values `v` for a set of this profile, stopped after `steps` steps
+    (not a time budget), keeping the last state; `extra` sets other TrainConfig fields."""
     from slm.model import ModelConfig
-    from slm.recipe import data_profile, derive
     from slm.train.config import TrainConfig
-    from slm.train.data import IGNORE
-    from slm.train.loop import train
-    from slm.train.setup import setup_run
 
-    if not (folder / "icons").is_dir():
-        print(f"long set: {folder} not found, skipped")
-        return None
-    examples, profile = mdi_examples(folder, count)
-    v = derive(data_profile(profile)).values
-    config = TrainConfig(
+    return TrainConfig(
         model=ModelConfig(
             n_layer=v["n_layer"],
             n_embd=v["n_embd"],
@@ -74,12 +63,29 @@ def long_set_ratio(
         weight_decay=v["weight_decay"],
         max_steps=steps,
         budget_seconds=None,
-        checkpoint_every=steps,
-        num_threads=threads,
         seed=seed,
         svg_form=profile["form"],
         select_by="last",
+        **extra,
     )
+
+
+def long_set_ratio(
+    folder: Path, count: int, steps: int, rounds: int, threads: int, seed: int
+) -> float | None:
+    import torch
+
+    from slm.recipe import data_profile, derive
+    from slm.train.data import IGNORE
+    from slm.train.loop import train
+    from slm.train.setup import setup_run
+
+    if not (folder / "icons").is_dir():
+        print(f"long set: {folder} not found, skipped")
+        return None
+    examples, profile = mdi_examples(folder, count)
+    v = derive(data_profile(profile)).values
+    config = recipe_config(v, profile, steps=steps, seed=seed, checkpoint_every=steps, num_threads=threads)
     lengths = sorted(len(e.svg.split()) for e in examples)
     print(
         f"long set: {len(examples)} MDI icons, ~{statistics.fmean(lengths):.0f} form units (max {lengths[-1]}), "
