@@ -16,15 +16,14 @@ the model is a plain GPT-2/Llama of the same shape, trained and converted as bef
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING
+
+from slm.form.spec import INT_RE, POINT_RE
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-_POINT = re.compile(r" ?(-?\d{1,9}),(-?\d{1,9})")
-_NUMBER = re.compile(r" ?(-?\d{1,9})")
 FREQUENCIES = 16  # per coordinate: sines and cosines, so 32 features
 NOISE = 0.3  # of a row's norm: tokens stay distinct, and what the geometry misses is still learnable
 
@@ -51,12 +50,13 @@ def coordinate_rows(
     ys: list[int] = []
     singles: list[tuple[int, int]] = []
     for token, token_id in tokenizer.get_vocab().items():
-        if m := _POINT.fullmatch(token):
+        unit = token.removeprefix(" ")
+        if m := POINT_RE.fullmatch(unit):
             ids.append(token_id)
             xs.append(int(m.group(1)))
             ys.append(int(m.group(2)))
-        elif m := _NUMBER.fullmatch(token):
-            singles.append((token_id, int(m.group(1))))
+        elif INT_RE.fullmatch(unit):
+            singles.append((token_id, int(unit)))
     rows: dict[int, list[float]] = {}
     if ids:
         smooth = features(torch.tensor(xs)) @ proj[0] + features(torch.tensor(ys)) @ proj[1]

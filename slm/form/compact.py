@@ -17,11 +17,8 @@ not recognise through, so the decoder reports it as it would in version 1.
 
 from __future__ import annotations
 
-import re
+from slm.form.spec import ARC_COMMANDS, INT_RE, POINT_RE
 
-from slm.form.spec import ARC_COMMANDS, INT_RE
-
-PAIR_RE = re.compile(r"(-?\d{1,9}),(-?\d{1,9})")
 _ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "Z": 0, "R": 3, "A": 5}
 _SINGLE = {"R": (0,), "A": (2,)}  # argument positions that stay single numbers (radius, rotation)
 
@@ -121,7 +118,7 @@ def expand(units: list[str]) -> list[str]:
     """Version-2 units as version 1: pairs split, the implicit moveto written. Lenient: a model wrote them."""
     out: list[str] = []
     for unit in units:
-        pair = PAIR_RE.fullmatch(unit)
+        pair = POINT_RE.fullmatch(unit)
         if pair is None:
             out.append(unit)
             continue

@@ -44,7 +44,7 @@ ELEMENT_UNITS = ("<path", "<circle", "<ellipse", "<rect", "<rrect", "<line", "<p
 PATH_COMMANDS = ("M", "L", "H", "V", "C", "S", "Q", "T", "Z")
 ARC_COMMANDS = tuple(f"{kind}{large}{sweep}" for kind in "RA" for large in "01" for sweep in "01")
 INT_RE = re.compile(r"-?\d{1,9}")  # longer is no grid value (and int() of 4,300+ digits raises)
-_POINT_RE = re.compile(r"-?\d{1,9},-?\d{1,9}")  # form version 2's `x,y`
+POINT_RE = re.compile(r"(-?\d{1,9}),(-?\d{1,9})")  # form version 2's `x,y` (slm.form.compact)
 _LENGTH_RE = re.compile(rf"\s*({NUM})(px)?\s*")
 
 
@@ -154,7 +154,7 @@ def form_units(form: FormSpec | int) -> list[str]:
 def opening_units(units: Iterable[str]) -> list[str]:
     """Those of `units` a design's text can begin with: paint and elements, never a number or a point
     (a tokenizer holds only these without a leading space: slm.tokenizer.train_tokenizer)."""
-    return [u for u in units if not INT_RE.fullmatch(u) and not _POINT_RE.fullmatch(u)]
+    return [u for u in units if not INT_RE.fullmatch(u) and not POINT_RE.fullmatch(u)]
 
 
 def units_of(texts: Iterable[str]) -> set[str]:

@@ -44,3 +44,24 @@ def test_the_model_gets_the_rows_at_its_own_scale_and_nothing_else_changes() -> 
     assert count == int(changed.sum()) and changed[vocab[" 10,12"]] and not changed[vocab["<path"]]
     assert abs(float(after[changed].std()) - float(before[~changed].std())) < 0.005  # same scale
     assert model.get_output_embeddings().weight.data_ptr() == after.data_ptr()  # still tied
+
+
+def test_a_new_model_form_run_starts_on_the_grid_unless_told_not_to() -> None:
+    from slm.form.spec import FormSpec
+    from slm.train.config import TrainConfig, TrainExample
+    from slm.train.setup import model_and_tokenizer
+
+    form = FormSpec(grid=48, view=24.0)
+    points = {f"{x},{y}" for x in range(0, 49, 2) for y in range(0, 49, 2)}
+    sample = [TrainExample("a dot icon", "<circle 10,12 4")] * 4
+
+    def neighbours(coordinate_init: bool) -> float:
+        config = TrainConfig(
+            model=ModelConfig(n_positions=64), vocab_size=300, coordinate_init=coordinate_init
+        )
+        model, tok = model_and_tokenizer(config, sample, lambda: points, form, None, None)
+        rows, vocab = model.get_input_embeddings().weight.detach(), tok.get_vocab()
+        return _cos(rows[vocab[" 10,12"]].tolist(), rows[vocab[" 12,12"]].tolist())
+
+    assert neighbours(True) > 0.5
+    assert abs(neighbours(False)) < 0.3  # a random start: neighbours unrelated
