@@ -119,3 +119,50 @@ def test_evaluation_batches_are_bounded_by_tokens_and_the_loss_does_not_change(c
     whole = evaluation_loss(model, encoded, 0, batch_size=64, max_tokens=10**6)
     bounded = evaluation_loss(model, encoded, 0, batch_size=64, max_tokens=200)
     assert whole == pytest.approx(bounded, rel=1e-5)
+
+
+def test_validation_loss_reads_an_evenly_spread_sample_of_a_large_split(corpus) -> None:  # type: ignore[no-untyped-def]
+    from array import array
+    from collections.abc import Sequence
+
+    from slm.train.data import EncodedExample
+    from slm.train.loss import evaluation_loss
+
+    class Counted(Sequence[EncodedExample]):  # a split read off disk one sequence at a time (TokenCache)
+        def __init__(self, items: list[EncodedExample]) -> None:
+            self.items, self.reads = items, 0
+
+        def __len__(self) -> int:
+            return len(self.items)
+
+        def __getitem__(self, i):  # type: ignore[no-untyped-def]
+            self.reads += 1
+            return self.items[i]
+
+    rng = random.Random(2)
+    items = [
+        EncodedExample(array("i", [rng.randrange(3, 90) for _ in range(rng.randrange(5, 60))]), 2)
+        for _ in range(300)
+    ]
+    model = build_model(ModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=128), _tokenizer(corpus))
+    split = Counted(items)
+    sampled = evaluation_loss(model, split, 0, limit=40)
+    assert split.reads == 40  # not the whole split
+    spread = [items[i * 300 // 40] for i in range(40)]
+    assert sampled == pytest.approx(evaluation_loss(model, spread, 0), rel=1e-5)
+    assert evaluation_loss(model, items, 0, limit=300) != pytest.approx(sampled, rel=1e-5)
+
+
+def test_an_epochs_batches_hold_a_few_bytes_a_sequence() -> None:
+    import tracemalloc
+
+    rng = random.Random(3)
+    lengths = [rng.randrange(20, 200) for _ in range(200_000)]
+    tracemalloc.start()
+    try:
+        batcher = BucketBatcher(lengths, batch_size=32, seed=0, max_tokens=2560)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(len(b) for b in batcher._batches) == len(lengths)
+    assert held / len(lengths) < 16  # lists of Python ints held ~48 bytes a sequence
