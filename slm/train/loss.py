@@ -51,8 +51,8 @@ def evaluation_loss(
     if not encoded:
         return None
     device = next(model.parameters()).device
-    n = len(encoded)
-    picked = [encoded[i * n // limit] for i in range(limit)] if n > limit else list(encoded)
+    size = len(encoded)
+    picked = [encoded[i * size // limit] for i in range(limit)] if size > limit else list(encoded)
     picked.sort(key=lambda e: len(e.ids))
     total = 0.0
     count = 0
