@@ -100,3 +100,32 @@ def test_without_an_index_rows_are_stored_unchecked_and_a_build_is_queued(tmp_pa
     assert near["checked"] is False and "queued" in near["note"]
     assert batch.rows_created == 2
     assert SimilarityIndexBuild.objects.filter(status="pending").count() == 1
+
+
+def test_an_import_told_not_to_index_queues_no_build(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"prompt": "a cog", "svg": (MDI / "cog.svg").read_text()}))
+    batch = import_batch_create(source_name=path.name, source_path=str(path), format="jsonl", enqueue=False)
+    assert import_batch_run(batch_id=batch.pk, index=False).rows_created == 1
+    assert not SimilarityIndexBuild.objects.exists()
+    batch = import_batch_create(source_name="again", source_path=str(path), format="jsonl", enqueue=False)
+    import_batch_run(batch_id=batch.pk)  # the default: the import queues the build (here: a duplicate row)
+    assert not SimilarityIndexBuild.objects.exists()  # nothing new stored, nothing to index
+    path.write_text(json.dumps({"prompt": "a house", "svg": (MDI / "home.svg").read_text()}))
+    batch = import_batch_create(source_name="new", source_path=str(path), format="jsonl", enqueue=False)
+    import_batch_run(batch_id=batch.pk)
+    assert SimilarityIndexBuild.objects.count() == 1
+
+
+def test_the_demo_corpus_is_indexed_once_its_training_run_has_ended():
+    from tests.factories import synthetic_snapshot
+    from training.models import TrainingRun
+    from training.services.demo import demo_index_when_trained
+
+    run = TrainingRun.objects.create(dataset=synthetic_snapshot(count=8), status="running")
+    assert demo_index_when_trained(run_id=run.pk, limit_s=0.3, poll_s=0.05) is False  # gave up waiting
+    assert SimilarityIndexBuild.objects.count() == 1  # queued anyway: the index is never left out
+    SimilarityIndexBuild.objects.all().delete()
+    TrainingRun.objects.filter(pk=run.pk).update(status="completed")
+    assert demo_index_when_trained(run_id=run.pk, limit_s=30, poll_s=0.05) is True
+    assert SimilarityIndexBuild.objects.count() == 1

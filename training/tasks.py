@@ -17,7 +17,7 @@ from training.models import (
 )
 from training.services.base_model_sweep import base_model_sweep
 from training.services.base_models import base_model_import_execute
-from training.services.demo import demo_pipeline_run
+from training.services.demo import demo_index_when_trained, demo_pipeline_run
 from training.services.deployments import deployment_check_all
 from training.services.evaluations import model_evaluation_execute
 from training.services.import_run import import_batch_execute
@@ -73,7 +73,9 @@ def evaluate_model(evaluation: ModelEvaluation) -> None:
 # Not a job row: `make run`'s demo pipeline, which queues ordinary jobs of its own.
 @dramatiq.actor(queue_name="training", max_retries=0, time_limit=3600 * 1000)
 def demo_pipeline(corpus_size: int, budget_seconds: int, owner_id: str) -> None:
-    demo_pipeline_run(corpus_size=corpus_size, budget_seconds=budget_seconds, owner_id=owner_id)
+    run = demo_pipeline_run(corpus_size=corpus_size, budget_seconds=budget_seconds, owner_id=owner_id)
+    if run is not None:  # within this actor's time limit: the training, its evaluation and a margin
+        demo_index_when_trained(run_id=run.pk, limit_s=min(3000, 4 * budget_seconds + 600))
 
 
 @job_actor(SimilarityIndexBuild, queue_name="imports", time_limit=6 * 3600 * 1000)

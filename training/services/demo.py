@@ -7,6 +7,7 @@ and the live training run.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from training.models import Dataset, ImportBatch, ModelAlias, TrainingExample, T
 from training.services.import_run import import_batch_run
 from training.services.imports import import_batch_create
 from training.services.runs import training_run_create
+from training.services.similarity import similarity_index_build_request
 from training.services.snapshots import dataset_export, dataset_snapshot_create
 
 log = logging.getLogger(__name__)
+POLL_S = 2.0
 DEMO_SNAPSHOT = "synthetic-demo"
 DEMO_SOURCE = "synthetic-demo.jsonl"
 
@@ -62,7 +65,10 @@ def demo_pipeline_run(
             created_by=owner,
             enqueue=False,
         )
-        batch = import_batch_run(batch_id=batch.pk)
+        # Its index build waits for the demo model (demo_index_when_trained): run beside the training, it
+        # fingerprinted the corpus on the same two cores and halved the demo's steps (222 against 436 in
+        # 60 s, README "make run to a trained demo").
+        batch = import_batch_run(batch_id=batch.pk, index=False)
         examples = TrainingExample.objects.filter(
             source_type="jsonl", status="approved", import_batch__source_name=DEMO_SOURCE
         )
@@ -84,3 +90,18 @@ def demo_pipeline_run(
         promote_override_reason="The demo model of `make run`, served whatever its verdict.",
         requested_by=owner,
     )
+
+
+def demo_index_when_trained(*, run_id: Any, limit_s: float, poll_s: float = POLL_S) -> bool:
+    """Once the demo's training run has ended (or after `limit_s`), queue the similarity index build of
+    its corpus, which the import left out; True when the run had ended."""
+    deadline = time.monotonic() + limit_s
+    ended = False
+    while time.monotonic() < deadline:
+        run = TrainingRun.objects.filter(pk=run_id).only("status").first()
+        if run is None or run.status not in ACTIVE:
+            ended = True
+            break
+        time.sleep(poll_s)
+    similarity_index_build_request(reason="the demo corpus, after the demo model")
+    return ended

@@ -39,19 +39,24 @@ class _Rollback(Exception):
 
 
 def import_batch_run(
-    *, batch_id: Any, on_progress: Callable[[ImportBatch], None] | None = None
+    *, batch_id: Any, on_progress: Callable[[ImportBatch], None] | None = None, index: bool = True
 ) -> ImportBatch:
-    """Claim an import and run it in this process (the command line, the demo); the row as it ended."""
-    job_run(ImportBatch, batch_id, lambda batch: import_batch_execute(batch=batch, on_progress=on_progress))
+    """Claim an import and run it in this process (the command line, the demo); the row as it ended.
+    `index=False`: the caller requests the similarity index build itself, later."""
+    job_run(
+        ImportBatch,
+        batch_id,
+        lambda batch: import_batch_execute(batch=batch, on_progress=on_progress, index=index),
+    )
     return ImportBatch.objects.get(pk=batch_id)
 
 
 def import_batch_execute(
-    *, batch: ImportBatch, on_progress: Callable[[ImportBatch], None] | None = None
+    *, batch: ImportBatch, on_progress: Callable[[ImportBatch], None] | None = None, index: bool = True
 ) -> ImportBatch:
     """Run a claimed import: read, check, dedup and (unless a dry run) store. Always ends it completed or
-    failed, with its report."""
-    state = _ImportState(batch)
+    failed, with its report, and (unless `index` is False) queues the similarity index build."""
+    state = _ImportState(batch, index=index)
     try:
         with _open_source(batch) as (rows, progress):
             if batch.dry_run:
@@ -108,7 +113,8 @@ def _open_source(batch: ImportBatch) -> Iterator[tuple[Iterator[readers.RawRow],
 
 
 class _ImportState:
-    def __init__(self, batch: ImportBatch) -> None:
+    def __init__(self, batch: ImportBatch, *, index: bool = True) -> None:
+        self.index = index
         self.batch = batch
         for name in COUNTS:
             setattr(batch, name, 0)
@@ -265,5 +271,5 @@ class _ImportState:
                 summary = {"status": status, "dry_run": batch.dry_run, **report["counts"]}
                 url = events.api_url("import-detail", pk=batch.pk)
                 events.event_emit(type=events.IMPORT_FINISHED, obj_id=batch.pk, url=url, summary=summary)
-        if batch.rows_created and (status == JobStatus.COMPLETED or self.near.no_index):
+        if self.index and batch.rows_created and (status == JobStatus.COMPLETED or self.near.no_index):
             similarity_index_build_request(reason=f"import {batch.pk}")  # the new rows into the index
