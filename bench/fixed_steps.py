@@ -3,7 +3,7 @@ validation loss at the end, and tokens per second. The README's table on the coo
 and the trimmed vocabulary came from this.
 
     python bench/fixed_steps.py [--set ../shared/data/mdi] [--steps 800] [--seed 0]
-        [--random-init] [--both-variants] [--budget 600]
+        [--random-init] [--both-variants] [--all-rows] [--budget 600]
 
 The configuration is the recipe's for the set at `--budget` seconds (slm.recipe.derive), with the step
 count fixed instead of the time: the same steps learn the same whatever the machine's load, so two
@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument(
         "--both-variants", action="store_true", help="every unit also without its leading space (before)"
     )
+    parser.add_argument(
+        "--all-rows", action="store_true", help="the loss over every output row (before slm.output_rows)"
+    )
     args = parser.parse_args()
 
     from long_set import mdi_examples, recipe_config
@@ -61,6 +64,7 @@ def main() -> None:
         progress_every=50,
         validations=1,
         coordinate_init=not args.random_init,
+        target_rows_only=not args.all_rows,
     )
     print(f"{len(train_set)} training icons, {len(val)} held out; recipe {v}", flush=True)
     t0 = time.perf_counter()

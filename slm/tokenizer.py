@@ -83,9 +83,7 @@ def train_tokenizer(
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer=trainer)  # type: ignore[attr-defined]
-    units = list(units)
-    bare = set(units if openers is None else openers)
-    whole = sorted({f" {u}" for u in units} | (bare & set(units)))
+    whole = sorted(unit_pieces(units, openers))
     if whole:
         data = json.loads(backend.to_str())  # type: ignore[attr-defined]
         vocab: dict[str, int] = data["model"]["vocab"]
@@ -96,6 +94,14 @@ def train_tokenizer(
                 next_id += 1
         backend = Tokenizer.from_str(json.dumps(data))
     return wrap_backend(backend)
+
+
+def unit_pieces(units: Iterable[str], openers: Iterable[str] | None = None) -> set[str]:
+    """The vocabulary pieces of model-form units: each with its leading space, and bare those of
+    `openers` (None: all of them)."""
+    units = list(units)
+    bare = set(units if openers is None else openers)
+    return {f" {u}" for u in units} | (bare & set(units))
 
 
 def wrap_backend(backend: object) -> PreTrainedTokenizerFast:

@@ -28,6 +28,7 @@ from slm.decode.types import DecodeRequest, Sample
 from slm.form.decode import decode as decode_form
 from slm.form.spec import FormSpec
 from slm.model import load_model, max_positions, pick_device, quiet_transformers
+from slm.output_rows import suppressed_ids
 from slm.tokenizer import load_tokenizer, tokenizer_dir
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class Generator:
         self.num_threads = num_threads  # None: leave the library's setting alone
         self.pad_id = int(self.tokenizer.pad_token_id)
         self.eos_id = int(self.tokenizer.eos_token_id)
+        self._suppressed: Any = None  # transformers decoding: the rows it masks (set in _setup)
 
     def _setup(
         self, model: Any, tokenizer: Any, form: FormSpec | None, device: str, num_threads: int | None
@@ -122,6 +124,8 @@ class Generator:
         self._model = model
         self.max_positions = max_positions(model)
         self._dtype = torch.bfloat16 if self.device == "cuda" else None
+        suppressed = suppressed_ids(model)
+        self._suppressed = torch.tensor(suppressed, device=device) if suppressed else None
         # transformers renamed `past_key_values` to `cache` (the old name goes in 5.40): use what it takes.
         params = inspect.signature(type(model).forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"
@@ -157,7 +161,10 @@ class Generator:
             **{self.cache_arg: cache},
             **extra,
         )
-        return out.logits[:, -1, :].float()
+        logits = out.logits[:, -1, :].float()
+        if self._suppressed is not None:  # rows the loss never trained (slm.output_rows)
+            logits[:, self._suppressed] = float("-inf")
+        return logits
 
     def sample(self, text: str, tokens: int, finished: bool) -> Sample:
         """What the model wrote, as SVG: the model form decoded, or the text itself for raw-SVG models."""

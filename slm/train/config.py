@@ -62,6 +62,9 @@ class TrainConfig:
     # A new model-form model starts its point and number tokens where they lie on the grid
     # (slm.coordinates); False: at random, as any other token.
     coordinate_init: bool = True
+    # A new model-form model's loss and decoders use only the output rows a design can write: its units
+    # and the end marker (slm.output_rows); False: every row of the vocabulary, as before.
+    target_rows_only: bool = True
     # Fewer training designs than this (after those the model form cannot express are left out) refuse
     # the run with TooFewExamples, on the in-memory and the streamed path alike.
     min_examples: int = 1

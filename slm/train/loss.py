@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from slm.output_rows import output_rows
 from slm.train.data import IGNORE, EncodedExample, collate
 
 if TYPE_CHECKING:
@@ -17,15 +18,23 @@ def lm_loss(model: PreTrainedModel, ids: torch.Tensor, labels: torch.Tensor) -> 
     """Mean next-token cross-entropy over labelled positions only.
 
     The LM head runs only where there is a target (the SVG part), which saves the head's cost on
-    prompt and padding positions.
+    prompt and padding positions; and, for a model that records them (slm.output_rows), only over the
+    rows that can be a target.
     """
     import torch.nn.functional as F
 
     hidden = model.base_model(input_ids=ids, use_cache=False).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
-    return F.cross_entropy(logits.float(), targets[keep])
+    rows = output_rows(model)
+    if rows is None:
+        logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+        return F.cross_entropy(logits.float(), targets[keep])
+    head = model.get_output_embeddings()
+    weight = head.weight.index_select(0, rows.ids)
+    bias = head.bias.index_select(0, rows.ids) if head.bias is not None else None
+    logits = F.linear(hidden[:, :-1][keep], weight, bias)
+    return F.cross_entropy(logits.float(), rows.position[targets[keep]], ignore_index=-1)
 
 
 EVAL_TOKENS = 8192  # padded positions an evaluation batch holds at most: its logits are that x vocabulary

@@ -16,7 +16,8 @@ from slm.base_lora import lora_resume, lora_wrap, trainable
 from slm.coordinates import init_coordinate_embeddings
 from slm.form.spec import FormSpec, form_units, opening_units
 from slm.model import build_model, load_model, pick_device, without_attention_dropout
-from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer
+from slm.output_rows import never_targets, record
+from slm.tokenizer import load_tokenizer, prefix_text, tokenizer_dir, train_tokenizer, unit_pieces
 from slm.train.checkpoints import clean_stale, latest_checkpoint, load_trainer_state, read_best, set_rng_state
 from slm.train.config import ExampleLike, TrainConfig, TrainExample
 from slm.train.data import (
@@ -245,6 +246,7 @@ def model_and_tokenizer(
         tokenizer = load_tokenizer(tokenizer_dir(init_from))
         model = load_model(init_from)
         new_ids = adapt_for_designs(model, tokenizer)
+        record(model, None)  # new data may write pieces the base never did: every row stays a target
         if lora:
             model = lora_wrap(model, config.lora_rank, config.lora_alpha, config.lora_targets, new_ids)
         return model, tokenizer
@@ -253,10 +255,11 @@ def model_and_tokenizer(
     else:  # BPE for the prompts; every unit of the form one token
         units = [*form_units(form), *sorted(all_units())]
         prompts = (prefix_text(e.prompt, e.context) for e in sample)
-        tokenizer = train_tokenizer(
-            prompts, vocab_size=config.vocab_size, units=units, openers=opening_units(units)
-        )
+        openers = opening_units(units)
+        tokenizer = train_tokenizer(prompts, vocab_size=config.vocab_size, units=units, openers=openers)
     model = build_model(config.model, tokenizer)
+    if form is not None and config.target_rows_only:
+        record(model, never_targets(tokenizer, unit_pieces(units, openers)))
     if form is not None and config.coordinate_init:
         init_coordinate_embeddings(model, tokenizer, form.grid, seed=config.seed)
     return model, tokenizer
